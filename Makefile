@@ -1,0 +1,103 @@
+# SPDX-License-Identifier: MIT
+# Build, test and install gossip: gossip-seed, gossip-peer and gossipctl.
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+DESTDIR ?=
+
+CC ?= cc
+PKG_CONFIG ?= pkg-config
+PYTHON ?= /usr/bin/python3
+PKGS := libsystemd libconfig libcrypto
+
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu11 -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes \
+	  -Wmissing-prototypes -Wno-unused-parameter -D_GNU_SOURCE
+CPPFLAGS += -Isrc/common -DSYSCONFDIR='"$(SYSCONFDIR)"'
+PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS))
+PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS))
+
+ifeq ($(SANITIZE),1)
+CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+BUILD := build/sanitize
+else
+BUILD := build/release
+endif
+
+COMMON_SRCS := $(wildcard src/common/*.c)
+COMMON_OBJS := $(COMMON_SRCS:src/%.c=$(BUILD)/%.o)
+SEED_OBJS := $(patsubst src/%.c,$(BUILD)/%.o,$(wildcard src/seed/*.c))
+PEER_OBJS := $(patsubst src/%.c,$(BUILD)/%.o,$(wildcard src/peer/*.c))
+CTL_OBJS := $(patsubst src/%.c,$(BUILD)/%.o,$(wildcard src/ctl/*.c))
+LIB := $(BUILD)/libgossip.a
+PROGS := $(BUILD)/gossip-seed $(BUILD)/gossip-peer $(BUILD)/gossipctl
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all deps check unit integration install clean format
+
+all: $(PROGS)
+	@ln -sfn $(notdir $(BUILD)) build/current
+
+$(BUILD)/%.o: src/%.c $(wildcard src/common/*.h src/*/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(LIB): $(COMMON_OBJS)
+	$(AR) rcs $@ $^
+
+$(BUILD)/gossip-seed: $(SEED_OBJS) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+$(BUILD)/gossip-peer: $(PEER_OBJS) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+$(BUILD)/gossipctl: $(CTL_OBJS) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
+# Unit tests may #include the module's .c to reach static functions.
+$(BUILD)/tests/%: tests/unit/%.c $(LIB) $(wildcard src/common/*.h src/common/*.c)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(shell $(PKG_CONFIG) --cflags cmocka) $(CFLAGS) \
+		-Wno-missing-prototypes -o $@ $< $(LIB) $(LDFLAGS) $(PKG_LIBS) \
+		$(shell $(PKG_CONFIG) --libs cmocka) -lm
+
+# Installs the Debian build and test dependencies that are missing.
+DEPS := build-essential pkg-config libsystemd-dev libconfig-dev libssl-dev libcmocka-dev \
+	python3 python3-pytest
+deps:
+	@missing=""; for p in $(DEPS); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' \
+			|| missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "Installing:$$missing"; \
+		if [ "$$(id -u)" -ne 0 ]; then echo "make deps: run as root to install:$$missing" >&2; exit 1; fi; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	fi
+
+unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+integration: all
+	GOSSIP_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q tests/integration
+
+check: all unit integration
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR)
+	install -m 0755 $(BUILD)/gossip-seed $(BUILD)/gossip-peer $(DESTDIR)$(SBINDIR)/
+	install -m 0755 $(BUILD)/gossipctl $(DESTDIR)$(BINDIR)/
+	install -d $(DESTDIR)$(SYSCONFDIR)/gossip
+	install -m 0644 etc/gossip/gossip.conf etc/gossip/seeds.txt $(DESTDIR)$(SYSCONFDIR)/gossip/
+	install -d $(DESTDIR)$(MANDIR)/man7
+	install -m 0644 man/gossip.7 $(DESTDIR)$(MANDIR)/man7/
+
+format:
+	clang-format -i $(wildcard src/*/*.c src/*/*.h tests/unit/*.c)
+
+clean:
+	rm -rf build

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: MIT */
+/* Configuration: defaults, libconfig files and prototype seed lists, validation, printing. */
+#ifndef GOSSIP_CONF_H
+#define GOSSIP_CONF_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "util.h"
+
+#define CONF_MAX_SEEDS 1024
+#define CONF_ERR_LEN 4096
+
+struct seed_config {
+	uint64_t lease_time_usec;     /* a registration not refreshed for this long is dropped */
+	uint32_t max_peers;           /* registry size limit */
+	uint32_t max_connections;     /* simultaneous TCP connections */
+	bool confirm_dead;            /* probe a reported peer before dropping it */
+	uint64_t probe_timeout_usec;  /* how long the probe may take */
+};
+
+struct peer_config {
+	uint32_t degree;              /* neighbours this peer connects to itself */
+	uint32_t max_neighbours;      /* in + out */
+	uint64_t ping_interval_usec;
+	uint64_t ping_timeout_usec;   /* <= ping_interval */
+	uint32_t ping_misses;         /* consecutive misses before a neighbour is dead */
+	uint32_t seen_cache_size;     /* message ids remembered */
+	uint64_t seen_cache_age_usec; /* and for how long */
+	uint32_t max_message_size;    /* payload bytes */
+	uint64_t send_queue_limit;    /* bytes queued to one neighbour before it is dropped */
+	uint32_t history;             /* received messages kept for gossipctl tail */
+	uint64_t register_retry_max_usec; /* backoff cap while a seed majority is not reached */
+	uint32_t max_control_clients;
+	char *control_socket;         /* NULL: derived from the runtime directory and port */
+	char *control_group;          /* NULL: the daemon's own group */
+};
+
+struct gossip_config {
+	struct node_addr *seeds;
+	uint32_t n_seeds;
+	char *log_dir; /* NULL: $LOGS_DIRECTORY, else the current directory */
+	struct seed_config seed;
+	struct peer_config peer;
+	char *files[4]; /* files applied, in order, for --check-config */
+	unsigned n_files;
+};
+
+void conf_init(struct gossip_config *c);
+void conf_free(struct gossip_config *c);
+
+/*
+ * Applies the file at path over *c: a libconfig file or, when its first
+ * setting line is an address, a prototype seed list (IP:PORT per line).
+ * On error returns -EINVAL (or -errno when unreadable) with one
+ * "file:line: message" per line in err; *c is left unchanged.
+ */
+int conf_apply_file(struct gossip_config *c, const char *path, char *err, size_t errlen);
+
+/* Cross-field checks after all files are applied. 0 or -EINVAL with err. */
+int conf_validate(const struct gossip_config *c, bool need_seeds, char *err, size_t errlen);
+
+/* Prints the effective configuration in libconfig syntax. */
+void conf_print(const struct gossip_config *c, FILE *out);
+
+/* Deep copy (for reload: parse into a copy, swap on success). */
+void conf_copy(struct gossip_config *dst, const struct gossip_config *src);
+
+#endif

@@ -1,0 +1,391 @@
+/* SPDX-License-Identifier: MIT */
+/* Framed, non-blocking stream connections on sd-event, with a bounded zero-copy send queue. */
+#include <errno.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "conn.h"
+
+#define READ_CHUNK (64 * 1024)
+/* Bytes read per wakeup before yielding to other connections. */
+#define READ_BUDGET (1024 * 1024)
+#define MAX_IOV 64
+
+static ssize_t
+plain_recv(struct conn *c, void *buf, size_t len)
+{
+	ssize_t n = recv(c->fd, buf, len, 0);
+	return n < 0 ? -errno : n;
+}
+
+static ssize_t
+plain_sendv(struct conn *c, const struct iovec *iov, int n)
+{
+	struct msghdr mh = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)n};
+	ssize_t r = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
+	return r < 0 ? -errno : r;
+}
+
+static void
+plain_free(struct conn *c)
+{
+}
+
+const struct conn_transport conn_plain_transport = {plain_recv, plain_sendv, plain_free};
+
+static void conn_free(struct conn *c);
+static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata);
+
+static int
+on_post(sd_event_source *s, void *userdata)
+{
+	struct conn_loop *l = userdata;
+
+	while (l->dirty) {
+		struct conn *c = l->dirty;
+		l->dirty = c->dirty_next;
+		c->is_dirty = false;
+		c->dirty_next = NULL;
+		if (!c->closed)
+			conn_flush(c);
+	}
+	return 0;
+}
+
+int
+conn_loop_init(struct conn_loop *l, sd_event *e)
+{
+	memset(l, 0, sizeof(*l));
+	l->event = e;
+	return sd_event_add_post(e, &l->post, on_post, l);
+}
+
+void
+conn_loop_done(struct conn_loop *l)
+{
+	l->post = sd_event_source_disable_unref(l->post);
+}
+
+static void
+mark_dirty(struct conn *c)
+{
+	if (c->is_dirty || c->connecting)
+		return;
+	c->is_dirty = true;
+	c->dirty_next = c->loop->dirty;
+	c->loop->dirty = c;
+}
+
+static void
+unlink_dirty(struct conn *c)
+{
+	struct conn **pp;
+
+	if (!c->is_dirty)
+		return;
+	for (pp = &c->loop->dirty; *pp; pp = &(*pp)->dirty_next) {
+		if (*pp == c) {
+			*pp = c->dirty_next;
+			break;
+		}
+	}
+	c->is_dirty = false;
+}
+
+struct conn *
+conn_new(struct conn_loop *l, int fd, bool connecting, const struct conn_callbacks *cb,
+	 void *userdata, const char *desc)
+{
+	struct conn *c = xcalloc(1, sizeof(*c));
+	int one = 1;
+
+	c->loop = l;
+	c->fd = fd;
+	c->tr = &conn_plain_transport;
+	c->cb = cb;
+	c->userdata = userdata;
+	c->connecting = connecting;
+	snprintf(c->desc, sizeof(c->desc), "%s", desc);
+	/* Gossip frames are small and latency matters: no Nagle delay. Fails harmlessly on AF_UNIX. */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (sd_event_add_io(l->event, &c->io, fd, connecting ? EPOLLOUT : EPOLLIN, on_io, c) < 0) {
+		close(fd);
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+int
+conn_connect(struct conn_loop *l, const struct node_addr *to, const struct conn_callbacks *cb,
+	     void *userdata, struct conn **ret)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = node_addr_to_sockaddr(to, &ss);
+	char desc[NODE_ADDR_STRLEN];
+	struct conn *c;
+	int fd, r;
+
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&ss, sl) < 0 && errno != EINPROGRESS) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	/* Even an immediate success is reported through on_connected, from the loop. */
+	c = conn_new(l, fd, true, cb, userdata, node_addr_str(to, desc));
+	if (!c)
+		return -ENOMEM;
+	*ret = c;
+	return 0;
+}
+
+static void
+set_events(struct conn *c)
+{
+	uint32_t ev = 0;
+
+	if (c->closed)
+		return;
+	if (c->connecting)
+		ev = EPOLLOUT;
+	else {
+		if (!c->closing)
+			ev |= EPOLLIN;
+		if (c->out_n)
+			ev |= EPOLLOUT;
+	}
+	sd_event_source_set_io_events(c->io, ev);
+}
+
+int
+conn_send_blob(struct conn *c, struct blob *bl)
+{
+	if (c->closed || c->closing)
+		return -EPIPE;
+	if (c->queue_limit && c->queued_bytes + bl->len > c->queue_limit)
+		return -ENOBUFS;
+	if (c->out_n == c->out_cap) {
+		size_t ncap = c->out_cap ? c->out_cap * 2 : 8;
+		struct out_chunk *n = xcalloc(ncap, sizeof(*n));
+		for (size_t i = 0; i < c->out_n; i++)
+			n[i] = c->out[(c->out_head + i) % c->out_cap];
+		free(c->out);
+		c->out = n;
+		c->out_cap = ncap;
+		c->out_head = 0;
+	}
+	c->out[(c->out_head + c->out_n) % c->out_cap] = (struct out_chunk){blob_ref(bl), 0};
+	c->out_n++;
+	c->queued_bytes += bl->len;
+	c->frames_out++;
+	mark_dirty(c);
+	return 0;
+}
+
+int
+conn_send_buf(struct conn *c, struct buf *b)
+{
+	struct blob *bl = blob_from_buf(b);
+	int r = conn_send_blob(c, bl);
+	blob_unref(bl);
+	return r;
+}
+
+void
+conn_flush(struct conn *c)
+{
+	struct iovec iov[MAX_IOV];
+
+	while (c->out_n && !c->closed) {
+		int n = 0;
+		ssize_t w;
+
+		for (size_t i = 0; i < c->out_n && n < MAX_IOV; i++) {
+			struct out_chunk *ch = &c->out[(c->out_head + i) % c->out_cap];
+			iov[n].iov_base = ch->bl->data + ch->off;
+			iov[n].iov_len = ch->bl->len - ch->off;
+			n++;
+		}
+		w = c->tr->sendv(c, iov, n);
+		if (w == -EAGAIN || w == -EINTR)
+			break;
+		if (w < 0) {
+			conn_close(c, "write failed", (int)-w);
+			return;
+		}
+		c->bytes_out += (uint64_t)w;
+		c->queued_bytes -= (size_t)w;
+		while (w > 0) {
+			struct out_chunk *ch = &c->out[c->out_head];
+			size_t left = ch->bl->len - ch->off;
+			if ((size_t)w < left) {
+				ch->off += (size_t)w;
+				break;
+			}
+			w -= (ssize_t)left;
+			blob_unref(ch->bl);
+			ch->bl = NULL;
+			c->out_head = (c->out_head + 1) % c->out_cap;
+			c->out_n--;
+		}
+	}
+	if (c->closed)
+		return;
+	if (!c->out_n && c->closing) {
+		conn_close(c, c->close_reason ? c->close_reason : "closed", 0);
+		return;
+	}
+	set_events(c);
+}
+
+static void
+handle_connect_done(struct conn *c)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		err = errno;
+	if (err) {
+		conn_close(c, "connect failed", err);
+		return;
+	}
+	c->connecting = false;
+	set_events(c);
+	if (c->cb->on_connected)
+		c->cb->on_connected(c);
+	if (!c->closed && c->out_n)
+		mark_dirty(c);
+}
+
+static void
+handle_input(struct conn *c)
+{
+	size_t budget = READ_BUDGET;
+
+	while (!c->closed && !c->closing && budget > 0) {
+		ssize_t n;
+		const char *reason = NULL;
+
+		buf_reserve(&c->in, READ_CHUNK);
+		n = c->tr->recv(c, c->in.data + c->in.len, c->in.cap - c->in.len);
+		if (n == -EAGAIN || n == -EINTR)
+			break;
+		if (n < 0) {
+			conn_close(c, "read failed", (int)-n);
+			return;
+		}
+		if (n == 0) {
+			conn_close(c, "connection closed by remote", 0);
+			return;
+		}
+		c->in.len += (size_t)n;
+		c->bytes_in += (uint64_t)n;
+		budget = (size_t)n >= budget ? 0 : budget - (size_t)n;
+
+		while (!c->closed && !c->closing) {
+			const uint8_t *p = c->in.data + c->in_off;
+			size_t avail = c->in.len - c->in_off;
+			long flen = c->cb->frame_check(p, avail, &reason);
+			if (flen == 0)
+				break;
+			if (flen < 0) {
+				conn_close(c, reason ? reason : "malformed frame", EBADMSG);
+				return;
+			}
+			c->frames_in++;
+			if (c->cb->on_frame(c, p, (size_t)flen, &reason) < 0) {
+				if (!c->closed)
+					conn_close(c, reason ? reason : "malformed frame", EBADMSG);
+				return;
+			}
+			c->in_off += (size_t)flen;
+		}
+		if (c->in_off) {
+			buf_consume(&c->in, c->in_off);
+			c->in_off = 0;
+		}
+	}
+	/* Let a large buffer shrink once idle so idle memory stays small. */
+	if (!c->closed && c->in.len == 0 && c->in.cap > 4 * READ_CHUNK) {
+		buf_free(&c->in);
+	}
+}
+
+static int
+on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct conn *c = userdata;
+
+	c->in_dispatch = true;
+	if (c->connecting) {
+		handle_connect_done(c);
+	} else {
+		if (revents & (EPOLLIN | EPOLLHUP | EPOLLERR))
+			handle_input(c);
+		if (!c->closed && (revents & EPOLLOUT))
+			conn_flush(c);
+		if (!c->closed && c->closing && (revents & (EPOLLHUP | EPOLLERR)))
+			conn_close(c, c->close_reason ? c->close_reason : "closed", 0);
+	}
+	c->in_dispatch = false;
+	if (c->closed)
+		conn_free(c);
+	return 0;
+}
+
+static void
+conn_free(struct conn *c)
+{
+	unlink_dirty(c);
+	c->io = sd_event_source_disable_unref(c->io);
+	if (c->tr->free)
+		c->tr->free(c);
+	if (c->fd >= 0)
+		close(c->fd);
+	for (size_t i = 0; i < c->out_n; i++)
+		blob_unref(c->out[(c->out_head + i) % c->out_cap].bl);
+	free(c->out);
+	buf_free(&c->in);
+	free(c->close_reason);
+	free(c);
+}
+
+void
+conn_close(struct conn *c, const char *reason, int error)
+{
+	if (c->closed)
+		return;
+	c->closed = true;
+	unlink_dirty(c);
+	sd_event_source_set_enabled(c->io, SD_EVENT_OFF);
+	if (c->cb->on_close)
+		c->cb->on_close(c, reason, error);
+	if (!c->in_dispatch)
+		conn_free(c);
+}
+
+void
+conn_close_after_flush(struct conn *c, const char *reason)
+{
+	if (c->closed || c->closing)
+		return;
+	c->closing = true;
+	free(c->close_reason);
+	c->close_reason = xstrdup(reason);
+	if (!c->out_n && !c->connecting) {
+		conn_close(c, reason, 0);
+		return;
+	}
+	set_events(c);
+}

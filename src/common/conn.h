@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: MIT */
+/* Framed, non-blocking stream connections on sd-event, with a bounded zero-copy send queue. */
+#ifndef GOSSIP_CONN_H
+#define GOSSIP_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include <systemd/sd-event.h>
+
+#include "buf.h"
+#include "util.h"
+
+struct conn;
+
+/*
+ * The byte transport under the framing: plain sockets now; a TLS transport
+ * (OpenSSL) implements the same three calls without the protocol code
+ * changing. recv/sendv return bytes, 0 at EOF (recv), or -errno
+ * (-EAGAIN when the socket would block).
+ */
+struct conn_transport {
+	ssize_t (*recv)(struct conn *c, void *buf, size_t len);
+	ssize_t (*sendv)(struct conn *c, const struct iovec *iov, int n);
+	void (*free)(struct conn *c);
+};
+
+extern const struct conn_transport conn_plain_transport;
+
+struct conn_callbacks {
+	/* Frame header check: frame length, 0 when more bytes are needed, -EBADMSG with reason. */
+	long (*frame_check)(const uint8_t *buf, size_t len, const char **reason);
+	/* One complete frame. Return 0, or -EBADMSG with *reason to close the connection. */
+	int (*on_frame)(struct conn *c, const uint8_t *frame, size_t len, const char **reason);
+	/* An outgoing connection is established. */
+	void (*on_connected)(struct conn *c);
+	/*
+	 * The connection is closing: reason says why, error is the errno or 0.
+	 * After this returns the conn is freed; do not use it again.
+	 */
+	void (*on_close)(struct conn *c, const char *reason, int error);
+};
+
+/* Per event loop: batches writes of all connections into one flush per loop iteration. */
+struct conn_loop {
+	sd_event *event;
+	sd_event_source *post;
+	struct conn *dirty; /* connections with unsent data, linked through dirty_next */
+};
+
+struct out_chunk {
+	struct blob *bl;
+	size_t off;
+};
+
+struct conn {
+	struct conn_loop *loop;
+	int fd;
+	sd_event_source *io;
+	const struct conn_transport *tr;
+	const struct conn_callbacks *cb;
+	void *userdata;
+	void *tls; /* transport state, unused by plain sockets */
+	char desc[NODE_ADDR_STRLEN + 16]; /* remote address for logs */
+
+	struct buf in;
+	size_t in_off; /* parsed bytes at the front of in */
+
+	struct out_chunk *out;
+	size_t out_head, out_n, out_cap; /* ring of chunks */
+	size_t queued_bytes;
+	size_t queue_limit; /* 0 = unlimited */
+
+	bool connecting;
+	bool closing;     /* close once the queue is empty */
+	bool closed;
+	bool in_dispatch;
+	bool is_dirty;
+	struct conn *dirty_next;
+	char *close_reason;
+
+	uint64_t frames_in, frames_out, bytes_in, bytes_out;
+};
+
+int conn_loop_init(struct conn_loop *l, sd_event *e);
+void conn_loop_done(struct conn_loop *l);
+
+/* Wraps an accepted or connecting socket. desc names the remote for logs. */
+struct conn *conn_new(struct conn_loop *l, int fd, bool connecting, const struct conn_callbacks *cb,
+		      void *userdata, const char *desc);
+/* Starts a non-blocking TCP connect. 0 with *ret, or -errno. */
+int conn_connect(struct conn_loop *l, const struct node_addr *to, const struct conn_callbacks *cb,
+		 void *userdata, struct conn **ret);
+
+/*
+ * Queues a frame (takes a reference). Returns -ENOBUFS, queueing nothing,
+ * when the queue would exceed queue_limit; -EPIPE when closed.
+ */
+int conn_send_blob(struct conn *c, struct blob *bl);
+/* Queues a copy of b's contents and empties b. */
+int conn_send_buf(struct conn *c, struct buf *b);
+/* Sends what is queued now (also done automatically at the end of the loop iteration). */
+void conn_flush(struct conn *c);
+
+/* Closes now: on_close is called, then the conn is freed (deferred inside its own callbacks). */
+void conn_close(struct conn *c, const char *reason, int error);
+/* Stops reading and closes once everything queued is sent. */
+void conn_close_after_flush(struct conn *c, const char *reason);
+
+#endif

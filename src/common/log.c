@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: MIT */
+/* Logging: one printf-checked API, journal or stderr backend, plus the per-node log file. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <systemd/sd-journal.h>
+
+#include "log.h"
+#include "util.h"
+
+static struct {
+	const char *ident;
+	int max_prio;
+	bool journal;
+	int file_fd;
+	char node[NODE_ADDR_STRLEN];
+	char role[8];
+} log_state = {"gossip", LOG_INFO, false, -1, "", ""};
+
+/* systemd sets JOURNAL_STREAM=dev:ino when stderr is connected to the journal. */
+static bool
+stderr_is_journal(void)
+{
+	const char *e = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	if (!e || sscanf(e, "%llu:%llu", &dev, &ino) != 2)
+		return false;
+	if (fstat(STDERR_FILENO, &st) < 0)
+		return false;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
+void
+log_init(const char *ident, int max_prio, enum log_target target)
+{
+	log_state.ident = ident;
+	log_state.max_prio = max_prio;
+	if (target == LOG_TARGET_AUTO)
+		log_state.journal = stderr_is_journal();
+	else
+		log_state.journal = target == LOG_TARGET_JOURNAL;
+}
+
+void
+log_set_max_prio(int max_prio)
+{
+	log_state.max_prio = max_prio;
+}
+
+bool
+log_enabled(int prio)
+{
+	return prio <= log_state.max_prio;
+}
+
+bool
+log_to_journal(void)
+{
+	return log_state.journal;
+}
+
+void
+log_set_node(const char *node, const char *role)
+{
+	snprintf(log_state.node, sizeof(log_state.node), "%s", node);
+	snprintf(log_state.role, sizeof(log_state.role), "%s", role);
+}
+
+int
+log_open_file(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	if (fd < 0)
+		return -errno;
+	log_close_file();
+	log_state.file_fd = fd;
+	return 0;
+}
+
+void
+log_close_file(void)
+{
+	if (log_state.file_fd >= 0)
+		close(log_state.file_fd);
+	log_state.file_fd = -1;
+}
+
+static const char *
+prio_prefix(int prio)
+{
+	switch (prio) {
+	case LOG_EMERG:
+	case LOG_ALERT:
+	case LOG_CRIT:
+	case LOG_ERR:
+		return "error: ";
+	case LOG_WARNING:
+		return "warning: ";
+	case LOG_DEBUG:
+		return "debug: ";
+	}
+	return "";
+}
+
+/* One write() per line so concurrent appenders never interleave within a line. */
+static void
+write_line(int fd, const char *stamp, const char *prefix, const char *msg)
+{
+	struct iovec iov[5] = {
+		{(void *)"[", 1},
+		{(void *)stamp, strlen(stamp)},
+		{(void *)"] ", 2},
+		{(void *)prefix, strlen(prefix)},
+		{(void *)msg, strlen(msg)},
+	};
+	struct iovec all[6];
+	memcpy(all, iov, sizeof(iov));
+	all[5] = (struct iovec){(void *)"\n", 1};
+	ssize_t r = writev(fd, all, 6);
+	(void)r;
+}
+
+static void
+journal_send(int prio, const char *file, int line, const char *func, const struct log_fields *f,
+	     const char *msg)
+{
+	char *fields[10];
+	struct iovec iov[10];
+	int n = 0;
+	char code_file[512], code_line[32];
+
+#define ADD(...)                                                                                   \
+	do {                                                                                       \
+		if (asprintf(&fields[n], __VA_ARGS__) >= 0) {                                      \
+			iov[n].iov_base = fields[n];                                               \
+			iov[n].iov_len = strlen(fields[n]);                                        \
+			n++;                                                                       \
+		}                                                                                  \
+	} while (0)
+	ADD("MESSAGE=%s", msg);
+	ADD("PRIORITY=%d", prio);
+	ADD("SYSLOG_IDENTIFIER=%s", log_state.ident);
+	if (log_state.node[0])
+		ADD("GOSSIP_NODE=%s", log_state.node);
+	if (log_state.role[0])
+		ADD("GOSSIP_ROLE=%s", log_state.role);
+	if (f && f->event)
+		ADD("GOSSIP_EVENT=%s", f->event);
+	if (f && f->msg_id)
+		ADD("GOSSIP_MSG_ID=%s", f->msg_id);
+	if (f && f->origin)
+		ADD("GOSSIP_ORIGIN=%s", f->origin);
+	if (f && f->remote)
+		ADD("GOSSIP_REMOTE=%s", f->remote);
+	if (f && f->sd_id)
+		ADD("MESSAGE_ID=%s", f->sd_id);
+#undef ADD
+	snprintf(code_file, sizeof(code_file), "CODE_FILE=%s", file);
+	snprintf(code_line, sizeof(code_line), "CODE_LINE=%d", line);
+	sd_journal_sendv_with_location(code_file, code_line, func, iov, n);
+	for (int i = 0; i < n; i++)
+		free(fields[i]);
+}
+
+void
+log_emit(int prio, const char *file, int line, const char *func, const struct log_fields *f,
+	 const char *fmt, ...)
+{
+	char stack[1024], *msg = stack, stamp[32];
+	va_list ap;
+	int n;
+
+	if (prio > log_state.max_prio)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(stack, sizeof(stack), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(stack)) {
+		msg = xmalloc((size_t)n + 1);
+		va_start(ap, fmt);
+		vsnprintf(msg, (size_t)n + 1, fmt, ap);
+		va_end(ap);
+	}
+	format_wallclock(now_realtime_usec(), stamp, sizeof(stamp));
+
+	if (log_state.journal)
+		journal_send(prio, file, line, func, f, msg);
+	else
+		write_line(STDERR_FILENO, stamp, prio_prefix(prio), msg);
+	if (log_state.file_fd >= 0 && prio <= LOG_INFO)
+		write_line(log_state.file_fd, stamp, prio_prefix(prio), msg);
+	if (msg != stack)
+		free(msg);
+}

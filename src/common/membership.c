@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: MIT */
+/* Pure membership logic: seed majorities, sets of known peers, neighbour liveness. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "membership.h"
+
+void
+seed_order_shuffle(size_t n, struct rng *rng, uint32_t *order)
+{
+	for (size_t i = 0; i < n; i++)
+		order[i] = (uint32_t)i;
+	/* Fisher-Yates */
+	for (size_t i = n; i > 1; i--) {
+		size_t j = (size_t)rng_below(rng, i);
+		uint32_t t = order[i - 1];
+		order[i - 1] = order[j];
+		order[j] = t;
+	}
+}
+
+void
+addr_set_free(struct addr_set *s)
+{
+	free(s->v);
+	memset(s, 0, sizeof(*s));
+}
+
+void
+addr_set_clear(struct addr_set *s)
+{
+	s->n = 0;
+}
+
+static ssize_t
+addr_set_index(const struct addr_set *s, const struct node_addr *a)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (node_addr_equal(&s->v[i], a))
+			return (ssize_t)i;
+	return -1;
+}
+
+bool
+addr_set_contains(const struct addr_set *s, const struct node_addr *a)
+{
+	return addr_set_index(s, a) >= 0;
+}
+
+bool
+addr_set_add(struct addr_set *s, const struct node_addr *a)
+{
+	if (addr_set_contains(s, a))
+		return false;
+	if (s->n == s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 16;
+		s->v = xreallocarray(s->v, s->cap, sizeof(*s->v));
+	}
+	s->v[s->n++] = *a;
+	return true;
+}
+
+bool
+addr_set_remove(struct addr_set *s, const struct node_addr *a)
+{
+	ssize_t i = addr_set_index(s, a);
+	if (i < 0)
+		return false;
+	s->v[i] = s->v[--s->n];
+	return true;
+}
+
+bool
+addr_set_pick(const struct addr_set *s, struct rng *rng,
+	      bool (*exclude)(const struct node_addr *a, void *ctx), void *ctx,
+	      struct node_addr *ret)
+{
+	size_t start, eligible = 0, pick;
+
+	if (s->n == 0)
+		return false;
+	/* Reservoir-free: count the eligible ones, then take the k-th. */
+	for (size_t i = 0; i < s->n; i++)
+		if (!exclude || !exclude(&s->v[i], ctx))
+			eligible++;
+	if (eligible == 0)
+		return false;
+	pick = (size_t)rng_below(rng, eligible);
+	start = 0;
+	for (size_t i = 0; i < s->n; i++) {
+		if (exclude && exclude(&s->v[i], ctx))
+			continue;
+		if (start++ == pick) {
+			*ret = s->v[i];
+			return true;
+		}
+	}
+	return false;
+}
+
+void
+liveness_init(struct liveness *l)
+{
+	memset(l, 0, sizeof(*l));
+}
+
+bool
+liveness_miss(struct liveness *l, const struct liveness_params *p)
+{
+	l->awaiting = false;
+	l->misses++;
+	return l->misses >= p->misses;
+}
+
+void
+liveness_heard(struct liveness *l)
+{
+	l->misses = 0;
+}
+
+bool
+liveness_pong(struct liveness *l, uint64_t nonce, uint64_t now)
+{
+	if (!l->awaiting || nonce != l->nonce)
+		return false;
+	l->awaiting = false;
+	l->rtt_usec = now > l->ping_sent_at ? now - l->ping_sent_at : 1;
+	l->misses = 0;
+	return true;
+}
+
+enum liveness_action
+liveness_tick(struct liveness *l, enum link_state state, uint64_t now,
+	      const struct liveness_params *p, struct rng *rng)
+{
+	switch (state) {
+	case LINK_UP:
+		if (l->awaiting && now - l->ping_sent_at >= p->timeout_usec) {
+			if (liveness_miss(l, p))
+				return LIVENESS_DEAD;
+		}
+		if (l->awaiting)
+			return LIVENESS_WAIT;
+		l->awaiting = true;
+		l->nonce = rng_next(rng);
+		l->ping_sent_at = now;
+		return LIVENESS_PING;
+	case LINK_CONNECTING:
+		if (now - l->attempt_at < p->timeout_usec)
+			return LIVENESS_WAIT;
+		if (liveness_miss(l, p))
+			return LIVENESS_DEAD;
+		l->attempt_at = now;
+		return LIVENESS_RECONNECT;
+	case LINK_DOWN:
+		if (l->misses >= p->misses)
+			return LIVENESS_DEAD;
+		l->attempt_at = now;
+		return LIVENESS_RECONNECT;
+	}
+	return LIVENESS_WAIT;
+}

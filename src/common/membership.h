@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: MIT */
+/* Pure membership logic: seed majorities, sets of known peers, neighbour liveness. */
+#ifndef GOSSIP_MEMBERSHIP_H
+#define GOSSIP_MEMBERSHIP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util.h"
+
+/* floor(n/2) + 1: any two such subsets of n seeds intersect. */
+static inline size_t
+seed_majority(size_t n)
+{
+	return n / 2 + 1;
+}
+
+/*
+ * Writes a random permutation of 0..n-1 to order: a peer registers with the
+ * first seed_majority(n) and falls back to the next ones when some fail.
+ */
+void seed_order_shuffle(size_t n, struct rng *rng, uint32_t *order);
+
+/* A set of addresses (known peers). Small and flat: peers number thousands at most. */
+struct addr_set {
+	struct node_addr *v;
+	size_t n, cap;
+};
+
+void addr_set_free(struct addr_set *s);
+void addr_set_clear(struct addr_set *s);
+bool addr_set_contains(const struct addr_set *s, const struct node_addr *a);
+/* Returns true when a was added (not already there). */
+bool addr_set_add(struct addr_set *s, const struct node_addr *a);
+bool addr_set_remove(struct addr_set *s, const struct node_addr *a);
+
+/*
+ * Picks a random member of s for which exclude(a, ctx) is false. Returns
+ * false when there is none.
+ */
+bool addr_set_pick(const struct addr_set *s, struct rng *rng,
+		   bool (*exclude)(const struct node_addr *a, void *ctx), void *ctx,
+		   struct node_addr *ret);
+
+/*
+ * Liveness of one neighbour, driven by a periodic tick. A neighbour is
+ * dead after `misses` consecutive failures: a ping unanswered within the
+ * timeout, a lost connection, or a failed or timed-out reconnect. Any frame
+ * received from it proves it alive, so a busy link never counts as silent.
+ */
+struct liveness_params {
+	uint64_t interval_usec;
+	uint64_t timeout_usec;
+	uint32_t misses;
+};
+
+enum link_state {
+	LINK_DOWN,       /* no connection; the next tick reconnects */
+	LINK_CONNECTING, /* TCP connect or handshake in progress */
+	LINK_UP,         /* handshake done */
+};
+
+struct liveness {
+	uint32_t misses;
+	bool awaiting; /* a ping is outstanding */
+	uint64_t nonce;
+	uint64_t ping_sent_at;
+	uint64_t attempt_at; /* when the current connect began */
+	uint64_t rtt_usec;   /* last measured round trip, 0 = none yet */
+};
+
+enum liveness_action {
+	LIVENESS_WAIT,      /* nothing to do this tick */
+	LIVENESS_PING,      /* send PING with l->nonce */
+	LIVENESS_RECONNECT, /* start a new connection (l->attempt_at set) */
+	LIVENESS_DEAD,      /* declare the neighbour dead */
+};
+
+void liveness_init(struct liveness *l);
+enum liveness_action liveness_tick(struct liveness *l, enum link_state state, uint64_t now,
+				   const struct liveness_params *p, struct rng *rng);
+/* Records one failure (lost connection, refused connect). True when now dead. */
+bool liveness_miss(struct liveness *l, const struct liveness_params *p);
+/* Any frame from the neighbour. */
+void liveness_heard(struct liveness *l);
+/* A PONG; returns true when it answers the outstanding ping (rtt updated). */
+bool liveness_pong(struct liveness *l, uint64_t nonce, uint64_t now);
+
+#endif

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+/* The seed's registry of live peers: registrations as leases, bounded in size. */
+#ifndef GOSSIP_REGISTRY_H
+#define GOSSIP_REGISTRY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util.h"
+
+struct registry_entry {
+	struct node_addr addr;
+	uint64_t registered_at; /* usec, monotonic */
+	uint64_t expires_at;    /* lease end */
+};
+
+struct registry {
+	struct registry_entry *v;
+	size_t n, cap;
+	size_t max; /* registrations accepted at most */
+};
+
+enum registry_result {
+	REGISTRY_NEW,
+	REGISTRY_REFRESHED,
+	REGISTRY_FULL,
+};
+
+void registry_init(struct registry *r, size_t max);
+void registry_free(struct registry *r);
+/* Registers addr or refreshes its lease until now + lease. */
+enum registry_result registry_register(struct registry *r, const struct node_addr *addr,
+				       uint64_t now, uint64_t lease);
+struct registry_entry *registry_find(struct registry *r, const struct node_addr *addr);
+/* Returns true when addr was registered. */
+bool registry_remove(struct registry *r, const struct node_addr *addr);
+/*
+ * Removes the first entry whose lease ended at or before now and copies its
+ * address to *ret. Returns false when none has expired.
+ */
+bool registry_pop_expired(struct registry *r, uint64_t now, struct node_addr *ret);
+/* Copies up to max addresses into out (all when max >= n). Returns the count. */
+size_t registry_list(const struct registry *r, struct node_addr *out, size_t max);
+/* "{a, b, c}" with at most limit entries then ", ... (N in all)"; malloc'd. */
+char *registry_format(const struct registry *r, size_t limit);
+
+#endif

@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: MIT */
+/* Seen-message cache: which message ids were delivered, bounded in count and age. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "seen.h"
+#include "util.h"
+
+void
+seen_cache_init(struct seen_cache *c, size_t capacity, uint64_t max_age_usec)
+{
+	size_t tsize = 16;
+
+	memset(c, 0, sizeof(*c));
+	if (capacity < 1)
+		capacity = 1;
+	/* Load factor at most 1/2 keeps linear probing short. */
+	while (tsize < capacity * 2)
+		tsize *= 2;
+	c->ring = xcalloc(capacity, sizeof(*c->ring));
+	c->table = xcalloc(tsize, sizeof(*c->table));
+	c->capacity = capacity;
+	c->table_mask = tsize - 1;
+	c->max_age_usec = max_age_usec;
+}
+
+void
+seen_cache_free(struct seen_cache *c)
+{
+	free(c->ring);
+	free(c->table);
+	memset(c, 0, sizeof(*c));
+}
+
+/* Ids are SHA-256 output, so any 8 bytes are a good hash. */
+static size_t
+slot_of(const struct seen_cache *c, const uint8_t *id)
+{
+	uint64_t h;
+	memcpy(&h, id, sizeof(h));
+	return (size_t)h & c->table_mask;
+}
+
+/* The table slot holding id, or the empty slot where it would go. */
+static size_t
+find_slot(const struct seen_cache *c, const uint8_t *id, bool *found)
+{
+	size_t i = slot_of(c, id);
+
+	for (;;) {
+		uint32_t v = c->table[i];
+		if (v == 0) {
+			*found = false;
+			return i;
+		}
+		if (memcmp(c->ring[v - 1].id, id, WIRE_ID_LEN) == 0) {
+			*found = true;
+			return i;
+		}
+		i = (i + 1) & c->table_mask;
+	}
+}
+
+bool
+seen_cache_contains(const struct seen_cache *c, const uint8_t id[WIRE_ID_LEN])
+{
+	bool found;
+	find_slot(c, id, &found);
+	return found;
+}
+
+/* Backward-shift deletion keeps probe chains intact without tombstones. */
+static void
+table_delete(struct seen_cache *c, size_t i)
+{
+	size_t j = i;
+
+	c->table[i] = 0;
+	for (;;) {
+		size_t k;
+		j = (j + 1) & c->table_mask;
+		if (c->table[j] == 0)
+			return;
+		k = slot_of(c, c->ring[c->table[j] - 1].id);
+		/* Move j back to i unless its home k lies cyclically in (i, j]. */
+		if ((j > i && (k <= i || k > j)) || (j < i && (k <= i && k > j))) {
+			c->table[i] = c->table[j];
+			c->table[j] = 0;
+			i = j;
+		}
+	}
+}
+
+static void
+drop_oldest(struct seen_cache *c)
+{
+	bool found;
+	size_t slot = find_slot(c, c->ring[c->head].id, &found);
+
+	if (found)
+		table_delete(c, slot);
+	c->head = (c->head + 1) % c->capacity;
+	c->count--;
+}
+
+size_t
+seen_cache_expire(struct seen_cache *c, uint64_t now)
+{
+	size_t n = 0;
+
+	while (c->count && now - c->ring[c->head].at > c->max_age_usec) {
+		drop_oldest(c);
+		n++;
+	}
+	c->expired += n;
+	return n;
+}
+
+bool
+seen_cache_insert(struct seen_cache *c, const uint8_t id[WIRE_ID_LEN], uint64_t now)
+{
+	bool found;
+	size_t slot, pos;
+
+	seen_cache_expire(c, now);
+	find_slot(c, id, &found);
+	if (found)
+		return false;
+	if (c->count == c->capacity) {
+		drop_oldest(c);
+		c->evicted++;
+	}
+	/* The slot may have moved during eviction; look it up again. */
+	slot = find_slot(c, id, &found);
+	pos = (c->head + c->count) % c->capacity;
+	memcpy(c->ring[pos].id, id, WIRE_ID_LEN);
+	c->ring[pos].at = now;
+	c->table[slot] = (uint32_t)pos + 1;
+	c->count++;
+	return true;
+}

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/* Seen-message cache: which message ids were delivered, bounded in count and age. */
+#ifndef GOSSIP_SEEN_H
+#define GOSSIP_SEEN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wire.h"
+
+/*
+ * Ids live in a ring in insertion order (so the oldest is always next to
+ * go) and in an open-addressing hash table of ring positions. At capacity
+ * the oldest id is evicted; ids older than max_age are expired on insert
+ * and by seen_cache_expire(). Every operation is O(1) amortised and the
+ * cache never allocates after seen_cache_init().
+ */
+struct seen_entry {
+	uint8_t id[WIRE_ID_LEN];
+	uint64_t at; /* insertion time, usec */
+};
+
+struct seen_cache {
+	struct seen_entry *ring;
+	uint32_t *table; /* ring index + 1; 0 = empty slot */
+	size_t capacity;
+	size_t table_mask;
+	size_t head; /* oldest entry */
+	size_t count;
+	uint64_t max_age_usec;
+	uint64_t evicted; /* dropped at capacity before reaching max_age */
+	uint64_t expired; /* dropped for age */
+};
+
+void seen_cache_init(struct seen_cache *c, size_t capacity, uint64_t max_age_usec);
+void seen_cache_free(struct seen_cache *c);
+bool seen_cache_contains(const struct seen_cache *c, const uint8_t id[WIRE_ID_LEN]);
+/* Inserts id at time now. Returns false when it was already present. */
+bool seen_cache_insert(struct seen_cache *c, const uint8_t id[WIRE_ID_LEN], uint64_t now);
+/* Drops entries older than max_age. Returns how many. */
+size_t seen_cache_expire(struct seen_cache *c, uint64_t now);
+
+#endif

@@ -1,0 +1,424 @@
+/* SPDX-License-Identifier: MIT */
+/* The node-to-node wire protocol: frame layout, message types, pure encoder and decoder. */
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <openssl/evp.h>
+
+#include "wire.h"
+
+struct cursor {
+	const uint8_t *p;
+	size_t left;
+	bool bad;
+};
+
+static bool
+take(struct cursor *c, size_t n, const uint8_t **ret)
+{
+	if (c->bad || c->left < n) {
+		c->bad = true;
+		return false;
+	}
+	*ret = c->p;
+	c->p += n;
+	c->left -= n;
+	return true;
+}
+
+static uint8_t
+get8(struct cursor *c)
+{
+	const uint8_t *p;
+	return take(c, 1, &p) ? p[0] : 0;
+}
+
+static uint16_t
+get16(struct cursor *c)
+{
+	const uint8_t *p;
+	return take(c, 2, &p) ? get_u16(p) : 0;
+}
+
+static uint32_t
+get32(struct cursor *c)
+{
+	const uint8_t *p;
+	return take(c, 4, &p) ? get_u32(p) : 0;
+}
+
+static uint64_t
+get64(struct cursor *c)
+{
+	const uint8_t *p;
+	return take(c, 8, &p) ? get_u64(p) : 0;
+}
+
+/* Returns false and sets *reason when the address is invalid. */
+static bool
+get_addr(struct cursor *c, struct node_addr *ret, const char **reason)
+{
+	const uint8_t *p;
+	uint8_t fam = get8(c);
+	size_t n;
+
+	if (c->bad) {
+		*reason = "truncated address";
+		return false;
+	}
+	if (fam == 4) {
+		n = 4;
+		ret->family = AF_INET;
+	} else if (fam == 6) {
+		n = 16;
+		ret->family = AF_INET6;
+	} else {
+		*reason = "bad address family";
+		c->bad = true;
+		return false;
+	}
+	memset(ret->addr, 0, sizeof(ret->addr));
+	if (!take(c, n, &p)) {
+		*reason = "truncated address";
+		return false;
+	}
+	memcpy(ret->addr, p, n);
+	ret->port = get16(c);
+	if (c->bad) {
+		*reason = "truncated address";
+		return false;
+	}
+	if (ret->port == 0) {
+		*reason = "address with port 0";
+		c->bad = true;
+		return false;
+	}
+	return true;
+}
+
+static const char *const type_names[] = {
+	[WIRE_HELLO] = "HELLO",
+	[WIRE_REGISTER] = "REGISTER",
+	[WIRE_PEER_LIST_REQ] = "PEER_LIST_REQ",
+	[WIRE_PEER_LIST] = "PEER_LIST",
+	[WIRE_DEAD_REPORT] = "DEAD_REPORT",
+	[WIRE_LEAVE] = "LEAVE",
+	[WIRE_GOSSIP] = "GOSSIP",
+	[WIRE_PING] = "PING",
+	[WIRE_PONG] = "PONG",
+	[WIRE_ERROR] = "ERROR",
+};
+
+const char *
+wire_type_name(uint8_t type)
+{
+	if (type >= 1 && type <= WIRE_TYPE_MAX)
+		return type_names[type];
+	return "UNKNOWN";
+}
+
+long
+wire_frame_check(const uint8_t *buf, size_t len, const char **reason)
+{
+	uint32_t body;
+
+	/* Reject garbage as soon as the first bytes show it. */
+	if (len >= 1 && buf[0] != WIRE_MAGIC0)
+		goto bad_magic;
+	if (len >= 2 && buf[1] != WIRE_MAGIC1)
+		goto bad_magic;
+	if (len >= 3 && buf[2] != WIRE_VERSION) {
+		*reason = "unsupported protocol version";
+		return -EBADMSG;
+	}
+	if (len >= 4 && (buf[3] < 1 || buf[3] > WIRE_TYPE_MAX)) {
+		*reason = "unknown frame type";
+		return -EBADMSG;
+	}
+	if (len < WIRE_HDR_LEN)
+		return 0;
+	body = get_u32(buf + 4);
+	if (body > WIRE_MAX_BODY) {
+		*reason = "frame length over the limit";
+		return -EBADMSG;
+	}
+	if (len < WIRE_HDR_LEN + (size_t)body)
+		return 0;
+	return (long)(WIRE_HDR_LEN + body);
+bad_magic:
+	*reason = "bad magic (not a gossip frame)";
+	return -EBADMSG;
+}
+
+int
+wire_decode(const uint8_t *frame, size_t len, struct wire_msg *ret, const char **reason)
+{
+	struct cursor c;
+	struct wire_msg m;
+	const uint8_t *p;
+	long flen = wire_frame_check(frame, len, reason);
+
+	if (flen < 0)
+		return -EBADMSG;
+	if (flen == 0 || (size_t)flen != len) {
+		*reason = "incomplete frame";
+		return -EBADMSG;
+	}
+	memset(&m, 0, sizeof(m));
+	m.type = frame[3];
+	c = (struct cursor){frame + WIRE_HDR_LEN, len - WIRE_HDR_LEN, false};
+	*reason = NULL;
+
+	switch (m.type) {
+	case WIRE_HELLO:
+		m.hello.role = get8(&c);
+		if (!c.bad && m.hello.role != WIRE_ROLE_PEER && m.hello.role != WIRE_ROLE_SEED) {
+			*reason = "bad role in HELLO";
+			return -EBADMSG;
+		}
+		if (!get_addr(&c, &m.hello.addr, reason))
+			return -EBADMSG;
+		m.hello.incarnation = get64(&c);
+		break;
+	case WIRE_REGISTER:
+	case WIRE_LEAVE:
+		if (!get_addr(&c, &m.addr, reason))
+			return -EBADMSG;
+		break;
+	case WIRE_PEER_LIST_REQ:
+		break;
+	case WIRE_PEER_LIST: {
+		struct node_addr a;
+		m.peer_list.count = get32(&c);
+		m.peer_list.entries = c.p;
+		m.peer_list.len = c.left;
+		for (uint32_t i = 0; i < m.peer_list.count && !c.bad; i++)
+			if (!get_addr(&c, &a, reason))
+				return -EBADMSG;
+		break;
+	}
+	case WIRE_DEAD_REPORT:
+		if (!get_addr(&c, &m.dead.dead, reason))
+			return -EBADMSG;
+		m.dead.timestamp = get64(&c);
+		if (!c.bad && !get_addr(&c, &m.dead.reporter, reason))
+			return -EBADMSG;
+		break;
+	case WIRE_GOSSIP:
+		if (take(&c, WIRE_ID_LEN, &p))
+			memcpy(m.gossip.id, p, WIRE_ID_LEN);
+		if (!c.bad && !get_addr(&c, &m.gossip.origin, reason))
+			return -EBADMSG;
+		m.gossip.timestamp = get64(&c);
+		m.gossip.seq = get64(&c);
+		m.gossip.len = get32(&c);
+		if (!c.bad && m.gossip.len != c.left) {
+			*reason = "payload length does not match frame length";
+			return -EBADMSG;
+		}
+		if (!c.bad && m.gossip.len == 0) {
+			*reason = "empty payload";
+			return -EBADMSG;
+		}
+		if (take(&c, m.gossip.len, &p))
+			m.gossip.payload = p;
+		break;
+	case WIRE_PING:
+	case WIRE_PONG:
+		m.nonce = get64(&c);
+		break;
+	case WIRE_ERROR: {
+		uint16_t n;
+		m.error.code = get16(&c);
+		n = get16(&c);
+		if (!c.bad && n > WIRE_MAX_ERROR_TEXT) {
+			*reason = "error text too long";
+			return -EBADMSG;
+		}
+		if (take(&c, n, &p)) {
+			/* Keep only printable ASCII so the text is safe to log. */
+			for (uint16_t i = 0; i < n; i++)
+				m.error.text[i] = (p[i] >= 0x20 && p[i] < 0x7f) ? (char)p[i] : '?';
+			m.error.text[n] = '\0';
+		}
+		break;
+	}
+	default:
+		*reason = "unknown frame type";
+		return -EBADMSG;
+	}
+	if (c.bad) {
+		if (!*reason)
+			*reason = "truncated body";
+		return -EBADMSG;
+	}
+	if (c.left) {
+		*reason = "trailing bytes after body";
+		return -EBADMSG;
+	}
+	*ret = m;
+	return 0;
+}
+
+bool
+wire_peer_list_next(struct wire_peer_list *l, struct node_addr *ret)
+{
+	struct cursor c = {l->entries, l->len, false};
+	const char *reason;
+
+	if (l->count == 0 || !get_addr(&c, ret, &reason))
+		return false;
+	l->entries = c.p;
+	l->len = c.left;
+	l->count--;
+	return true;
+}
+
+static size_t
+frame_begin(struct buf *b, uint8_t type)
+{
+	size_t start = b->len;
+	uint8_t hdr[WIRE_HDR_LEN] = {WIRE_MAGIC0, WIRE_MAGIC1, WIRE_VERSION, type, 0, 0, 0, 0};
+	buf_append(b, hdr, sizeof(hdr));
+	return start;
+}
+
+static void
+frame_end(struct buf *b, size_t start)
+{
+	uint32_t n = (uint32_t)(b->len - start - WIRE_HDR_LEN);
+	uint8_t *p = b->data + start + 4;
+	p[0] = (uint8_t)(n >> 24);
+	p[1] = (uint8_t)(n >> 16);
+	p[2] = (uint8_t)(n >> 8);
+	p[3] = (uint8_t)n;
+}
+
+void
+wire_put_addr(struct buf *b, const struct node_addr *a)
+{
+	if (a->family == AF_INET6) {
+		buf_put_u8(b, 6);
+		buf_append(b, a->addr, 16);
+	} else {
+		buf_put_u8(b, 4);
+		buf_append(b, a->addr, 4);
+	}
+	buf_put_u16(b, a->port);
+}
+
+void
+wire_encode_hello(struct buf *b, uint8_t role, const struct node_addr *addr, uint64_t incarnation)
+{
+	size_t s = frame_begin(b, WIRE_HELLO);
+	buf_put_u8(b, role);
+	wire_put_addr(b, addr);
+	buf_put_u64(b, incarnation);
+	frame_end(b, s);
+}
+
+void
+wire_encode_addr_msg(struct buf *b, uint8_t type, const struct node_addr *addr)
+{
+	size_t s = frame_begin(b, type);
+	wire_put_addr(b, addr);
+	frame_end(b, s);
+}
+
+void
+wire_encode_empty(struct buf *b, uint8_t type)
+{
+	frame_end(b, frame_begin(b, type));
+}
+
+void
+wire_encode_peer_list(struct buf *b, const struct node_addr *addrs, uint32_t count)
+{
+	size_t s = frame_begin(b, WIRE_PEER_LIST);
+	buf_put_u32(b, count);
+	for (uint32_t i = 0; i < count; i++)
+		wire_put_addr(b, &addrs[i]);
+	frame_end(b, s);
+}
+
+void
+wire_encode_dead_report(struct buf *b, const struct node_addr *dead, uint64_t timestamp,
+			const struct node_addr *reporter)
+{
+	size_t s = frame_begin(b, WIRE_DEAD_REPORT);
+	wire_put_addr(b, dead);
+	buf_put_u64(b, timestamp);
+	wire_put_addr(b, reporter);
+	frame_end(b, s);
+}
+
+void
+wire_encode_gossip(struct buf *b, const uint8_t id[WIRE_ID_LEN], const struct node_addr *origin,
+		   uint64_t timestamp, uint64_t seq, const uint8_t *payload, uint32_t len)
+{
+	size_t s = frame_begin(b, WIRE_GOSSIP);
+	buf_append(b, id, WIRE_ID_LEN);
+	wire_put_addr(b, origin);
+	buf_put_u64(b, timestamp);
+	buf_put_u64(b, seq);
+	buf_put_u32(b, len);
+	buf_append(b, payload, len);
+	frame_end(b, s);
+}
+
+void
+wire_encode_nonce(struct buf *b, uint8_t type, uint64_t nonce)
+{
+	size_t s = frame_begin(b, type);
+	buf_put_u64(b, nonce);
+	frame_end(b, s);
+}
+
+void
+wire_encode_error(struct buf *b, uint16_t code, const char *text)
+{
+	size_t n = strlen(text);
+	size_t s = frame_begin(b, WIRE_ERROR);
+	if (n > WIRE_MAX_ERROR_TEXT)
+		n = WIRE_MAX_ERROR_TEXT;
+	buf_put_u16(b, code);
+	buf_put_u16(b, (uint16_t)n);
+	buf_append(b, text, n);
+	frame_end(b, s);
+}
+
+int
+wire_message_id(const struct node_addr *origin, uint64_t timestamp, uint64_t seq,
+		const uint8_t *payload, size_t len, uint8_t ret[WIRE_ID_LEN])
+{
+	static EVP_MD *sha256;
+	static EVP_MD_CTX *ctx;
+	uint8_t head[1 + 16 + 2 + 8 + 8], *h = head;
+	size_t alen = origin->family == AF_INET6 ? 16 : 4;
+	unsigned int outlen = 0;
+
+	/* Fetch the implementation once: EVP_sha256() would look it up on every call. */
+	if (!sha256 && !(sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)))
+		return -EIO;
+	if (!ctx && !(ctx = EVP_MD_CTX_new()))
+		return -EIO;
+
+	/* The same bytes as wire_put_addr() + two u64, without a heap buffer. */
+	*h++ = origin->family == AF_INET6 ? 6 : 4;
+	memcpy(h, origin->addr, alen);
+	h += alen;
+	*h++ = (uint8_t)(origin->port >> 8);
+	*h++ = (uint8_t)origin->port;
+	for (int i = 7; i >= 0; i--)
+		*h++ = (uint8_t)(timestamp >> (8 * i));
+	for (int i = 7; i >= 0; i--)
+		*h++ = (uint8_t)(seq >> (8 * i));
+
+	if (!EVP_DigestInit_ex(ctx, sha256, NULL) ||
+	    !EVP_DigestUpdate(ctx, head, (size_t)(h - head)) ||
+	    !EVP_DigestUpdate(ctx, payload, len) || !EVP_DigestFinal_ex(ctx, ret, &outlen) ||
+	    outlen != WIRE_ID_LEN)
+		return -EIO;
+	return 0;
+}

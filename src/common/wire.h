@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: MIT */
+/* The node-to-node wire protocol: frame layout, message types, pure encoder and decoder. */
+#ifndef GOSSIP_WIRE_H
+#define GOSSIP_WIRE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "util.h"
+
+/*
+ * Every frame: an 8-byte header then the body.
+ *
+ *   0  'G' 'S'        magic
+ *   2  u8 version     WIRE_VERSION
+ *   3  u8 type        enum wire_type
+ *   4  u32 length     body length, big-endian, <= WIRE_MAX_BODY
+ *
+ * All integers are big-endian. An address is encoded as
+ *   u8 family (4 or 6), 4 or 16 address bytes, u16 port.
+ * Documented in gossip(7).
+ */
+#define WIRE_MAGIC0 0x47 /* 'G' */
+#define WIRE_MAGIC1 0x53 /* 'S' */
+#define WIRE_VERSION 1
+#define WIRE_HDR_LEN 8
+#define WIRE_MAX_BODY (1024u * 1024u)
+#define WIRE_ID_LEN 32
+/* Fixed part of a GOSSIP body besides the origin address: id, timestamp, seq, length. */
+#define WIRE_GOSSIP_FIXED (WIRE_ID_LEN + 8 + 8 + 4)
+/* The largest payload that fits in one frame (origin is at most 19 bytes). */
+#define WIRE_MAX_PAYLOAD (WIRE_MAX_BODY - WIRE_GOSSIP_FIXED - 19)
+#define WIRE_MAX_ERROR_TEXT 256
+
+enum wire_type {
+	WIRE_HELLO = 1,         /* role, advertised address, incarnation */
+	WIRE_REGISTER = 2,      /* peer -> seed: register or refresh the lease of an address */
+	WIRE_PEER_LIST_REQ = 3, /* peer -> seed: ask for the registered peers */
+	WIRE_PEER_LIST = 4,     /* seed -> peer: count, addresses */
+	WIRE_DEAD_REPORT = 5,   /* peer -> seed: dead address, timestamp, reporter */
+	WIRE_LEAVE = 6,         /* node leaving on purpose */
+	WIRE_GOSSIP = 7,        /* id, origin, timestamp, seq, payload */
+	WIRE_PING = 8,          /* nonce */
+	WIRE_PONG = 9,          /* nonce echoed */
+	WIRE_ERROR = 10,        /* code, text: the sender is about to close */
+	WIRE_TYPE_MAX = WIRE_ERROR,
+};
+
+enum wire_role {
+	WIRE_ROLE_PEER = 1,
+	WIRE_ROLE_SEED = 2,
+};
+
+enum wire_error_code {
+	WIRE_ERR_PROTOCOL = 1, /* malformed or unexpected frame */
+	WIRE_ERR_FULL = 2,     /* a limit was reached (peer table, neighbours) */
+	WIRE_ERR_DUPLICATE = 3, /* already connected to that node */
+	WIRE_ERR_REFUSED = 4,  /* not accepted for another reason */
+};
+
+struct wire_peer_list {
+	uint32_t count;
+	const uint8_t *entries; /* validated encoded addresses */
+	size_t len;
+};
+
+struct wire_msg {
+	uint8_t type;
+	union {
+		struct {
+			uint8_t role;
+			struct node_addr addr;
+			uint64_t incarnation;
+		} hello;
+		struct node_addr addr; /* REGISTER, LEAVE */
+		struct wire_peer_list peer_list;
+		struct {
+			struct node_addr dead;
+			uint64_t timestamp; /* unix seconds */
+			struct node_addr reporter;
+		} dead;
+		struct {
+			uint8_t id[WIRE_ID_LEN];
+			struct node_addr origin;
+			uint64_t timestamp; /* unix microseconds at the origin */
+			uint64_t seq;
+			uint32_t len;
+			const uint8_t *payload;
+		} gossip;
+		uint64_t nonce; /* PING, PONG */
+		struct {
+			uint16_t code;
+			char text[WIRE_MAX_ERROR_TEXT + 1];
+		} error;
+	};
+};
+
+/*
+ * Checks the header at buf. Returns the whole frame length when a complete
+ * frame is available, 0 when more bytes are needed, or -EBADMSG with *reason
+ * set when the header is invalid (bad magic, version, type or length).
+ */
+long wire_frame_check(const uint8_t *buf, size_t len, const char **reason);
+
+/*
+ * Decodes and validates one complete frame (header included). Pointers in
+ * *ret refer into frame. Returns 0, or -EBADMSG with *reason set.
+ */
+int wire_decode(const uint8_t *frame, size_t len, struct wire_msg *ret, const char **reason);
+
+/* Iterates a validated peer list. Returns false at the end. */
+bool wire_peer_list_next(struct wire_peer_list *l, struct node_addr *ret);
+
+const char *wire_type_name(uint8_t type);
+
+/* Encoders append one complete frame to b. */
+void wire_put_addr(struct buf *b, const struct node_addr *a);
+void wire_encode_hello(struct buf *b, uint8_t role, const struct node_addr *addr,
+		       uint64_t incarnation);
+void wire_encode_addr_msg(struct buf *b, uint8_t type, const struct node_addr *addr);
+void wire_encode_empty(struct buf *b, uint8_t type);
+void wire_encode_peer_list(struct buf *b, const struct node_addr *addrs, uint32_t count);
+void wire_encode_dead_report(struct buf *b, const struct node_addr *dead, uint64_t timestamp,
+			     const struct node_addr *reporter);
+void wire_encode_gossip(struct buf *b, const uint8_t id[WIRE_ID_LEN],
+			const struct node_addr *origin, uint64_t timestamp, uint64_t seq,
+			const uint8_t *payload, uint32_t len);
+void wire_encode_nonce(struct buf *b, uint8_t type, uint64_t nonce);
+void wire_encode_error(struct buf *b, uint16_t code, const char *text);
+
+/*
+ * Message id: SHA-256 over the encoded origin address, the timestamp and seq
+ * (u64 big-endian each) and the payload. Returns 0 or -EIO if OpenSSL fails.
+ */
+int wire_message_id(const struct node_addr *origin, uint64_t timestamp, uint64_t seq,
+		    const uint8_t *payload, size_t len, uint8_t ret[WIRE_ID_LEN]);
+
+#endif
