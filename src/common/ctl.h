@@ -29,6 +29,29 @@
 #define CTL_MAX_BODY (1024u * 1024u + 4096u)
 #define CTL_MAX_TEXT 512
 
+/*
+ * Records the daemon sends (field kinds in brackets). Clients must ignore
+ * fields they do not know, so fields can be added without a version bump.
+ *
+ * STATUS: one record
+ *   node[s] state[s: registering|ready|leaving] version[s] pid[u] uptime[f: s]
+ *   seeds_known[u] seeds_required[u] seeds_registered[u] neighbours[u]
+ *   degree[u] known_peers[u] messages_received[u] messages_sent[u]
+ *   control_socket[s] log_file[s] output_file[s]
+ * PEERS: one record per neighbour
+ *   addr[s] direction[s: out|in] state[s: up|connecting|down] rtt_ms[f: -1 unknown]
+ *   misses[u] queued_bytes[u] connected_for[f: s]
+ * SEND: one record
+ *   id[s: 64 hex] seq[u] size[u]
+ * TAIL: one record per received message, oldest first
+ *   id[s] from[s: neighbour ip:port] origin[s: ip:port] timestamp[u: origin,
+ *   unix usec] received[u: unix usec] seq[u] size[u] text[s: payload bytes]
+ * STATS: one record of counters, all [u]
+ *   messages_sent messages_received duplicates_received gossip_frames_sent
+ *   gossip_frames_received gossip_bytes_sent pings_sent pongs_received
+ *   neighbours_dead neighbours_dropped_slow malformed_frames seen_cache_entries
+ *   seen_cache_evicted connections_accepted
+ */
 enum ctl_type {
 	/* requests */
 	CTL_SEND = 1,   /* body: payload bytes */
