@@ -269,6 +269,20 @@ handle_connect_done(struct conn *c)
 }
 
 static void
+bad_frame(struct conn *c, const char *reason)
+{
+	if (c->closed || c->closing)
+		return;
+	if (!c->cb->on_bad_frame) {
+		conn_close(c, reason, EBADMSG);
+		return;
+	}
+	c->cb->on_bad_frame(c, reason);
+	if (!c->closed)
+		conn_close_after_flush(c, reason);
+}
+
+static void
 handle_input(struct conn *c)
 {
 	size_t budget = READ_BUDGET;
@@ -299,14 +313,9 @@ handle_input(struct conn *c)
 			long flen = c->cb->frame_check(p, avail, &reason);
 			if (flen == 0)
 				break;
-			if (flen < 0) {
-				conn_close(c, reason ? reason : "malformed frame", EBADMSG);
-				return;
-			}
-			c->frames_in++;
-			if (c->cb->on_frame(c, p, (size_t)flen, &reason) < 0) {
-				if (!c->closed)
-					conn_close(c, reason ? reason : "malformed frame", EBADMSG);
+			if (flen < 0 ||
+			    (c->frames_in++, c->cb->on_frame(c, p, (size_t)flen, &reason) < 0)) {
+				bad_frame(c, reason ? reason : "malformed frame");
 				return;
 			}
 			c->in_off += (size_t)flen;
@@ -349,6 +358,7 @@ conn_free(struct conn *c)
 {
 	unlink_dirty(c);
 	c->io = sd_event_source_disable_unref(c->io);
+	c->close_timer = sd_event_source_disable_unref(c->close_timer);
 	if (c->tr->free)
 		c->tr->free(c);
 	if (c->fd >= 0)
@@ -375,6 +385,18 @@ conn_close(struct conn *c, const char *reason, int error)
 		conn_free(c);
 }
 
+static int
+on_linger_timeout(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct conn *c = userdata;
+
+	c->in_dispatch = true;
+	conn_close(c, c->close_reason ? c->close_reason : "closed", 0);
+	c->in_dispatch = false;
+	conn_free(c);
+	return 0;
+}
+
 void
 conn_close_after_flush(struct conn *c, const char *reason)
 {
@@ -387,5 +409,8 @@ conn_close_after_flush(struct conn *c, const char *reason)
 		conn_close(c, reason, 0);
 		return;
 	}
+	/* A remote that never reads must not keep the connection forever. */
+	(void)sd_event_add_time_relative(c->loop->event, &c->close_timer, CLOCK_MONOTONIC,
+					 CONN_LINGER_USEC, 10000, on_linger_timeout, c);
 	set_events(c);
 }

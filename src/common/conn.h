@@ -34,6 +34,14 @@ struct conn_callbacks {
 	long (*frame_check)(const uint8_t *buf, size_t len, const char **reason);
 	/* One complete frame. Return 0, or -EBADMSG with *reason to close the connection. */
 	int (*on_frame)(struct conn *c, const uint8_t *frame, size_t len, const char **reason);
+	/*
+	 * Optional: a malformed frame (header check or on_frame failed). The
+	 * callee logs it and may queue a last frame (an error reply); the
+	 * connection then stops reading and closes once that is sent, and
+	 * on_close follows with error 0. Without it the connection closes at
+	 * once with error EBADMSG.
+	 */
+	void (*on_bad_frame)(struct conn *c, const char *reason);
 	/* An outgoing connection is established. */
 	void (*on_connected)(struct conn *c);
 	/*
@@ -59,6 +67,7 @@ struct conn {
 	struct conn_loop *loop;
 	int fd;
 	sd_event_source *io;
+	sd_event_source *close_timer; /* bounds how long a closing conn may linger */
 	const struct conn_transport *tr;
 	const struct conn_callbacks *cb;
 	void *userdata;
@@ -106,7 +115,8 @@ void conn_flush(struct conn *c);
 
 /* Closes now: on_close is called, then the conn is freed (deferred inside its own callbacks). */
 void conn_close(struct conn *c, const char *reason, int error);
-/* Stops reading and closes once everything queued is sent. */
+/* Stops reading and closes once everything queued is sent, or after CONN_LINGER_USEC. */
+#define CONN_LINGER_USEC (2 * 1000000ULL)
 void conn_close_after_flush(struct conn *c, const char *reason);
 
 #endif

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/* Daemon plumbing shared by gossip-seed and gossip-peer: sockets from systemd or bound here. */
+#ifndef GOSSIP_DAEMON_H
+#define GOSSIP_DAEMON_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "conf.h"
+#include "util.h"
+
+/*
+ * Takes the listening sockets passed by systemd (socket activation) with
+ * sd_listen_fds_with_names(). Returns how many, or -errno.
+ */
+int daemon_fds_collect(void);
+/*
+ * Hands out an inherited listening socket: a TCP one matching addr (any
+ * address on addr's port when bound to the wildcard), or, with addr NULL,
+ * an AF_UNIX stream socket. Returns the fd, or -ENOENT.
+ */
+int daemon_fds_take(const struct node_addr *addr);
+/* Closes inherited sockets nobody took; returns how many. */
+int daemon_fds_close_unused(void);
+
+/* A non-blocking, close-on-exec TCP listener on addr. fd or -errno. */
+int daemon_tcp_listen(const struct node_addr *addr);
+/*
+ * A non-blocking AF_UNIX stream listener at path with mode; gid (or -1)
+ * becomes the socket's group. A stale socket file is replaced; any other
+ * file at path is an error (-EEXIST). fd or -errno.
+ */
+int daemon_unix_listen(const char *path, mode_t mode, gid_t gid);
+
+/* The log directory: config log_dir, else $LOGS_DIRECTORY (first entry), else ".". malloc'd. */
+char *daemon_log_dir(const struct gossip_config *c);
+
+/* Raises RLIMIT_NOFILE's soft limit to the hard limit (many connections). */
+void daemon_raise_nofile(void);
+
+/* sd_notify wrapper that ignores a missing $NOTIFY_SOCKET. */
+void daemon_notify(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

@@ -1,0 +1,291 @@
+/* SPDX-License-Identifier: MIT */
+/* gossip-peer broadcast: originate, verify, deliver once, forward once; output files and history. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "peer.h"
+
+int
+gossip_init(struct peer *p)
+{
+	seen_cache_init(&p->seen, p->cfg.peer.seen_cache_size, p->cfg.peer.seen_cache_age_usec);
+	p->history = p->cfg.peer.history ? xcalloc(p->cfg.peer.history, sizeof(*p->history)) : NULL;
+	p->output_fd = open(p->output_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	if (p->output_fd < 0)
+		return -errno;
+	/* The first sequence number is random so a restarted origin never reuses an id. */
+	p->next_seq = rng_next(&p->rng) >> 16;
+	return 0;
+}
+
+void
+gossip_free(struct peer *p)
+{
+	for (uint32_t i = 0; i < p->history_len; i++)
+		blob_unref(p->history[(p->history_head + i) % p->cfg.peer.history].frame);
+	free(p->history);
+	p->history = NULL;
+	p->history_len = 0;
+	seen_cache_free(&p->seen);
+	if (p->output_fd >= 0)
+		close(p->output_fd);
+	p->output_fd = -1;
+	p->stdin_src = sd_event_source_disable_unref(p->stdin_src);
+	buf_free(&p->stdin_buf);
+}
+
+/* Queues one frame to every neighbour that is up, except `except` and the origin. */
+static uint32_t
+forward(struct peer *p, struct blob *frame, const struct neighbour *except,
+	const struct node_addr *origin)
+{
+	uint32_t n = 0;
+
+	for (struct neighbour *nb = p->neighbours, *next; nb; nb = next) {
+		next = nb->next;
+		if (nb == except || nb->state != LINK_UP || !nb->conn ||
+		    node_addr_equal(&nb->addr, origin))
+			continue;
+		if (conn_send_blob(nb->conn, frame) < 0) {
+			/* A neighbour that cannot keep up is dropped, not waited for. */
+			p->stats.neighbours_dropped_slow++;
+			log_warn("neighbour %s: send queue over peer.send_queue_limit (%llu bytes); "
+				 "dropping the connection",
+				 nb->addr_str, (unsigned long long)p->cfg.peer.send_queue_limit);
+			conn_close(nb->conn, "send queue full", ENOBUFS);
+			continue;
+		}
+		p->stats.gossip_frames_sent++;
+		p->stats.gossip_bytes_sent += frame->len;
+		n++;
+	}
+	return n;
+}
+
+int
+gossip_broadcast(struct peer *p, const uint8_t *payload, size_t len, uint8_t id[WIRE_ID_LEN],
+		 uint64_t *seq)
+{
+	uint64_t ts = now_realtime_usec();
+	struct buf b = {0};
+	struct blob *frame;
+	char hex[2 * WIRE_ID_LEN + 1];
+	struct log_fields f = {.event = "sent", .msg_id = hex, .origin = p->self_str,
+			       .sd_id = GOSSIP_SD_ID_SENT};
+	uint32_t n;
+
+	if (len == 0)
+		return -EINVAL;
+	if (len > p->cfg.peer.max_message_size)
+		return -EMSGSIZE;
+	*seq = p->next_seq++;
+	if (wire_message_id(&p->self, ts, *seq, payload, len, id) < 0)
+		return -EIO;
+	seen_cache_insert(&p->seen, id, now_monotonic_usec());
+	wire_encode_gossip(&b, id, &p->self, ts, *seq, payload, (uint32_t)len);
+	frame = blob_from_buf(&b);
+	buf_free(&b);
+	n = forward(p, frame, NULL, &p->self);
+	blob_unref(frame);
+	p->stats.messages_sent++;
+	hex_encode(id, WIRE_ID_LEN, hex);
+	log_event(LOG_INFO, &f, "Broadcast message %s (%zu bytes) to %u neighbours", hex, len, n);
+	peer_update_status(p);
+	return 0;
+}
+
+static void
+remember(struct peer *p, const struct wire_msg *m, const struct node_addr *from, struct blob *frame,
+	 uint64_t received)
+{
+	uint32_t cap = p->cfg.peer.history;
+	struct history_entry *h;
+
+	if (!cap)
+		return;
+	if (p->history_len == cap) {
+		blob_unref(p->history[p->history_head].frame);
+		p->history_head = (p->history_head + 1) % cap;
+		p->history_len--;
+	}
+	h = &p->history[(p->history_head + p->history_len) % cap];
+	p->history_len++;
+	memcpy(h->id, m->gossip.id, WIRE_ID_LEN);
+	h->from = *from;
+	h->origin = m->gossip.origin;
+	h->timestamp = m->gossip.timestamp;
+	h->received = received;
+	h->seq = m->gossip.seq;
+	h->frame = blob_ref(frame);
+	h->payload = m->gossip.payload; /* points into frame */
+	h->len = m->gossip.len;
+	control_notify_delivery(p, h);
+}
+
+/* "[stamp] Received from <from>: <origin> - <origin time>:<origin ip>:'<text>'" */
+static char *
+format_received(const struct wire_msg *m, const char *from)
+{
+	char os[NODE_ADDR_STRLEN], oip[NODE_ADDR_STRLEN], ots[32], *text, *line;
+
+	node_addr_str(&m->gossip.origin, os);
+	node_addr_ip_str(&m->gossip.origin, oip);
+	format_wallclock(m->gossip.timestamp, ots, sizeof(ots));
+	text = escape_text(m->gossip.payload, m->gossip.len);
+	if (asprintf(&line, "Received from %s: %s - %s:%s:'%s'", from, os, ots, oip, text) < 0)
+		abort();
+	free(text);
+	return line;
+}
+
+static void
+write_output(struct peer *p, const char *line, uint64_t now_real)
+{
+	char stamp[32];
+	struct iovec iov[4];
+
+	format_wallclock(now_real, stamp, sizeof(stamp));
+	iov[0] = (struct iovec){(void *)"[", 1};
+	iov[1] = (struct iovec){stamp, strlen(stamp)};
+	iov[2] = (struct iovec){(void *)"] ", 2};
+	iov[3] = (struct iovec){(void *)line, strlen(line)};
+	/* One writev of the whole line: peers sharing output.txt never interleave. */
+	struct iovec all[5] = {iov[0], iov[1], iov[2], iov[3], {(void *)"\n", 1}};
+	if (writev(p->output_fd, all, 5) < 0)
+		log_warn("cannot write %s: %s", p->output_path, strerror(errno));
+}
+
+int
+gossip_receive(struct peer *p, struct neighbour *nb, const uint8_t *frame, size_t len,
+	       const struct wire_msg *m, const char **reason)
+{
+	uint8_t check[WIRE_ID_LEN];
+	uint64_t now = now_monotonic_usec(), real;
+	char hex[2 * WIRE_ID_LEN + 1], os[NODE_ADDR_STRLEN];
+	struct blob *copy;
+	char *line;
+
+	p->stats.gossip_frames_received++;
+	if (seen_cache_contains(&p->seen, m->gossip.id)) {
+		p->stats.duplicates_received++;
+		return 0;
+	}
+	if (wire_message_id(&m->gossip.origin, m->gossip.timestamp, m->gossip.seq,
+			    m->gossip.payload, m->gossip.len, check) < 0) {
+		*reason = "cannot compute SHA-256";
+		return -EBADMSG;
+	}
+	if (memcmp(check, m->gossip.id, WIRE_ID_LEN) != 0) {
+		*reason = "message id does not match its contents";
+		return -EBADMSG;
+	}
+	hex_encode(m->gossip.id, WIRE_ID_LEN, hex);
+	if (m->gossip.len > p->cfg.peer.max_message_size) {
+		/* Another peer allows larger messages; ours does not: drop it, keep the link. */
+		if (seen_cache_insert(&p->seen, m->gossip.id, now))
+			p->stats.oversized_dropped++;
+		log_warn("dropping message %s from %s: %u bytes is over peer.max_message_size (%u)",
+			 hex, nb->addr_str, m->gossip.len, p->cfg.peer.max_message_size);
+		return 0;
+	}
+	seen_cache_insert(&p->seen, m->gossip.id, now);
+	p->stats.messages_received++;
+	real = now_realtime_usec();
+
+	/* Forward first: the copy to neighbours matters more than our own bookkeeping. */
+	copy = blob_new(frame, len);
+	forward(p, copy, nb, &m->gossip.origin);
+
+	line = format_received(m, nb->addr_str);
+	write_output(p, line, real);
+	{
+		struct log_fields f = {.event = "received", .msg_id = hex,
+				       .origin = node_addr_str(&m->gossip.origin, os),
+				       .remote = nb->addr_str, .sd_id = GOSSIP_SD_ID_RECEIVED};
+		log_event(LOG_INFO, &f, "%s (id %s)", line, hex);
+	}
+	free(line);
+
+	if (p->cfg.peer.history) {
+		struct wire_msg hm = *m;
+		/* Point the payload into our own copy of the frame. */
+		hm.gossip.payload = copy->data + (m->gossip.payload - frame);
+		remember(p, &hm, &nb->addr, copy, real);
+	}
+	blob_unref(copy);
+	return 0;
+}
+
+static void
+stdin_line(struct peer *p, char *line, size_t len)
+{
+	uint8_t id[WIRE_ID_LEN];
+	uint64_t seq;
+	int r;
+
+	if (len && line[len - 1] == '\r')
+		line[--len] = '\0';
+	if (len == 0)
+		return;
+	if (strcmp(line, "exit") == 0) {
+		log_info("exit typed: no longer reading input; the peer keeps running");
+		p->stdin_src = sd_event_source_disable_unref(p->stdin_src);
+		return;
+	}
+	r = gossip_broadcast(p, (const uint8_t *)line, len, id, &seq);
+	if (r == -EMSGSIZE)
+		log_warn("input line of %zu bytes is over peer.max_message_size (%u); not sent", len,
+			 p->cfg.peer.max_message_size);
+	else if (r < 0)
+		log_warn("cannot broadcast input line: %s", strerror(-r));
+}
+
+static int
+on_stdin(sd_event_source *src, int fd, uint32_t revents, void *userdata)
+{
+	struct peer *p = userdata;
+	size_t limit = (size_t)p->cfg.peer.max_message_size + 2;
+	ssize_t n;
+	char *nl;
+
+	buf_reserve(&p->stdin_buf, 4096);
+	n = read(fd, p->stdin_buf.data + p->stdin_buf.len, p->stdin_buf.cap - p->stdin_buf.len);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (n <= 0) {
+		log_info("end of input: no longer reading it; the peer keeps running");
+		p->stdin_src = sd_event_source_disable_unref(p->stdin_src);
+		return 0;
+	}
+	p->stdin_buf.len += (size_t)n;
+	while (p->stdin_src && (nl = memchr(p->stdin_buf.data, '\n', p->stdin_buf.len))) {
+		size_t l = (size_t)(nl - (char *)p->stdin_buf.data);
+		*nl = '\0';
+		stdin_line(p, (char *)p->stdin_buf.data, l);
+		buf_consume(&p->stdin_buf, l + 1);
+	}
+	if (p->stdin_buf.len > limit) {
+		log_warn("input line over peer.max_message_size (%u bytes); discarded",
+			 p->cfg.peer.max_message_size);
+		p->stdin_buf.len = 0;
+	}
+	return 0;
+}
+
+void
+gossip_stdin_start(struct peer *p)
+{
+	if (!isatty(STDIN_FILENO))
+		return;
+	if (sd_event_add_io(p->event, &p->stdin_src, STDIN_FILENO, EPOLLIN, on_stdin, p) < 0)
+		log_warn("cannot read the terminal; type messages with gossipctl send instead");
+	else
+		log_info("Type a message and press Enter to broadcast it; 'exit' stops input");
+}

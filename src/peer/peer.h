@@ -1,0 +1,206 @@
+/* SPDX-License-Identifier: MIT */
+/* gossip-peer: the peer daemon's state, shared by its modules (seeds, neighbours, gossip, control). */
+#ifndef GOSSIP_PEER_H
+#define GOSSIP_PEER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <systemd/sd-event.h>
+
+#include "conf.h"
+#include "conn.h"
+#include "membership.h"
+#include "seen.h"
+#include "util.h"
+#include "wire.h"
+
+/* Inbound connections that have not said HELLO yet, at most. */
+#define PEER_MAX_PENDING 64
+/* Bytes queued to one gossipctl client before it is dropped as too slow. */
+#define PEER_CTL_QUEUE_LIMIT (8u * 1024 * 1024)
+
+struct peer;
+
+/* What a connection of the peer is for: its conn->userdata. */
+enum link_kind {
+	LINK_PENDING,   /* inbound, waiting for HELLO */
+	LINK_NEIGHBOUR, /* to or from another peer */
+	LINK_PROBE,     /* a seed checking that we are alive */
+	LINK_SEED,      /* to a seed */
+};
+
+struct link {
+	enum link_kind kind;
+	struct peer *peer;
+	void *owner; /* struct neighbour * or struct seed_link * */
+	struct conn *conn;
+	bool outbound;
+	uint64_t opened_at;
+	struct link *prev, *next; /* pending/probe list */
+};
+
+struct neighbour {
+	struct peer *peer;
+	struct node_addr addr;
+	char addr_str[NODE_ADDR_STRLEN];
+	bool wanted; /* one of the `degree` neighbours this peer chose itself */
+	enum link_state state;
+	struct conn *conn; /* NULL when LINK_DOWN */
+	struct link *link;
+	struct liveness live;
+	uint64_t up_since;
+	struct neighbour *prev, *next;
+};
+
+struct seed_link {
+	struct peer *peer;
+	struct node_addr addr;
+	char addr_str[NODE_ADDR_STRLEN];
+	struct conn *conn;
+	struct link *link;
+	bool connected;
+	bool wanted;     /* part of the majority this peer registers with */
+	bool registered; /* a PEER_LIST answered our REGISTER on this connection */
+	struct addr_set list; /* peers this seed last listed */
+	uint64_t next_attempt;
+	uint64_t backoff;
+};
+
+struct history_entry {
+	uint8_t id[WIRE_ID_LEN];
+	struct node_addr from, origin;
+	uint64_t timestamp, received, seq;
+	struct blob *frame; /* holds the payload */
+	const uint8_t *payload;
+	uint32_t len;
+};
+
+struct ctl_client {
+	struct peer *peer;
+	struct conn *conn;
+	pid_t pid;
+	uid_t uid;
+	bool following;
+	struct ctl_client *prev, *next;
+};
+
+struct peer_stats {
+	uint64_t messages_sent, messages_received, duplicates_received;
+	uint64_t gossip_frames_sent, gossip_frames_received, gossip_bytes_sent;
+	uint64_t pings_sent, pongs_received, neighbours_dead, neighbours_dropped_slow;
+	uint64_t malformed_frames, connections_accepted, oversized_dropped;
+};
+
+enum peer_state {
+	PEER_REGISTERING,
+	PEER_READY,
+	PEER_LEAVING,
+};
+
+struct peer {
+	sd_event *event;
+	struct conn_loop loop;
+	struct gossip_config cfg;
+	struct node_addr self;
+	char self_str[NODE_ADDR_STRLEN];
+	char self_ip[NODE_ADDR_STRLEN];
+	uint64_t incarnation;
+	struct rng rng;
+	enum peer_state state;
+	uint64_t started_at;
+
+	int listen_fd;
+	sd_event_source *listen_src;
+	sd_event_source *tick_timer;
+	sd_event_source *register_timer;
+	sd_event_source *refresh_timer;
+	sd_event_source *leave_timer;
+	sd_event_source *stdin_src;
+	struct buf stdin_buf;
+
+	/* seeds */
+	struct seed_link *seeds;
+	uint32_t n_seeds;
+	uint32_t *seed_order;
+	uint32_t seeds_required;
+	uint64_t last_retry_log;
+
+	/* overlay */
+	struct addr_set known;
+	struct addr_set avoid; /* dead or refusing: not connected to until they talk to us */
+	uint64_t avoid_cleared_at;
+	struct neighbour *neighbours;
+	uint32_t n_neighbours;
+	struct link *pending; /* inbound before HELLO, and seed probes */
+	uint32_t n_pending;
+	struct liveness_params live;
+
+	/* gossip */
+	struct seen_cache seen;
+	uint64_t next_seq;
+	int output_fd;
+	char *output_path;
+	char *log_path;
+	struct history_entry *history;
+	uint32_t history_len, history_head;
+
+	/* control */
+	char *ctl_path;
+	int ctl_fd;
+	bool ctl_path_owned; /* we created the socket file and remove it on exit */
+	gid_t ctl_gid;
+	sd_event_source *ctl_src;
+	struct ctl_client *ctl_clients;
+	uint32_t n_ctl_clients;
+
+	struct peer_stats stats;
+};
+
+/* seeds.c */
+void seeds_init(struct peer *p);
+void seeds_start(struct peer *p);
+void seeds_free(struct peer *p);
+uint32_t seeds_registered(const struct peer *p);
+void seeds_report_dead(struct peer *p, const struct node_addr *dead);
+void seeds_leave(struct peer *p);
+void seeds_rebuild_known(struct peer *p);
+/* Applies a reloaded seed list and timers. */
+void seeds_reconfigure(struct peer *p);
+
+/* neighbours.c */
+void neighbours_start(struct peer *p);
+void neighbours_free(struct peer *p);
+int neighbours_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata);
+void neighbours_tick(struct peer *p, uint64_t now);
+void neighbours_maintain(struct peer *p);
+void neighbours_leave(struct peer *p);
+bool neighbours_all_flushed(const struct peer *p);
+const char *neighbour_state_name(enum link_state s);
+
+/* gossip.c */
+int gossip_init(struct peer *p);
+void gossip_free(struct peer *p);
+/* Originates a message; returns 0 with the id, or -EMSGSIZE/-EINVAL. */
+int gossip_broadcast(struct peer *p, const uint8_t *payload, size_t len, uint8_t id[WIRE_ID_LEN],
+		     uint64_t *seq);
+/* A GOSSIP frame from neighbour nb. -EBADMSG with *reason on a bad frame. */
+int gossip_receive(struct peer *p, struct neighbour *nb, const uint8_t *frame, size_t len,
+		   const struct wire_msg *m, const char **reason);
+void gossip_stdin_start(struct peer *p);
+
+/* control.c */
+int control_start(struct peer *p);
+void control_stop(struct peer *p);
+/* A message was delivered: tell `tail -f` clients. */
+void control_notify_delivery(struct peer *p, const struct history_entry *h);
+
+/* main.c */
+void peer_update_status(struct peer *p);
+void peer_check_ready(struct peer *p);
+/* Every path that ends a conn of the peer for a protocol reason logs through here. */
+void peer_log_conn_error(struct peer *p, struct conn *c, const char *what, const char *reason,
+			 int error);
+
+#endif
