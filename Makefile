@@ -39,7 +39,7 @@ PROGS := $(BUILD)/gossip-seed $(BUILD)/gossip-peer $(BUILD)/gossipctl
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps check unit integration install clean format
+.PHONY: all deps check unit integration demo install clean format
 
 all: $(PROGS)
 	@ln -sfn $(notdir $(BUILD)) build/current
@@ -85,7 +85,15 @@ unit: $(UNIT_BINS)
 integration: all
 	GOSSIP_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q tests/integration
 
-check: all unit integration
+check: deps
+	$(MAKE) all
+	$(MAKE) unit
+	$(MAKE) integration
+
+# A local network: 3 seeds and 5 peers, one message broadcast and seen everywhere.
+demo: deps
+	$(MAKE) all
+	GOSSIP_BUILD=$(BUILD) tests/demo/run
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR)
