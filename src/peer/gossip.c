@@ -97,7 +97,6 @@ gossip_broadcast(struct peer *p, const uint8_t *payload, size_t len, uint8_t id[
 	p->stats.messages_sent++;
 	hex_encode(id, WIRE_ID_LEN, hex);
 	log_event(LOG_INFO, &f, "Broadcast message %s (%zu bytes) to %u neighbours", hex, len, n);
-	peer_update_status(p);
 	return 0;
 }
 

@@ -242,7 +242,6 @@ static int
 on_sigterm(sd_event_source *src, const struct signalfd_siginfo *si, void *userdata)
 {
 	struct peer *p = userdata;
-	sd_event_source *check;
 
 	if (p->state == PEER_LEAVING)
 		return 0;
@@ -255,8 +254,7 @@ on_sigterm(sd_event_source *src, const struct signalfd_siginfo *si, void *userda
 	neighbours_leave(p);
 	sd_event_add_time_relative(p->event, &p->leave_timer, CLOCK_MONOTONIC, LEAVE_TIMEOUT_USEC,
 				   1000, on_leave_timeout, p);
-	if (sd_event_add_post(p->event, &check, on_leave_check, p) >= 0)
-		sd_event_source_set_floating(check, 1);
+	sd_event_add_post(p->event, &p->leave_check, on_leave_check, p);
 	return 0;
 }
 
@@ -411,6 +409,7 @@ main(int argc, char **argv)
 	gossip_free(&p);
 	p.tick_timer = sd_event_source_disable_unref(p.tick_timer);
 	p.leave_timer = sd_event_source_disable_unref(p.leave_timer);
+	p.leave_check = sd_event_source_disable_unref(p.leave_check);
 	p.listen_src = sd_event_source_disable_unref(p.listen_src);
 	if (p.listen_fd >= 0)
 		close(p.listen_fd);

@@ -427,7 +427,7 @@ link_on_close(struct conn *c, const char *reason, int error)
 	struct neighbour *nb = lk->owner;
 
 	if (error == EBADMSG || (error && lk->kind != LINK_NEIGHBOUR))
-		peer_log_conn_error(p, c, lk->kind == LINK_NEIGHBOUR ? "neighbour" : "connection",
+		peer_log_conn_error(p, c, lk->kind == LINK_NEIGHBOUR ? "neighbour" : "inbound",
 				    reason, error);
 	if (lk->kind != LINK_NEIGHBOUR) {
 		pending_remove(p, lk);

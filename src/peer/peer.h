@@ -117,6 +117,7 @@ struct peer {
 	sd_event_source *register_timer;
 	sd_event_source *refresh_timer;
 	sd_event_source *leave_timer;
+	sd_event_source *leave_check;
 	sd_event_source *stdin_src;
 	struct buf stdin_buf;
 

@@ -122,23 +122,29 @@ find_probe(struct seed *s, const struct node_addr *a)
 	return NULL;
 }
 
-/* Ends a probe; dead = the target did not answer. */
+enum probe_verdict {
+	PROBE_ALIVE,
+	PROBE_DEAD,
+	PROBE_CANCELLED,
+};
+
+/* Ends a probe and acts on its verdict. */
 static void
-probe_finish(struct seed_probe *p, bool dead, const char *why)
+probe_finish(struct seed_probe *p, enum probe_verdict verdict, const char *why)
 {
 	struct seed *s = p->seed;
 	char ts[NODE_ADDR_STRLEN], rs[NODE_ADDR_STRLEN];
 
 	node_addr_str(&p->target, ts);
 	node_addr_str(&p->reporter, rs);
-	if (dead) {
+	if (verdict == PROBE_DEAD) {
 		if (registry_remove(&s->registry, &p->target)) {
 			char why_full[160];
 			snprintf(why_full, sizeof(why_full), "dead: reported by %s, confirmed: %s", rs,
 				 why);
 			log_removed(s, &p->target, why_full);
 		}
-	} else {
+	} else if (verdict == PROBE_ALIVE) {
 		log_info("Dead-node report about %s from %s rejected: %s", ts, rs, why);
 	}
 	if (p->prev)
@@ -161,7 +167,7 @@ probe_finish(struct seed_probe *p, bool dead, const char *why)
 static int
 probe_on_timeout(sd_event_source *src, uint64_t usec, void *userdata)
 {
-	probe_finish(userdata, true, "no answer to the seed's probe in time");
+	probe_finish(userdata, PROBE_DEAD, "no answer to the seed's probe in time");
 	return 0;
 }
 
@@ -188,7 +194,7 @@ probe_on_frame(struct conn *c, const uint8_t *frame, size_t len, const char **re
 	if (wire_decode(frame, len, &m, reason) < 0)
 		return -EBADMSG;
 	if (m.type == WIRE_PONG && m.nonce == p->nonce)
-		probe_finish(p, false, "it answered the seed's probe");
+		probe_finish(p, PROBE_ALIVE, "it answered the seed's probe");
 	return 0;
 }
 
@@ -203,7 +209,7 @@ probe_on_close(struct conn *c, const char *reason, int error)
 	p->conn = NULL;
 	snprintf(why, sizeof(why), "probe %s%s%s", reason, error ? ": " : "",
 		 error ? strerror(error) : "");
-	probe_finish(p, true, why);
+	probe_finish(p, PROBE_DEAD, why);
 }
 
 static void
@@ -251,14 +257,17 @@ handle_dead_report(struct seed *s, struct conn *c, const struct wire_msg *m)
 	if (r < 0) {
 		char why[128];
 		snprintf(why, sizeof(why), "probe connect failed: %s", strerror(-r));
-		probe_finish(p, true, why);
+		probe_finish(p, PROBE_DEAD, why);
 		return;
 	}
 	p->conn->queue_limit = 64 * 1024;
 	r = sd_event_add_time_relative(s->event, &p->timer, CLOCK_MONOTONIC,
 				       s->cfg.seed.probe_timeout_usec, 1000, probe_on_timeout, p);
 	if (r < 0)
-		probe_finish(p, true, "cannot arm probe timer");
+		{
+		log_warn("cannot arm the probe timer for %s; its lease will decide", ds);
+		probe_finish(p, PROBE_CANCELLED, "no timer");
+	}
 }
 
 static void
@@ -432,7 +441,7 @@ void
 seed_stop(struct seed *s)
 {
 	while (s->probes)
-		probe_finish(s->probes, false, "seed stopping");
+		probe_finish(s->probes, PROBE_CANCELLED, "seed stopping");
 	while (s->clients)
 		conn_close(s->clients->conn, "seed stopping", 0);
 	s->listen_src = sd_event_source_disable_unref(s->listen_src);
