@@ -15,6 +15,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "daemon.h"
+#include "log.h"
 
 static int *inherited;
 static int n_inherited;
@@ -188,4 +189,53 @@ daemon_notify(const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	(void)sd_notify(0, msg);
+}
+
+int
+daemon_args_add_config(struct daemon_args *a, const char *path, bool optional)
+{
+	if (a->n_configs == DAEMON_MAX_CONFIG_FILES)
+		return -E2BIG;
+	a->configs[a->n_configs].path = path;
+	a->configs[a->n_configs].optional = optional;
+	a->n_configs++;
+	return 0;
+}
+
+int
+daemon_load_config(const struct daemon_args *a, bool need_seeds, struct gossip_config *ret)
+{
+	char err[CONF_ERR_LEN];
+	struct gossip_config c;
+
+	conf_init(&c);
+	for (int i = 0; i < a->n_configs; i++) {
+		int r;
+		if (a->configs[i].optional && access(a->configs[i].path, F_OK) < 0 && errno == ENOENT)
+			continue;
+		r = conf_apply_file(&c, a->configs[i].path, err, sizeof(err));
+		if (r < 0) {
+			/* One journal entry per line keeps each file:line message readable. */
+			for (char *line = strtok(err, "\n"); line; line = strtok(NULL, "\n"))
+				log_error("%s", line);
+			conf_free(&c);
+			return -EINVAL;
+		}
+	}
+	if (a->log_dir) {
+		free(c.log_dir);
+		c.log_dir = xstrdup(a->log_dir);
+	}
+	if (a->control_socket) {
+		free(c.peer.control_socket);
+		c.peer.control_socket = xstrdup(a->control_socket);
+	}
+	if (conf_validate(&c, need_seeds, err, sizeof(err)) < 0) {
+		for (char *line = strtok(err, "\n"); line; line = strtok(NULL, "\n"))
+			log_error("%s", line);
+		conf_free(&c);
+		return -EINVAL;
+	}
+	*ret = c;
+	return 0;
 }

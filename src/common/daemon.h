@@ -38,6 +38,30 @@ char *daemon_log_dir(const struct gossip_config *c);
 /* Raises RLIMIT_NOFILE's soft limit to the hard limit (many connections). */
 void daemon_raise_nofile(void);
 
+/* Command-line settings common to both daemons. */
+#define DAEMON_MAX_CONFIG_FILES 4
+struct daemon_args {
+	struct {
+		const char *path;
+		bool optional; /* --config-optional: skipped when the file does not exist */
+	} configs[DAEMON_MAX_CONFIG_FILES];
+	int n_configs;
+	const char *log_dir;
+	const char *control_socket;
+	bool debug;
+	bool check_config;
+};
+
+/* -E2BIG when there are already DAEMON_MAX_CONFIG_FILES. */
+int daemon_args_add_config(struct daemon_args *a, const char *path, bool optional);
+
+/*
+ * Defaults, then every config file in order, then the command-line
+ * overrides, then validation. Errors are logged ("file:line: message").
+ * 0 with *ret filled, or -EINVAL.
+ */
+int daemon_load_config(const struct daemon_args *a, bool need_seeds, struct gossip_config *ret);
+
 /* sd_notify wrapper that ignores a missing $NOTIFY_SOCKET. */
 void daemon_notify(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -292,41 +292,41 @@ ctl_on_close(struct conn *c, const char *reason, int error)
 	free(cl);
 }
 
-/* Is gid among the supplementary groups of process pid? Read from /proc. */
+/*
+ * Is gid among the caller's supplementary groups? SO_PEERGROUPS reports
+ * them from the socket itself, so it works where /proc of other users is
+ * hidden (ProtectProc=invisible).
+ */
 static bool
-pid_in_group(pid_t pid, gid_t gid)
+caller_in_group(int fd, gid_t gid)
 {
-	char path[64], line[4096];
+	gid_t stack[64], *groups = stack;
+	socklen_t len = sizeof(stack);
 	bool found = false;
-	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "re");
-	if (!f)
-		return false;
-	while (fgets(line, sizeof(line), f)) {
-		char *tok, *save;
-		if (strncmp(line, "Groups:", 7) != 0)
-			continue;
-		for (tok = strtok_r(line + 7, " \t\n", &save); tok; tok = strtok_r(NULL, " \t\n", &save)) {
-			uint64_t v;
-			if (parse_u64(tok, 0, UINT32_MAX, &v) == 0 && (gid_t)v == gid)
-				found = true;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0) {
+		if (errno != ERANGE)
+			return false;
+		groups = xmalloc(len);
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0) {
+			free(groups);
+			return false;
 		}
-		break;
 	}
-	fclose(f);
+	for (size_t i = 0; i < len / sizeof(gid_t); i++)
+		if (groups[i] == gid)
+			found = true;
+	if (groups != stack)
+		free(groups);
 	return found;
 }
 
 static bool
-caller_allowed(const struct peer *p, const struct ucred *cr)
+caller_allowed(const struct peer *p, int fd, const struct ucred *cr)
 {
 	if (cr->uid == 0 || cr->uid == geteuid())
 		return true;
-	if (p->ctl_gid == (gid_t)-1)
-		return false;
-	return cr->gid == p->ctl_gid || pid_in_group(cr->pid, p->ctl_gid);
+	return cr->gid == p->ctl_gid || caller_in_group(fd, p->ctl_gid);
 }
 
 static int
@@ -367,7 +367,7 @@ on_ctl_accept(sd_event_source *src, int fd, uint32_t revents, void *userdata)
 			p->ctl_clients->prev = cl;
 		p->ctl_clients = cl;
 		p->n_ctl_clients++;
-		if (!caller_allowed(p, &cr)) {
+		if (!caller_allowed(p, cfd, &cr)) {
 			log_warn("control socket: refusing pid %d uid %u: not root, not uid %u and not "
 				 "in the control group",
 				 (int)cr.pid, (unsigned)cr.uid, (unsigned)geteuid());

@@ -14,17 +14,11 @@
 #include "paths.h"
 #include "peer.h"
 
-#define MAX_CONFIG_FILES 4
 /* How long a leaving peer waits for its LEAVE frames to go out. */
 #define LEAVE_TIMEOUT_USEC (USEC_PER_SEC)
 
 struct options {
-	const char *configs[MAX_CONFIG_FILES];
-	int n_configs;
-	const char *log_dir;
-	const char *control_socket;
-	bool debug;
-	bool check_config;
+	struct daemon_args args;
 	const char *ip, *port;
 };
 
@@ -41,16 +35,17 @@ usage(FILE *out)
 		"IP:PORT per line) or a libconfig file (see gossip.conf(5)).\n"
 		"\n"
 		"Options:\n"
-		"  -c, --config FILE          read FILE; may be repeated, later files override\n"
-		"                             earlier ones (config_file is applied last)\n"
-		"  -L, --log-dir DIR          write peer_<ip>_<port>.log and output.txt in DIR\n"
-		"                             (default: log_dir, else $LOGS_DIRECTORY, else .)\n"
-		"  -s, --control-socket PATH  control socket for gossipctl (default:\n"
-		"                             <runtime dir>/peer-<port>.sock)\n"
-		"  -d, --debug                log debug messages to stderr\n"
-		"  -n, --check-config         print the effective configuration and exit\n"
-		"  -h, --help                 show this help and exit\n"
-		"  -V, --version              show the version and exit\n"
+		"  -c, --config FILE           read FILE; may be repeated, later files override\n"
+		"                              earlier ones (config_file is applied last)\n"
+		"  -C, --config-optional FILE  the same, but skipped when FILE does not exist\n"
+		"  -L, --log-dir DIR           write peer_<ip>_<port>.log and output.txt in DIR\n"
+		"                              (default: log_dir, else $LOGS_DIRECTORY, else .)\n"
+		"  -s, --control-socket PATH   control socket for gossipctl (default:\n"
+		"                              <runtime dir>/peer-<port>.sock)\n"
+		"  -d, --debug                 log debug messages to stderr\n"
+		"  -n, --check-config          print the effective configuration and exit\n"
+		"  -h, --help                  show this help and exit\n"
+		"  -V, --version               show the version and exit\n"
 		"\n"
 		"In a terminal, each line typed is broadcast; 'exit' stops reading input.\n"
 		"Signals: SIGTERM/SIGINT leave the network and stop, SIGHUP reloads.\n");
@@ -61,6 +56,7 @@ parse_options(int argc, char **argv, struct options *o)
 {
 	static const struct option longopts[] = {
 		{"config", required_argument, NULL, 'c'},
+		{"config-optional", required_argument, NULL, 'C'},
 		{"log-dir", required_argument, NULL, 'L'},
 		{"control-socket", required_argument, NULL, 's'},
 		{"debug", no_argument, NULL, 'd'},
@@ -71,26 +67,29 @@ parse_options(int argc, char **argv, struct options *o)
 	};
 	int ch, npos;
 
-	while ((ch = getopt_long(argc, argv, "c:L:s:dnhV", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:C:L:s:dnhV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
-			if (o->n_configs == MAX_CONFIG_FILES - 1) {
-				fprintf(stderr, "gossip-peer: at most %d -c options\n", MAX_CONFIG_FILES - 1);
+		case 'C':
+			/* Keep a slot for the positional config_file. */
+			if (o->args.n_configs == DAEMON_MAX_CONFIG_FILES - 1) {
+				fprintf(stderr, "gossip-peer: at most %d configuration files\n",
+					DAEMON_MAX_CONFIG_FILES - 1);
 				return 2;
 			}
-			o->configs[o->n_configs++] = optarg;
+			daemon_args_add_config(&o->args, optarg, ch == 'C');
 			break;
 		case 'L':
-			o->log_dir = optarg;
+			o->args.log_dir = optarg;
 			break;
 		case 's':
-			o->control_socket = optarg;
+			o->args.control_socket = optarg;
 			break;
 		case 'd':
-			o->debug = true;
+			o->args.debug = true;
 			break;
 		case 'n':
-			o->check_config = true;
+			o->args.check_config = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -105,44 +104,17 @@ parse_options(int argc, char **argv, struct options *o)
 	}
 	npos = argc - optind;
 	if (npos == 3) {
-		o->configs[o->n_configs++] = argv[optind + 2];
-	} else if (!(npos == 2 && o->n_configs > 0) && !(o->check_config && npos == 0)) {
+		daemon_args_add_config(&o->args, argv[optind + 2], false);
+	} else if (!(npos == 2 && o->args.n_configs > 0) && !(o->args.check_config && npos <= 1)) {
 		fprintf(stderr, "gossip-peer: expected <ip> <port> <config_file>\n");
 		usage(stderr);
 		return 2;
 	}
+	if (npos == 1 && o->args.check_config)
+		daemon_args_add_config(&o->args, argv[optind], false);
 	if (npos >= 2) {
 		o->ip = argv[optind];
 		o->port = argv[optind + 1];
-	}
-	return 0;
-}
-
-static int
-load_config(const struct options *o, struct gossip_config *c)
-{
-	char err[CONF_ERR_LEN];
-
-	conf_init(c);
-	for (int i = 0; i < o->n_configs; i++) {
-		if (conf_apply_file(c, o->configs[i], err, sizeof(err)) < 0) {
-			log_error("invalid configuration:\n%s", err);
-			conf_free(c);
-			return -EINVAL;
-		}
-	}
-	if (o->log_dir) {
-		free(c->log_dir);
-		c->log_dir = xstrdup(o->log_dir);
-	}
-	if (o->control_socket) {
-		free(c->peer.control_socket);
-		c->peer.control_socket = xstrdup(o->control_socket);
-	}
-	if (conf_validate(c, true, err, sizeof(err)) < 0) {
-		log_error("invalid configuration:\n%s", err);
-		conf_free(c);
-		return -EINVAL;
 	}
 	return 0;
 }
@@ -265,7 +237,7 @@ on_sighup(sd_event_source *src, const struct signalfd_siginfo *si, void *userdat
 	struct gossip_config nc;
 
 	daemon_notify("RELOADING=1\nSTATUS=reloading configuration");
-	if (load_config(the_options, &nc) < 0) {
+	if (daemon_load_config(&the_options->args, true, &nc) < 0) {
 		log_error("reload failed; keeping the previous configuration");
 		daemon_notify("READY=1");
 		return 0;
@@ -326,12 +298,12 @@ main(int argc, char **argv)
 	r = parse_options(argc, argv, &o);
 	if (r)
 		return r;
-	if (o.debug)
+	if (o.args.debug)
 		log_init("gossip-peer", LOG_DEBUG, LOG_TARGET_STDERR);
 	the_options = &o;
-	if (load_config(&o, &p.cfg) < 0)
+	if (daemon_load_config(&o.args, true, &p.cfg) < 0)
 		return EXIT_FAILURE;
-	if (o.check_config) {
+	if (o.args.check_config) {
 		conf_print(&p.cfg, stdout);
 		conf_free(&p.cfg);
 		return EXIT_SUCCESS;

@@ -14,8 +14,6 @@
 #include "log.h"
 #include "seed.h"
 
-#define MAX_CONFIG_FILES 4
-
 static void
 usage(FILE *out)
 {
@@ -25,24 +23,21 @@ usage(FILE *out)
 		"The seed daemon of the gossip network: a registry of live peers.\n"
 		"\n"
 		"Options:\n"
-		"  -c, --config FILE    read FILE (libconfig); may be repeated, later files\n"
-		"                       override earlier ones\n"
-		"  -L, --log-dir DIR    write seed_<ip>_<port>.log in DIR (default: log_dir,\n"
-		"                       else $LOGS_DIRECTORY, else the current directory)\n"
-		"  -d, --debug          log debug messages to stderr\n"
-		"  -n, --check-config   print the effective configuration and exit\n"
-		"  -h, --help           show this help and exit\n"
-		"  -V, --version        show the version and exit\n"
+		"  -c, --config FILE           read FILE (libconfig); may be repeated, later\n"
+		"                              files override earlier ones\n"
+		"  -C, --config-optional FILE  the same, but skipped when FILE does not exist\n"
+		"  -L, --log-dir DIR           write seed_<ip>_<port>.log in DIR (default:\n"
+		"                              log_dir, else $LOGS_DIRECTORY, else .)\n"
+		"  -d, --debug                 log debug messages to stderr\n"
+		"  -n, --check-config          print the effective configuration and exit\n"
+		"  -h, --help                  show this help and exit\n"
+		"  -V, --version               show the version and exit\n"
 		"\n"
 		"Signals: SIGTERM/SIGINT stop, SIGHUP reloads the configuration.\n");
 }
 
 struct options {
-	const char *configs[MAX_CONFIG_FILES];
-	int n_configs;
-	const char *log_dir;
-	bool debug;
-	bool check_config;
+	struct daemon_args args;
 	const char *ip, *port;
 };
 
@@ -51,6 +46,7 @@ parse_options(int argc, char **argv, struct options *o)
 {
 	static const struct option longopts[] = {
 		{"config", required_argument, NULL, 'c'},
+		{"config-optional", required_argument, NULL, 'C'},
 		{"log-dir", required_argument, NULL, 'L'},
 		{"debug", no_argument, NULL, 'd'},
 		{"check-config", no_argument, NULL, 'n'},
@@ -60,23 +56,24 @@ parse_options(int argc, char **argv, struct options *o)
 	};
 	int ch;
 
-	while ((ch = getopt_long(argc, argv, "c:L:dnhV", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:C:L:dnhV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
-			if (o->n_configs == MAX_CONFIG_FILES) {
-				fprintf(stderr, "gossip-seed: at most %d -c options\n", MAX_CONFIG_FILES);
+		case 'C':
+			if (daemon_args_add_config(&o->args, optarg, ch == 'C') < 0) {
+				fprintf(stderr, "gossip-seed: at most %d configuration files\n",
+					DAEMON_MAX_CONFIG_FILES);
 				return 2;
 			}
-			o->configs[o->n_configs++] = optarg;
 			break;
 		case 'L':
-			o->log_dir = optarg;
+			o->args.log_dir = optarg;
 			break;
 		case 'd':
-			o->debug = true;
+			o->args.debug = true;
 			break;
 		case 'n':
-			o->check_config = true;
+			o->args.check_config = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -89,7 +86,7 @@ parse_options(int argc, char **argv, struct options *o)
 			return 2;
 		}
 	}
-	if (argc - optind != 2 && !(o->check_config && argc == optind)) {
+	if (argc - optind != 2 && !(o->args.check_config && argc == optind)) {
 		fprintf(stderr, "gossip-seed: expected <ip> <port>\n");
 		usage(stderr);
 		return 2;
@@ -97,32 +94,6 @@ parse_options(int argc, char **argv, struct options *o)
 	if (argc - optind == 2) {
 		o->ip = argv[optind];
 		o->port = argv[optind + 1];
-	}
-	return 0;
-}
-
-/* Defaults, then every -c file in order. On error prints file:line messages. */
-static int
-load_config(const struct options *o, struct gossip_config *c)
-{
-	char err[CONF_ERR_LEN];
-
-	conf_init(c);
-	for (int i = 0; i < o->n_configs; i++) {
-		if (conf_apply_file(c, o->configs[i], err, sizeof(err)) < 0) {
-			log_error("invalid configuration:\n%s", err);
-			conf_free(c);
-			return -EINVAL;
-		}
-	}
-	if (o->log_dir) {
-		free(c->log_dir);
-		c->log_dir = xstrdup(o->log_dir);
-	}
-	if (conf_validate(c, false, err, sizeof(err)) < 0) {
-		log_error("invalid configuration:\n%s", err);
-		conf_free(c);
-		return -EINVAL;
 	}
 	return 0;
 }
@@ -147,7 +118,7 @@ on_sighup(sd_event_source *src, const struct signalfd_siginfo *si, void *userdat
 	struct gossip_config nc;
 
 	daemon_notify("RELOADING=1\nSTATUS=reloading configuration");
-	if (load_config(the_options, &nc) < 0) {
+	if (daemon_load_config(&the_options->args, false, &nc) < 0) {
 		log_error("reload failed; keeping the previous configuration");
 	} else {
 		conf_free(&s->cfg);
@@ -173,12 +144,12 @@ main(int argc, char **argv)
 	r = parse_options(argc, argv, &o);
 	if (r)
 		return r;
-	if (o.debug)
+	if (o.args.debug)
 		log_init("gossip-seed", LOG_DEBUG, LOG_TARGET_STDERR);
 	the_options = &o;
-	if (load_config(&o, &s.cfg) < 0)
+	if (daemon_load_config(&o.args, false, &s.cfg) < 0)
 		return EXIT_FAILURE;
-	if (o.check_config) {
+	if (o.args.check_config) {
 		conf_print(&s.cfg, stdout);
 		conf_free(&s.cfg);
 		return EXIT_SUCCESS;
