@@ -7,6 +7,11 @@ SBINDIR ?= $(PREFIX)/sbin
 MANDIR ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
 DESTDIR ?=
+SYSTEMD_VAR = $(shell $(PKG_CONFIG) --variable=$(1) systemd 2>/dev/null)
+SYSTEMDUNITDIR ?= $(or $(call SYSTEMD_VAR,systemdsystemunitdir),/lib/systemd/system)
+SYSUSERSDIR ?= $(or $(call SYSTEMD_VAR,sysusersdir),/usr/lib/sysusers.d)
+TMPFILESDIR ?= $(or $(call SYSTEMD_VAR,tmpfilesdir),/usr/lib/tmpfiles.d)
+CATALOGDIR ?= $(or $(call SYSTEMD_VAR,catalogdir),/usr/lib/systemd/catalog)
 
 CC ?= cc
 PKG_CONFIG ?= pkg-config
@@ -39,10 +44,22 @@ PROGS := $(BUILD)/gossip-seed $(BUILD)/gossip-peer $(BUILD)/gossipctl
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps check unit integration demo install clean format
+.PHONY: all deps check unit integration units-verify demo install clean format
 
-all: $(PROGS)
+UNIT_TEMPLATES := $(wildcard systemd/*.service.in)
+UNITS := $(UNIT_TEMPLATES:systemd/%.in=build/units/%) \
+	$(patsubst systemd/%,build/units/%,$(wildcard systemd/*.socket systemd/*.target))
+
+all: $(PROGS) $(UNITS)
 	@ln -sfn $(notdir $(BUILD)) build/current
+
+# Service units name the installed binaries and config directory.
+build/units/%.service: systemd/%.service.in Makefile
+	@mkdir -p $(dir $@)
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' $< > $@
+build/units/%: systemd/%
+	@mkdir -p $(dir $@)
+	cp $< $@
 
 $(BUILD)/%.o: src/%.c $(wildcard src/common/*.h src/*/*.h)
 	@mkdir -p $(dir $@)
@@ -103,6 +120,12 @@ install: all
 	install -m 0644 etc/gossip/gossip.conf etc/gossip/seeds.txt $(DESTDIR)$(SYSCONFDIR)/gossip/
 	install -d $(DESTDIR)$(MANDIR)/man7
 	install -m 0644 man/gossip.7 $(DESTDIR)$(MANDIR)/man7/
+	install -d $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) \
+		$(DESTDIR)$(CATALOGDIR)
+	install -m 0644 $(UNITS) $(DESTDIR)$(SYSTEMDUNITDIR)/
+	install -m 0644 systemd/gossip.sysusers $(DESTDIR)$(SYSUSERSDIR)/gossip.conf
+	install -m 0644 systemd/gossip.tmpfiles $(DESTDIR)$(TMPFILESDIR)/gossip.conf
+	install -m 0644 systemd/gossip.catalog $(DESTDIR)$(CATALOGDIR)/gossip.catalog
 
 format:
 	clang-format -i $(wildcard src/*/*.c src/*/*.h tests/unit/*.c)

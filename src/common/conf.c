@@ -32,6 +32,7 @@ struct setting_desc {
 
 static const struct setting_desc settings[] = {
 	S(NULL, "log_dir", K_STRING, log_dir, 0, 0),
+	S(NULL, "address", K_STRING, address, 0, 0),
 	S("seed", "lease_time", K_DURATION, seed.lease_time_usec, SEC(1), SEC(86400)),
 	S("seed", "max_peers", K_U32, seed.max_peers, 1, 1000000),
 	S("seed", "max_connections", K_U32, seed.max_connections, 8, 1000000),
@@ -532,6 +533,14 @@ conf_validate(const struct gossip_config *c, bool need_seeds, char *err, size_t 
 	if (c->peer.ping_timeout_usec > c->peer.ping_interval_usec) {
 		add_error(err, errlen, where, 0, "peer.ping_timeout must not exceed peer.ping_interval");
 		bad++;
+	}
+	if (c->address) {
+		struct node_addr a;
+		if (node_addr_from_parts(c->address, "1", &a) < 0) {
+			add_error(err, errlen, where, 0, "address \"%s\" is not an IPv4 or IPv6 address",
+				  c->address);
+			bad++;
+		}
 	}
 	if (c->peer.degree > c->peer.max_neighbours) {
 		add_error(err, errlen, where, 0, "peer.degree must not exceed peer.max_neighbours");

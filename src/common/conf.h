@@ -41,6 +41,7 @@ struct gossip_config {
 	struct node_addr *seeds;
 	uint32_t n_seeds;
 	char *log_dir; /* NULL: $LOGS_DIRECTORY, else the current directory */
+	char *address; /* the IP this node advertises when only a port is given; NULL: 127.0.0.1 */
 	struct seed_config seed;
 	struct peer_config peer;
 	char *files[4]; /* files applied, in order, for --check-config */

@@ -29,10 +29,11 @@ usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: gossip-peer [OPTIONS] <ip> <port> <config_file>\n"
-		"       gossip-peer [OPTIONS] -c FILE <ip> <port>\n"
+		"       gossip-peer [OPTIONS] -c FILE [<ip>] <port>\n"
 		"\n"
 		"The peer daemon of the gossip network. config_file is a seed list (one\n"
-		"IP:PORT per line) or a libconfig file (see gossip.conf(5)).\n"
+		"IP:PORT per line) or a libconfig file (see gossip.conf(5)). Without <ip>,\n"
+		"the address setting of the configuration is advertised (default 127.0.0.1).\n"
 		"\n"
 		"Options:\n"
 		"  -c, --config FILE           read FILE; may be repeated, later files override\n"
@@ -104,19 +105,30 @@ parse_options(int argc, char **argv, struct options *o)
 	}
 	npos = argc - optind;
 	if (npos == 3) {
-		daemon_args_add_config(&o->args, argv[optind + 2], false);
-	} else if (!(npos == 2 && o->args.n_configs > 0) && !(o->args.check_config && npos <= 1)) {
-		fprintf(stderr, "gossip-peer: expected <ip> <port> <config_file>\n");
-		usage(stderr);
-		return 2;
-	}
-	if (npos == 1 && o->args.check_config)
-		daemon_args_add_config(&o->args, argv[optind], false);
-	if (npos >= 2) {
 		o->ip = argv[optind];
 		o->port = argv[optind + 1];
+		daemon_args_add_config(&o->args, argv[optind + 2], false);
+		return 0;
 	}
-	return 0;
+	if (npos == 2 && o->args.n_configs > 0) {
+		o->ip = argv[optind];
+		o->port = argv[optind + 1];
+		return 0;
+	}
+	if (npos == 1 && o->args.n_configs > 0) {
+		/* The address comes from the configuration (systemd units pass the port). */
+		o->port = argv[optind];
+		return 0;
+	}
+	if (npos == 1 && o->args.check_config) {
+		daemon_args_add_config(&o->args, argv[optind], false); /* --check-config FILE */
+		return 0;
+	}
+	if (npos == 0 && o->args.check_config)
+		return 0;
+	fprintf(stderr, "gossip-peer: expected <ip> <port> <config_file>\n");
+	usage(stderr);
+	return 2;
 }
 
 void
@@ -308,6 +320,8 @@ main(int argc, char **argv)
 		conf_free(&p.cfg);
 		return EXIT_SUCCESS;
 	}
+	if (!o.ip)
+		o.ip = p.cfg.address ? p.cfg.address : "127.0.0.1";
 	if (node_addr_from_parts(o.ip, o.port, &p.self) < 0) {
 		fprintf(stderr, "gossip-peer: invalid address %s %s (expected an IPv4/IPv6 address and "
 				"a port 1-65535)\n", o.ip, o.port);

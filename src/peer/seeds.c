@@ -99,12 +99,18 @@ link_failed(struct seed_link *l, const char *why)
 	struct peer *p = l->peer;
 	uint64_t now = now_monotonic_usec();
 
+	bool first = l->backoff == 0;
+
 	l->backoff = l->backoff ? l->backoff * 2 : BACKOFF_MIN_USEC;
 	if (l->backoff > p->cfg.peer.register_retry_max_usec)
 		l->backoff = p->cfg.peer.register_retry_max_usec;
 	l->next_attempt = now + l->backoff;
 	if (l->wanted && p->state != PEER_LEAVING) {
-		log_info("seed %s unreachable: %s", l->addr_str, why);
+		/* The first failure in a row is news; the retry summary covers the rest. */
+		if (first)
+			log_info("seed %s unreachable: %s", l->addr_str, why);
+		else
+			log_debug("seed %s still unreachable: %s", l->addr_str, why);
 		l->wanted = false;
 		schedule_register(p, 0);
 	}

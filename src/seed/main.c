@@ -19,6 +19,7 @@ usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: gossip-seed [OPTIONS] <ip> <port>\n"
+		"       gossip-seed [OPTIONS] <port>    (address from the configuration)\n"
 		"\n"
 		"The seed daemon of the gossip network: a registry of live peers.\n"
 		"\n"
@@ -86,16 +87,23 @@ parse_options(int argc, char **argv, struct options *o)
 			return 2;
 		}
 	}
-	if (argc - optind != 2 && !(o->args.check_config && argc == optind)) {
+	switch (argc - optind) {
+	case 2:
+		o->ip = argv[optind];
+		o->port = argv[optind + 1];
+		return 0;
+	case 1: /* the address comes from the configuration (systemd units pass the port) */
+		o->port = argv[optind];
+		return 0;
+	case 0:
+		if (o->args.check_config)
+			return 0;
+		/* fall through */
+	default:
 		fprintf(stderr, "gossip-seed: expected <ip> <port>\n");
 		usage(stderr);
 		return 2;
 	}
-	if (argc - optind == 2) {
-		o->ip = argv[optind];
-		o->port = argv[optind + 1];
-	}
-	return 0;
 }
 
 static const struct options *the_options;
@@ -154,6 +162,8 @@ main(int argc, char **argv)
 		conf_free(&s.cfg);
 		return EXIT_SUCCESS;
 	}
+	if (!o.ip)
+		o.ip = s.cfg.address ? s.cfg.address : "127.0.0.1";
 	if (node_addr_from_parts(o.ip, o.port, &s.self) < 0) {
 		fprintf(stderr, "gossip-seed: invalid address %s %s (expected an IPv4/IPv6 address and "
 				"a port 1-65535)\n", o.ip, o.port);
