@@ -66,6 +66,15 @@ xstrdup(const char *s)
 	return p;
 }
 
+char *
+xstrndup(const char *s, size_t n)
+{
+	char *p = strndup(s, n);
+	if (!p)
+		oom();
+	return p;
+}
+
 int
 parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *ret)
 {

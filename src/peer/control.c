@@ -7,7 +7,9 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <stddef.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "ctl.h"
@@ -441,7 +443,15 @@ control_start(struct peer *p)
 	}
 	fd = daemon_fds_take(NULL);
 	if (fd >= 0) {
-		log_info("using the control socket passed by systemd");
+		struct sockaddr_un sa;
+		socklen_t sl = sizeof(sa);
+		/* Report the path systemd actually listens on. */
+		if (getsockname(fd, (struct sockaddr *)&sa, &sl) == 0 && sa.sun_path[0] &&
+		    sl > offsetof(struct sockaddr_un, sun_path)) {
+			free(p->ctl_path);
+			p->ctl_path = xstrndup(sa.sun_path, sl - offsetof(struct sockaddr_un, sun_path));
+		}
+		log_info("using the control socket %s passed by systemd", p->ctl_path);
 		p->ctl_path_owned = false;
 	} else {
 		char *dir = xstrdup(p->ctl_path), *slash = strrchr(dir, '/');
