@@ -184,6 +184,7 @@ on_tick(sd_event_source *src, uint64_t usec, void *userdata)
 	uint64_t now = now_monotonic_usec();
 
 	neighbours_tick(p, now);
+	seeds_tick(p, now);
 	seen_cache_expire(&p->seen, now);
 	peer_update_status(p);
 	sd_event_source_set_time_relative(src, p->cfg.peer.ping_interval_usec);

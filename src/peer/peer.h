@@ -64,6 +64,7 @@ struct seed_link {
 	bool wanted;     /* part of the majority this peer registers with */
 	bool registered; /* a PEER_LIST answered our REGISTER on this connection */
 	struct addr_set list; /* peers this seed last listed */
+	uint64_t register_sent_at; /* a REGISTER awaits its PEER_LIST since then; 0 = none */
 	uint64_t next_attempt;
 	uint64_t backoff;
 };
@@ -169,6 +170,8 @@ void seeds_leave(struct peer *p);
 void seeds_rebuild_known(struct peer *p);
 /* Applies a reloaded seed list and timers. */
 void seeds_reconfigure(struct peer *p);
+/* Gives up on seeds that do not answer REGISTER in time. */
+void seeds_tick(struct peer *p, uint64_t now);
 
 /* neighbours.c */
 void neighbours_start(struct peer *p);

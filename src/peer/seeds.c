@@ -8,6 +8,8 @@
 #include "peer.h"
 
 #define BACKOFF_MIN_USEC (USEC_PER_SEC / 2)
+/* A seed that does not answer REGISTER within this time is treated as down. */
+#define REGISTER_REPLY_TIMEOUT_USEC (5 * USEC_PER_SEC)
 
 static int seed_on_frame(struct conn *c, const uint8_t *frame, size_t len, const char **reason);
 static void seed_on_connected(struct conn *c);
@@ -62,6 +64,19 @@ send_register(struct seed_link *l)
 	wire_encode_addr_msg(&b, WIRE_REGISTER, &l->peer->self);
 	send_frame(l, &b);
 	buf_free(&b);
+	if (!l->register_sent_at)
+		l->register_sent_at = now_monotonic_usec();
+}
+
+void
+seeds_tick(struct peer *p, uint64_t now)
+{
+	for (uint32_t i = 0; i < p->n_seeds; i++) {
+		struct seed_link *l = &p->seeds[i];
+		if (l->conn && l->register_sent_at &&
+		    now - l->register_sent_at > REGISTER_REPLY_TIMEOUT_USEC)
+			conn_close(l->conn, "no answer to REGISTER", ETIMEDOUT);
+	}
 }
 
 static int
@@ -206,6 +221,7 @@ handle_peer_list(struct seed_link *l, struct wire_msg *m)
 	struct node_addr a;
 	bool was = l->registered;
 
+	l->register_sent_at = 0;
 	addr_set_clear(&l->list);
 	while (wire_peer_list_next(&m->peer_list, &a))
 		addr_set_add(&l->list, &a);
@@ -263,6 +279,7 @@ seed_on_close(struct conn *c, const char *reason, int error)
 	l->conn = NULL;
 	l->connected = false;
 	l->registered = false;
+	l->register_sent_at = 0;
 	free(l->link);
 	l->link = NULL;
 	if (p->state == PEER_LEAVING)
