@@ -64,7 +64,7 @@ struct seed_link {
 	bool wanted;     /* part of the majority this peer registers with */
 	bool registered; /* a PEER_LIST answered our REGISTER on this connection */
 	struct addr_set list; /* peers this seed last listed */
-	uint64_t register_sent_at; /* a REGISTER awaits its PEER_LIST since then; 0 = none */
+	uint64_t register_sent_at; /* a registration attempt (connect + REGISTER) began; 0 = none */
 	uint64_t next_attempt;
 	uint64_t backoff;
 };

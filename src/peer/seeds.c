@@ -169,6 +169,8 @@ on_register_timer(sd_event_source *src, uint64_t usec, void *userdata)
 				link_failed(l, strerror(-r));
 				continue;
 			}
+			/* The reply timeout also bounds a connect that never completes. */
+			l->register_sent_at = now;
 		}
 		if (l->connected)
 			send_register(l);
