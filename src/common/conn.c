@@ -64,6 +64,7 @@ conn_loop_init(struct conn_loop *l, sd_event *e)
 {
 	memset(l, 0, sizeof(*l));
 	l->event = e;
+	l->scratch = xmalloc(READ_CHUNK);
 	return sd_event_add_post(e, &l->post, on_post, l);
 }
 
@@ -71,6 +72,8 @@ void
 conn_loop_done(struct conn_loop *l)
 {
 	l->post = sd_event_source_disable_unref(l->post);
+	free(l->scratch);
+	l->scratch = NULL;
 }
 
 static void
@@ -282,17 +285,44 @@ bad_frame(struct conn *c, const char *reason)
 		conn_close_after_flush(c, reason);
 }
 
+/*
+ * Hands every complete frame in p[0..len) to on_frame. Returns the bytes
+ * consumed, or -1 when the connection is closing or closed.
+ */
+static ssize_t
+parse_frames(struct conn *c, const uint8_t *p, size_t len)
+{
+	size_t off = 0;
+
+	while (!c->closed && !c->closing) {
+		const char *reason = NULL;
+		long flen = c->cb->frame_check(p + off, len - off, &reason);
+		if (flen == 0)
+			return (ssize_t)off;
+		if (flen < 0 || (c->frames_in++, c->cb->on_frame(c, p + off, (size_t)flen, &reason) < 0)) {
+			bad_frame(c, reason ? reason : "malformed frame");
+			return -1;
+		}
+		off += (size_t)flen;
+	}
+	return -1;
+}
+
 static void
 handle_input(struct conn *c)
 {
 	size_t budget = READ_BUDGET;
 
 	while (!c->closed && !c->closing && budget > 0) {
-		ssize_t n;
-		const char *reason = NULL;
+		ssize_t n, used;
 
-		buf_reserve(&c->in, READ_CHUNK);
-		n = c->tr->recv(c, c->in.data + c->in.len, c->in.cap - c->in.len);
+		if (c->in.len == 0) {
+			/* Nothing pending: read into the shared buffer, keep only a partial frame. */
+			n = c->tr->recv(c, c->loop->scratch, READ_CHUNK);
+		} else {
+			buf_reserve(&c->in, READ_CHUNK);
+			n = c->tr->recv(c, c->in.data + c->in.len, c->in.cap - c->in.len);
+		}
 		if (n == -EAGAIN || n == -EINTR)
 			break;
 		if (n < 0) {
@@ -303,31 +333,23 @@ handle_input(struct conn *c)
 			conn_close(c, "connection closed by remote", 0);
 			return;
 		}
-		c->in.len += (size_t)n;
 		c->bytes_in += (uint64_t)n;
 		budget = (size_t)n >= budget ? 0 : budget - (size_t)n;
-
-		while (!c->closed && !c->closing) {
-			const uint8_t *p = c->in.data + c->in_off;
-			size_t avail = c->in.len - c->in_off;
-			long flen = c->cb->frame_check(p, avail, &reason);
-			if (flen == 0)
-				break;
-			if (flen < 0 ||
-			    (c->frames_in++, c->cb->on_frame(c, p, (size_t)flen, &reason) < 0)) {
-				bad_frame(c, reason ? reason : "malformed frame");
+		if (c->in.len == 0) {
+			used = parse_frames(c, c->loop->scratch, (size_t)n);
+			if (used < 0)
 				return;
-			}
-			c->in_off += (size_t)flen;
+			buf_append(&c->in, c->loop->scratch + used, (size_t)n - (size_t)used);
+		} else {
+			c->in.len += (size_t)n;
+			used = parse_frames(c, c->in.data, c->in.len);
+			if (used < 0)
+				return;
+			buf_consume(&c->in, (size_t)used);
 		}
-		if (c->in_off) {
-			buf_consume(&c->in, c->in_off);
-			c->in_off = 0;
-		}
-	}
-	/* Let a large buffer shrink once idle so idle memory stays small. */
-	if (!c->closed && c->in.len == 0 && c->in.cap > 4 * READ_CHUNK) {
-		buf_free(&c->in);
+		/* An idle connection holds no input memory. */
+		if (c->in.len == 0 && c->in.cap)
+			buf_free(&c->in);
 	}
 }
 

@@ -56,6 +56,7 @@ struct conn_loop {
 	sd_event *event;
 	sd_event_source *post;
 	struct conn *dirty; /* connections with unsent data, linked through dirty_next */
+	uint8_t *scratch;   /* reads land here; only partial frames are kept per connection */
 };
 
 struct out_chunk {
@@ -74,8 +75,7 @@ struct conn {
 	void *tls; /* transport state, unused by plain sockets */
 	char desc[NODE_ADDR_STRLEN + 16]; /* remote address for logs */
 
-	struct buf in;
-	size_t in_off; /* parsed bytes at the front of in */
+	struct buf in; /* an incomplete frame carried over between reads; empty when idle */
 
 	struct out_chunk *out;
 	size_t out_head, out_n, out_cap; /* ring of chunks */
