@@ -262,12 +262,20 @@ find_setting(const char *section, const char *name)
 	return NULL;
 }
 
+/* Seconds with every microsecond kept ("30.0", "0.25", "1234.5678") so printing round-trips. */
 static void
 format_duration(uint64_t usec, char *buf, size_t len)
 {
-	snprintf(buf, len, "%.6g", (double)usec / 1e6);
-	if (!strpbrk(buf, ".e"))
-		strncat(buf, ".0", len - strlen(buf) - 1);
+	unsigned long long sec = usec / USEC_PER_SEC, frac = usec % USEC_PER_SEC;
+	int n;
+
+	if (!frac) {
+		snprintf(buf, len, "%llu.0", sec);
+		return;
+	}
+	n = snprintf(buf, len, "%llu.%06llu", sec, frac);
+	while (n > 0 && (size_t)n < len && buf[n - 1] == '0')
+		buf[--n] = '\0';
 }
 
 static bool
@@ -598,10 +606,15 @@ conf_print(const struct gossip_config *c, FILE *out)
 	fprintf(out, "# effective configuration");
 	for (unsigned i = 0; i < c->n_files; i++)
 		fprintf(out, "%s %s", i ? "," : " from", c->files[i]);
-	fprintf(out, "\nseeds = [");
-	for (uint32_t i = 0; i < c->n_seeds; i++)
-		fprintf(out, "%s\"%s\"", i ? ", " : " ", node_addr_str(&c->seeds[i], s));
-	fprintf(out, " ];\n");
+	/* "seeds = [ ];" would not load back (seeds must not be empty). */
+	if (c->n_seeds == 0) {
+		fprintf(out, "\n# seeds unset (default)\n");
+	} else {
+		fprintf(out, "\nseeds = [");
+		for (uint32_t i = 0; i < c->n_seeds; i++)
+			fprintf(out, "%s\"%s\"", i ? ", " : " ", node_addr_str(&c->seeds[i], s));
+		fprintf(out, " ];\n");
+	}
 	for (size_t i = 0; i < ARRAY_SIZE(settings); i++)
 		if (!settings[i].section)
 			print_setting(c, &settings[i], out, "");

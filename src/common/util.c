@@ -81,7 +81,8 @@ parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *ret)
 	char *end;
 	unsigned long long v;
 
-	if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
+	/* strtoull() skips any leading white space and accepts a sign: allow only a digit. */
+	if (!s || *s < '0' || *s > '9')
 		return -EINVAL;
 	errno = 0;
 	v = strtoull(s, &end, 10);
@@ -301,7 +302,7 @@ hex_encode(const uint8_t *p, size_t n, char *buf)
 }
 
 /* Length of a valid UTF-8 sequence at p (1..4), or 0 if invalid. */
-static size_t
+size_t
 utf8_seq_len(const uint8_t *p, size_t n)
 {
 	uint32_t cp;

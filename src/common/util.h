@@ -59,6 +59,9 @@ const char *format_wallclock(uint64_t realtime_usec, char *buf, size_t len);
 /* Lowercase hex of n bytes into buf (2n+1). */
 const char *hex_encode(const uint8_t *p, size_t n, char *buf);
 
+/* Length of the valid UTF-8 sequence at p (1 to 4 bytes, n > 0), or 0 when invalid. */
+size_t utf8_seq_len(const uint8_t *p, size_t n);
+
 /*
  * Escape bytes for a one-line log: printable ASCII and valid UTF-8 pass,
  * '\\' and control bytes become \\, \n, \t, \xNN. Returns a malloc'd string.

@@ -1,0 +1,1084 @@
+/* SPDX-License-Identifier: MIT */
+/* gossipctl: the command-line client of a local gossip-peer's control socket. */
+#include <dirent.h>
+#include <err.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "ctl.h"
+#include "paths.h"
+#include "util.h"
+
+#define MAX_MESSAGE 1000000u    /* the largest peer.max_message_size */
+#define MAX_TIMEOUT_SEC 1000000 /* -t limit, about 11 days */
+#define DEFAULT_TAIL_COUNT 10
+#define MAX_TAIL_COUNT 100000
+#define READ_CHUNK 65536
+
+struct options {
+	const char *socket_path;
+	const char *instance;
+	bool json;
+	uint64_t timeout_usec; /* 0: wait forever */
+	const char *timeout_text;
+};
+
+/* The connection to the daemon and the bytes of its reply not yet handled. */
+struct session {
+	const char *path;
+	int fd;
+	uint64_t deadline; /* monotonic usec, 0 for none */
+	const char *timeout_text;
+	struct buf in;
+};
+
+/* One decoded RECORD; string fields point into the frame being handled. */
+struct record {
+	struct ctl_field *fields;
+	size_t n, cap;
+};
+
+enum peer_column { COL_ADDR, COL_DIR, COL_STATE, COL_RTT, COL_MISSES, COL_QUEUED, NCOLUMNS };
+
+struct peer_row {
+	char *cell[NCOLUMNS];
+};
+
+/* What a command collects from its reply; out is printed only if the reply ends well. */
+struct reply {
+	const struct session *s;
+	bool json;
+	FILE *out;
+	char *out_data;
+	size_t out_len;
+	size_t records;
+	struct peer_row *rows;
+};
+
+/* A request ready to send: the frame, and whether the reply streams (tail -f). */
+struct request {
+	struct buf frame;
+	bool follow;
+};
+
+struct command {
+	const char *name;
+	void (*parse)(uint8_t type, int argc, char **argv, struct request *req);
+	uint8_t type;
+	void (*on_record)(struct reply *rp, const struct record *rec);
+	void (*finish)(struct reply *rp);
+	bool streams; /* prints each record as it arrives */
+};
+
+static volatile sig_atomic_t interrupted;
+
+static void
+usage(FILE *f)
+{
+	fputs("Usage: gossipctl [-s PATH | -i PORT] [--json] [-t SECONDS] COMMAND [ARGS]\n"
+	      "\n"
+	      "Talk to a gossip-peer on this host over its control socket.\n"
+	      "\n"
+	      "Commands:\n"
+	      "  send MESSAGE...       broadcast the words, joined by spaces, as one message\n"
+	      "  send -                broadcast standard input (one trailing newline removed)\n"
+	      "  status                the peer's state, seeds, neighbours and counters\n"
+	      "  peers                 the neighbours: direction, state, round-trip time\n"
+	      "  stats                 the peer's counters\n"
+	      "  tail [-f] [-n N]      the last N messages received (default 10, at most 100000);\n"
+	      "                        with -f, keep printing new ones until interrupted\n"
+	      "\n"
+	      "Options:\n"
+	      "  -s, --socket PATH     use the control socket PATH\n"
+	      "  -i, --instance PORT   use the peer of TCP port PORT (its socket peer-PORT.sock)\n"
+	      "      --json            print JSON (tail: one object per line)\n"
+	      "  -t, --timeout SECONDS time allowed for the reply (default 5, 0 waits forever)\n"
+	      "  -h, --help            show this help and exit\n"
+	      "  -V, --version         show the version and exit\n"
+	      "\n"
+	      "Without -s or -i, gossipctl uses the only peer running: it looks for peer-*.sock in\n"
+	      "$RUNTIME_DIRECTORY, $GOSSIP_RUNTIME_DIR, /run/gossip, $XDG_RUNTIME_DIR/gossip and\n"
+	      "/tmp/gossip-UID. Use 'send -- MESSAGE' for a message starting with '-'.\n"
+	      "\n"
+	      "Exit status:\n"
+	      "  0  success\n"
+	      "  1  failure: the peer could not do it, a protocol error, or no reply in time\n"
+	      "  2  usage error\n"
+	      "  3  the peer is not running (cannot connect)\n"
+	      "  4  permission denied\n"
+	      "  5  message too long\n"
+	      "  6  empty message\n",
+	      f);
+}
+
+static void __attribute__((noreturn, format(printf, 1, 2)))
+usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vwarnx(fmt, ap);
+	va_end(ap);
+	fputs("Try 'gossipctl --help'.\n", stderr);
+	exit(CTL_ERR_USAGE);
+}
+
+/*
+ * Reports what getopt_long() rejected (c is '?' or ':'). optopt is 0 for an
+ * unknown long option and the option's value otherwise; argv[optind - 1] is
+ * the argument being parsed unless an error stopped inside a group like -xf.
+ */
+static void __attribute__((noreturn))
+option_error(const char *cmd, const struct option *opts, int c, char **argv)
+{
+	const char *arg = argv[optind - 1], *prefix = cmd ? cmd : "", *sep = cmd ? ": " : "";
+	int len = (int)strcspn(arg, "=");
+	bool is_long = false;
+
+	if (strncmp(arg, "--", 2) == 0) {
+		is_long = optopt == 0;
+		for (const struct option *o = opts; o->name; o++)
+			if (o->val == optopt && strncmp(o->name, arg + 2, (size_t)len - 2) == 0)
+				is_long = true;
+	}
+	if (!is_long && c == ':')
+		usage_error("%s%soption '-%c' needs an argument", prefix, sep, optopt);
+	if (!is_long)
+		usage_error("%s%sunknown option '-%c'", prefix, sep, optopt);
+	if (c == ':')
+		usage_error("%s%soption '%.*s' needs an argument", prefix, sep, len, arg);
+	if (optopt != 0 && arg[len] == '=')
+		usage_error("%s%soption '%.*s' takes no argument", prefix, sep, len, arg);
+	usage_error("%s%sunknown or ambiguous option '%.*s'", prefix, sep, len, arg);
+}
+
+static void __attribute__((noreturn, format(printf, 2, 3)))
+protocol_error(const struct session *s, const char *fmt, ...)
+{
+	char reason[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	errx(CTL_ERR_FAILED, "protocol error from %s: %s", s->path, reason);
+}
+
+static void __attribute__((noreturn))
+connection_closed(const struct session *s)
+{
+	errx(CTL_ERR_FAILED, "daemon closed the connection (%s)", s->path);
+}
+
+static char *__attribute__((format(printf, 1, 2)))
+xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	return s;
+}
+
+/* Seconds with up to 6 decimals ("5", "0.25") in microseconds; 0 or -EINVAL / -ERANGE. */
+static int
+parse_seconds(const char *s, uint64_t *ret_usec)
+{
+	const char *dot = strchr(s, '.');
+	char *whole_text = xstrndup(s, dot ? (size_t)(dot - s) : strlen(s));
+	uint64_t whole, frac = 0, scale = USEC_PER_SEC;
+	int r = parse_u64(whole_text, 0, MAX_TIMEOUT_SEC, &whole);
+
+	free(whole_text);
+	if (r < 0)
+		return r;
+	if (dot) {
+		if (dot[1] == '\0')
+			return -EINVAL;
+		for (const char *p = dot + 1; *p; p++) {
+			if (*p < '0' || *p > '9')
+				return -EINVAL;
+			scale /= 10;
+			frac += (uint64_t)(*p - '0') * scale;
+		}
+	}
+	*ret_usec = whole * USEC_PER_SEC + frac;
+	return 0;
+}
+
+/* Writes everything in out to stdout; a reader that went away ends gossipctl quietly. */
+static void
+flush_stdout(void)
+{
+	if (fflush(stdout) == 0 && !ferror(stdout))
+		return;
+	if (errno == EPIPE || (errno == EINTR && interrupted))
+		_exit(CTL_OK);
+	err(CTL_ERR_FAILED, "cannot write to standard output");
+}
+
+/* A JSON string; bytes that are not UTF-8 become U+FFFD. */
+static void
+json_string(FILE *out, const uint8_t *p, size_t n)
+{
+	fputc('"', out);
+	for (size_t i = 0; i < n;) {
+		uint8_t c = p[i];
+		size_t len;
+
+		if (c == '"' || c == '\\') {
+			fprintf(out, "\\%c", c);
+		} else if (c == '\n') {
+			fputs("\\n", out);
+		} else if (c == '\t') {
+			fputs("\\t", out);
+		} else if (c == '\r') {
+			fputs("\\r", out);
+		} else if (c < 0x20) {
+			fprintf(out, "\\u%04x", c);
+		} else if ((len = utf8_seq_len(p + i, n - i)) > 0) {
+			fwrite(p + i, 1, len, out);
+			i += len;
+			continue;
+		} else {
+			fputs("\xef\xbf\xbd", out);
+		}
+		i++;
+	}
+	fputc('"', out);
+}
+
+/* A JSON number with up to 6 decimals, or null for NaN and infinities. */
+static void
+json_double(FILE *out, double v)
+{
+	char text[64];
+	char *end;
+
+	if (!isfinite(v)) {
+		fputs("null", out);
+		return;
+	}
+	if (fabs(v) >= 1e15) {
+		fprintf(out, "%.6g", v);
+		return;
+	}
+	snprintf(text, sizeof(text), "%.6f", v);
+	end = text + strlen(text) - 1;
+	while (*end == '0')
+		*end-- = '\0';
+	if (*end == '.')
+		*end = '\0';
+	fputs(text, out);
+}
+
+static void
+json_value(FILE *out, const struct ctl_field *f)
+{
+	switch (f->kind) {
+	case CTL_KIND_STR:
+		json_string(out, f->str.p, f->str.len);
+		break;
+	case CTL_KIND_U64:
+		fprintf(out, "%" PRIu64, f->u);
+		break;
+	case CTL_KIND_I64:
+		fprintf(out, "%" PRId64, f->i);
+		break;
+	case CTL_KIND_BOOL:
+		fputs(f->b ? "true" : "false", out);
+		break;
+	case CTL_KIND_DOUBLE:
+		json_double(out, f->f);
+		break;
+	}
+}
+
+/* The record as one JSON object, keys in record order. */
+static void
+json_object(FILE *out, const struct record *rec)
+{
+	fputc('{', out);
+	for (size_t i = 0; i < rec->n; i++) {
+		const struct ctl_field *f = &rec->fields[i];
+		if (i > 0)
+			fputc(',', out);
+		json_string(out, (const uint8_t *)f->key, strlen(f->key));
+		fputc(':', out);
+		json_value(out, f);
+	}
+	fputc('}', out);
+}
+
+/* A field's value as one line of text (malloc'd); "-" for an empty string. */
+static char *
+field_text(const struct ctl_field *f)
+{
+	switch (f->kind) {
+	case CTL_KIND_STR:
+		return f->str.len ? escape_text(f->str.p, f->str.len) : xstrdup("-");
+	case CTL_KIND_U64:
+		return xasprintf("%" PRIu64, f->u);
+	case CTL_KIND_I64:
+		return xasprintf("%" PRId64, f->i);
+	case CTL_KIND_BOOL:
+		return xstrdup(f->b ? "yes" : "no");
+	case CTL_KIND_DOUBLE:
+		return xasprintf("%.3f", f->f);
+	}
+	return xstrdup("?");
+}
+
+static const struct ctl_field *
+find_field(const struct record *rec, const char *key, uint8_t kind)
+{
+	for (size_t i = 0; i < rec->n; i++)
+		if (rec->fields[i].kind == kind && strcmp(rec->fields[i].key, key) == 0)
+			return &rec->fields[i];
+	return NULL;
+}
+
+static const struct ctl_field *
+need_field(const struct reply *rp, const struct record *rec, const char *key, uint8_t kind)
+{
+	const struct ctl_field *f = find_field(rec, key, kind);
+	if (!f)
+		protocol_error(rp->s, "record without the field '%s' of kind '%c'", key, kind);
+	return f;
+}
+
+/* "key: value" lines, the values aligned. */
+static void
+print_fields_text(FILE *out, const struct record *rec)
+{
+	char **keys = xcalloc(rec->n ? rec->n : 1, sizeof(*keys));
+	size_t width = 0;
+
+	for (size_t i = 0; i < rec->n; i++) {
+		keys[i] = escape_text((const uint8_t *)rec->fields[i].key, strlen(rec->fields[i].key));
+		if (strlen(keys[i]) > width)
+			width = strlen(keys[i]);
+	}
+	for (size_t i = 0; i < rec->n; i++) {
+		char *value = field_text(&rec->fields[i]);
+		fprintf(out, "%s:%*s %s\n", keys[i], (int)(width - strlen(keys[i])), "", value);
+		free(value);
+		free(keys[i]);
+	}
+	free(keys);
+}
+
+static void
+on_single_record(struct reply *rp, const struct record *rec)
+{
+	if (rp->records > 1)
+		protocol_error(rp->s, "more than one record in the reply");
+	if (rp->json) {
+		json_object(rp->out, rec);
+		fputc('\n', rp->out);
+	} else {
+		print_fields_text(rp->out, rec);
+	}
+}
+
+static void
+on_send_record(struct reply *rp, const struct record *rec)
+{
+	const struct ctl_field *id = need_field(rp, rec, "id", CTL_KIND_STR);
+	char *text;
+
+	if (rp->records > 1)
+		protocol_error(rp->s, "more than one record in the reply");
+	if (rp->json) {
+		json_object(rp->out, rec);
+		fputc('\n', rp->out);
+		return;
+	}
+	text = escape_text(id->str.p, id->str.len);
+	fprintf(rp->out, "sent %s\n", text);
+	free(text);
+}
+
+static void
+finish_single(struct reply *rp)
+{
+	if (rp->records == 0)
+		protocol_error(rp->s, "no record in the reply");
+}
+
+static char *
+peer_cell(const struct record *rec, const char *key, uint8_t kind)
+{
+	const struct ctl_field *f = find_field(rec, key, kind);
+	return f ? field_text(f) : xstrdup("-");
+}
+
+static void
+on_peer_record(struct reply *rp, const struct record *rec)
+{
+	const struct ctl_field *rtt = find_field(rec, "rtt_ms", CTL_KIND_DOUBLE);
+	struct peer_row *row;
+
+	if (rp->json) {
+		fputc(rp->records == 1 ? '[' : ',', rp->out);
+		json_object(rp->out, rec);
+		return;
+	}
+	rp->rows = xreallocarray(rp->rows, rp->records, sizeof(*rp->rows));
+	row = &rp->rows[rp->records - 1];
+	row->cell[COL_ADDR] = peer_cell(rec, "addr", CTL_KIND_STR);
+	row->cell[COL_DIR] = peer_cell(rec, "direction", CTL_KIND_STR);
+	row->cell[COL_STATE] = peer_cell(rec, "state", CTL_KIND_STR);
+	if (rtt && isfinite(rtt->f) && rtt->f >= 0)
+		row->cell[COL_RTT] = xasprintf("%.3fms", rtt->f);
+	else
+		row->cell[COL_RTT] = xstrdup("-");
+	row->cell[COL_MISSES] = peer_cell(rec, "misses", CTL_KIND_U64);
+	row->cell[COL_QUEUED] = peer_cell(rec, "queued_bytes", CTL_KIND_U64);
+}
+
+/* The neighbour table: text columns left-aligned, numbers right-aligned. */
+static void
+finish_peers(struct reply *rp)
+{
+	static const char *const header[NCOLUMNS] = {"NEIGHBOUR", "DIR", "STATE",
+						     "RTT", "MISSES", "QUEUED"};
+	size_t width[NCOLUMNS];
+
+	if (rp->json) {
+		fputs(rp->records == 0 ? "[]\n" : "]\n", rp->out);
+		return;
+	}
+	if (rp->records == 0) {
+		fputs("no neighbours\n", rp->out);
+		return;
+	}
+	for (int c = 0; c < NCOLUMNS; c++) {
+		width[c] = strlen(header[c]);
+		for (size_t r = 0; r < rp->records; r++)
+			if (strlen(rp->rows[r].cell[c]) > width[c])
+				width[c] = strlen(rp->rows[r].cell[c]);
+	}
+	for (size_t r = 0; r <= rp->records; r++) {
+		const char *const *cell = r == 0 ? header : (const char *const *)rp->rows[r - 1].cell;
+		for (int c = 0; c < NCOLUMNS; c++)
+			fprintf(rp->out, c < COL_RTT ? "%-*s  " : c < NCOLUMNS - 1 ? "%*s  " : "%*s\n",
+				(int)width[c], cell[c]);
+	}
+	for (size_t r = 0; r < rp->records; r++)
+		for (int c = 0; c < NCOLUMNS; c++)
+			free(rp->rows[r].cell[c]);
+	free(rp->rows);
+}
+
+/* The IP part of "ip:port" or "[ip6]:port" (malloc'd). */
+static char *
+origin_ip(const char *origin)
+{
+	const char *colon = strrchr(origin, ':');
+	size_t n = colon ? (size_t)(colon - origin) : strlen(origin);
+
+	if (n >= 2 && origin[0] == '[' && origin[n - 1] == ']')
+		return xstrndup(origin + 1, n - 2);
+	return xstrndup(origin, n);
+}
+
+/* One received message: "[received] Received from FROM: ORIGIN - SENT:IP:'TEXT'". */
+static void
+on_tail_record(struct reply *rp, const struct record *rec)
+{
+	const struct ctl_field *from, *origin, *timestamp, *received, *text;
+	char sent_at[32], received_at[32];
+	char *from_s, *origin_s, *ip, *text_s;
+
+	if (rp->json) {
+		json_object(rp->out, rec);
+		fputc('\n', rp->out);
+		flush_stdout();
+		return;
+	}
+	from = need_field(rp, rec, "from", CTL_KIND_STR);
+	origin = need_field(rp, rec, "origin", CTL_KIND_STR);
+	timestamp = need_field(rp, rec, "timestamp", CTL_KIND_U64);
+	received = need_field(rp, rec, "received", CTL_KIND_U64);
+	text = need_field(rp, rec, "text", CTL_KIND_STR);
+	from_s = escape_text(from->str.p, from->str.len);
+	origin_s = escape_text(origin->str.p, origin->str.len);
+	ip = origin_ip(origin_s);
+	text_s = escape_text(text->str.p, text->str.len);
+	fprintf(rp->out, "[%s] Received from %s: %s - %s:%s:'%s'\n",
+	       format_wallclock(received->u, received_at, sizeof(received_at)), from_s, origin_s,
+	       format_wallclock(timestamp->u, sent_at, sizeof(sent_at)), ip, text_s);
+	free(from_s);
+	free(origin_s);
+	free(ip);
+	free(text_s);
+	flush_stdout();
+}
+
+static void
+parse_no_args(uint8_t type, int argc, char **argv, struct request *req)
+{
+	if (argc > 1)
+		usage_error("%s: unexpected argument '%s'", argv[0], argv[1]);
+	ctl_encode_request(&req->frame, type, NULL, 0);
+}
+
+/* Standard input, at most MAX_MESSAGE bytes after one trailing newline is removed. */
+static void
+read_stdin_message(struct buf *msg)
+{
+	for (;;) {
+		ssize_t n;
+
+		buf_reserve(msg, READ_CHUNK);
+		n = read(STDIN_FILENO, msg->data + msg->len, READ_CHUNK);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			err(CTL_ERR_FAILED, "cannot read standard input");
+		if (n == 0)
+			break;
+		msg->len += (size_t)n;
+		if (msg->len > MAX_MESSAGE + 1)
+			break;
+	}
+	if (msg->len > 0 && msg->data[msg->len - 1] == '\n' && msg->len <= MAX_MESSAGE + 1)
+		msg->len--;
+}
+
+static void
+parse_send(uint8_t type, int argc, char **argv, struct request *req)
+{
+	static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {0}};
+	struct buf msg = {0};
+	int c;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
+		if (c != 'h')
+			option_error("send", opts, c, argv);
+		usage(stdout);
+		exit(CTL_OK);
+	}
+	if (argc - optind == 1 && strcmp(argv[optind], "-") == 0) {
+		read_stdin_message(&msg);
+	} else {
+		for (int i = optind; i < argc && msg.len <= MAX_MESSAGE; i++) {
+			if (i > optind)
+				buf_put_u8(&msg, ' ');
+			buf_append(&msg, argv[i], strlen(argv[i]));
+		}
+	}
+	if (msg.len == 0)
+		errx(CTL_ERR_EMPTY, "empty message");
+	if (msg.len > MAX_MESSAGE)
+		errx(CTL_ERR_TOO_LONG, "message too long: over %u bytes", MAX_MESSAGE);
+	ctl_encode_request(&req->frame, type, msg.data, msg.len);
+	buf_free(&msg);
+}
+
+static void
+parse_tail(uint8_t type, int argc, char **argv, struct request *req)
+{
+	static const struct option opts[] = {{"follow", no_argument, NULL, 'f'},
+					     {"lines", required_argument, NULL, 'n'},
+					     {"help", no_argument, NULL, 'h'},
+					     {0}};
+	uint64_t count = DEFAULT_TAIL_COUNT;
+	int c;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "+:fn:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			req->follow = true;
+			break;
+		case 'n':
+			if (parse_u64(optarg, 0, MAX_TAIL_COUNT, &count) < 0)
+				usage_error("tail: invalid count '%s' for -n (0 to %u)", optarg,
+					    MAX_TAIL_COUNT);
+			break;
+		case 'h':
+			usage(stdout);
+			exit(CTL_OK);
+		default:
+			option_error("tail", opts, c, argv);
+		}
+	}
+	if (optind < argc)
+		usage_error("tail: unexpected argument '%s'", argv[optind]);
+	ctl_encode_tail(&req->frame, req->follow, (uint32_t)count);
+}
+
+static const struct command commands[] = {
+	{"send", parse_send, CTL_SEND, on_send_record, finish_single, false},
+	{"status", parse_no_args, CTL_STATUS, on_single_record, finish_single, false},
+	{"peers", parse_no_args, CTL_PEERS, on_peer_record, finish_peers, false},
+	{"stats", parse_no_args, CTL_STATS, on_single_record, finish_single, false},
+	{"tail", parse_tail, CTL_TAIL, on_tail_record, NULL, true},
+};
+
+static void
+buf_puts(struct buf *b, const char *sep, const char *s)
+{
+	if (b->len > 0)
+		buf_append(b, sep, strlen(sep));
+	buf_append(b, s, strlen(s));
+}
+
+/* The runtime directories, each once. */
+static size_t
+runtime_dirs(char *dirs[PATHS_MAX_DIRS + 1])
+{
+	size_t n = paths_runtime_dirs(dirs), kept = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		bool seen = false;
+		for (size_t j = 0; j < kept; j++)
+			seen = seen || strcmp(dirs[j], dirs[i]) == 0;
+		if (seen)
+			free(dirs[i]);
+		else
+			dirs[kept++] = dirs[i];
+	}
+	return kept;
+}
+
+/* -i PORT: peer-PORT.sock in the first runtime directory that has it. */
+static char *
+instance_socket(const char *port_text)
+{
+	char *dirs[PATHS_MAX_DIRS + 1];
+	struct buf tried = {0};
+	struct stat st;
+	uint16_t port;
+	size_t n;
+
+	if (parse_port(port_text, &port) < 0)
+		usage_error("invalid port '%s' for -i (1 to 65535)", port_text);
+	n = runtime_dirs(dirs);
+	for (size_t i = 0; i < n; i++) {
+		char *path = paths_control_socket(dirs[i], port);
+		/* A directory we may not search still may hold it: connect() will say. */
+		if (stat(path, &st) == 0 || (errno != ENOENT && errno != ENOTDIR)) {
+			paths_free(dirs, n);
+			buf_free(&tried);
+			return path;
+		}
+		buf_puts(&tried, ", ", path);
+		free(path);
+	}
+	buf_put_u8(&tried, '\0');
+	errx(CTL_ERR_NOT_RUNNING, "gossip-peer on port %u is not running (tried %s)", port,
+	     (char *)tried.data);
+}
+
+/* The port of a "peer-PORT.sock" name, or 0. */
+static uint16_t
+socket_name_port(const char *name)
+{
+	size_t n = strlen(name);
+	uint16_t port = 0;
+	char *digits;
+
+	if (n <= 10 || strncmp(name, "peer-", 5) != 0 || strcmp(name + n - 5, ".sock") != 0)
+		return 0;
+	digits = xstrndup(name + 5, n - 10);
+	if (parse_port(digits, &port) < 0)
+		port = 0;
+	free(digits);
+	return port;
+}
+
+static int
+compare_ports(const void *a, const void *b)
+{
+	return (int)*(const uint16_t *)a - (int)*(const uint16_t *)b;
+}
+
+/* No -s or -i: the socket of the only peer running. */
+static char *
+only_running_socket(void)
+{
+	char *dirs[PATHS_MAX_DIRS + 1], *found = NULL;
+	uint16_t *ports = NULL;
+	size_t n = runtime_dirs(dirs), nports = 0;
+	struct buf list = {0};
+
+	for (size_t i = 0; i < n; i++) {
+		DIR *d = opendir(dirs[i]);
+		struct dirent *de;
+
+		while (d && (de = readdir(d))) {
+			uint16_t port = socket_name_port(de->d_name);
+			struct stat st;
+			bool seen = false;
+			char *path;
+
+			if (port == 0)
+				continue;
+			for (size_t j = 0; j < nports; j++)
+				seen = seen || ports[j] == port;
+			path = xasprintf("%s/%s", dirs[i], de->d_name);
+			if (seen || stat(path, &st) < 0 || !S_ISSOCK(st.st_mode)) {
+				free(path);
+				continue;
+			}
+			ports = xreallocarray(ports, nports + 1, sizeof(*ports));
+			ports[nports++] = port;
+			if (found)
+				free(path);
+			else
+				found = path;
+		}
+		if (d)
+			closedir(d);
+	}
+	if (nports == 1) {
+		paths_free(dirs, n);
+		free(ports);
+		return found;
+	}
+	if (nports == 0) {
+		for (size_t i = 0; i < n; i++)
+			buf_puts(&list, ", ", dirs[i]);
+		buf_put_u8(&list, '\0');
+		errx(CTL_ERR_NOT_RUNNING, "no running gossip-peer found (looked in %s)",
+		     (char *)list.data);
+	}
+	qsort(ports, nports, sizeof(*ports), compare_ports);
+	for (size_t i = 0; i < nports; i++) {
+		char port[8];
+		snprintf(port, sizeof(port), "%u", ports[i]);
+		buf_puts(&list, ", ", port);
+	}
+	buf_put_u8(&list, '\0');
+	errx(CTL_ERR_USAGE, "several peers are running (%s): pick one with -i PORT or -s PATH",
+	     (char *)list.data);
+}
+
+static void __attribute__((noreturn))
+timed_out(const struct session *s)
+{
+	errx(CTL_ERR_FAILED, "no reply from %s within %s s", s->path, s->timeout_text);
+}
+
+/* Waits until the socket is ready for events; exits on timeout, and quietly on SIGINT. */
+static void
+wait_ready(const struct session *s, short events)
+{
+	struct pollfd pfd = {.fd = s->fd, .events = events};
+
+	for (;;) {
+		int ms = -1, r;
+
+		if (interrupted)
+			exit(CTL_OK);
+		if (s->deadline) {
+			uint64_t now = now_monotonic_usec();
+			if (now >= s->deadline)
+				timed_out(s);
+			ms = (int)((s->deadline - now + USEC_PER_MSEC - 1) / USEC_PER_MSEC);
+			if (ms < 0 || (uint64_t)ms > INT_MAX / 2)
+				ms = INT_MAX / 2;
+		}
+		r = poll(&pfd, 1, ms);
+		if (r > 0)
+			return;
+		if (r < 0 && errno != EINTR)
+			err(CTL_ERR_FAILED, "poll");
+	}
+}
+
+static void __attribute__((noreturn))
+connect_failed(const char *path, int error)
+{
+	if (error == ENOENT || error == ECONNREFUSED || error == ENOTDIR)
+		errx(CTL_ERR_NOT_RUNNING, "gossip-peer is not running (%s: %s)", path,
+		     strerror(error));
+	if (error == EACCES || error == EPERM)
+		errx(CTL_ERR_PERMISSION, "permission denied on %s (are you in group gossip?)", path);
+	errx(CTL_ERR_FAILED, "cannot connect to %s: %s", path, strerror(error));
+}
+
+static void
+connect_control(struct session *s)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	size_t n = strlen(s->path);
+	socklen_t salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
+
+	if (n >= sizeof(sa.sun_path))
+		errx(CTL_ERR_USAGE, "socket path too long (%zu bytes, at most %zu): %s", n,
+		     sizeof(sa.sun_path) - 1, s->path);
+	memcpy(sa.sun_path, s->path, n);
+	s->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (s->fd < 0)
+		err(CTL_ERR_FAILED, "cannot create a socket");
+	while (connect(s->fd, (struct sockaddr *)&sa, salen) < 0) {
+		int error = errno;
+		socklen_t len = sizeof(error);
+
+		if (error == EINTR)
+			continue;
+		if (error == EAGAIN) {
+			/* The daemon's listen backlog is full: try again shortly. */
+			if (s->deadline && now_monotonic_usec() >= s->deadline)
+				timed_out(s);
+			poll(NULL, 0, 10);
+			continue;
+		}
+		if (error != EINPROGRESS)
+			connect_failed(s->path, error);
+		wait_ready(s, POLLOUT);
+		if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &error, &len) < 0)
+			error = errno;
+		if (error)
+			connect_failed(s->path, error);
+		break;
+	}
+}
+
+/* Writes the request; a daemon that closed early may still have left a reply to read. */
+static void
+send_request(struct session *s, const struct buf *frame)
+{
+	size_t off = 0;
+
+	while (off < frame->len) {
+		ssize_t n = send(s->fd, frame->data + off, frame->len - off, MSG_NOSIGNAL);
+		if (n >= 0) {
+			off += (size_t)n;
+		} else if (errno == EAGAIN) {
+			wait_ready(s, POLLOUT);
+		} else if (errno == EPIPE || errno == ECONNRESET) {
+			return;
+		} else if (errno != EINTR) {
+			err(CTL_ERR_FAILED, "cannot write to %s", s->path);
+		}
+	}
+}
+
+/* Reads more of the reply into s->in; exits when the daemon closed the connection. */
+static void
+receive_more(struct session *s)
+{
+	for (;;) {
+		ssize_t n;
+
+		wait_ready(s, POLLIN);
+		buf_reserve(&s->in, READ_CHUNK);
+		n = recv(s->fd, s->in.data + s->in.len, READ_CHUNK, 0);
+		if (n > 0) {
+			s->in.len += (size_t)n;
+			return;
+		}
+		if (n == 0 || errno == ECONNRESET)
+			connection_closed(s);
+		if (errno != EAGAIN && errno != EINTR)
+			err(CTL_ERR_FAILED, "cannot read from %s", s->path);
+	}
+}
+
+static void
+decode_record(const struct session *s, const uint8_t *body, size_t len, struct record *rec)
+{
+	struct ctl_field_iter it;
+	struct ctl_field f;
+	int r;
+
+	rec->n = 0;
+	if (ctl_record_iter_init(&it, body, len) < 0)
+		protocol_error(s, "malformed RECORD frame");
+	while ((r = ctl_record_next(&it, &f)) > 0) {
+		if (rec->n == rec->cap) {
+			rec->cap = rec->cap ? 2 * rec->cap : 32;
+			rec->fields = xreallocarray(rec->fields, rec->cap, sizeof(*rec->fields));
+		}
+		rec->fields[rec->n++] = f;
+	}
+	if (r < 0)
+		protocol_error(s, "malformed RECORD frame (field %zu)", rec->n + 1);
+}
+
+/* Hands every RECORD to the command until END; returns the END status and text. */
+static uint8_t
+read_reply(struct session *s, const struct command *cmd, struct reply *rp, char *text)
+{
+	struct record rec = {0};
+	size_t off = 0;
+
+	for (;;) {
+		while (off < s->in.len) {
+			const char *reason = "malformed frame";
+			long n = ctl_frame_check(s->in.data + off, s->in.len - off, &reason);
+			const uint8_t *frame = s->in.data + off;
+			uint8_t status;
+
+			if (n < 0)
+				protocol_error(s, "%s", reason);
+			if (n == 0)
+				break;
+			off += (size_t)n;
+			if (frame[3] == CTL_END) {
+				if (ctl_decode_end(frame + CTL_HDR_LEN, (size_t)n - CTL_HDR_LEN,
+						   &status, text) < 0)
+					protocol_error(s, "malformed END frame");
+				free(rec.fields);
+				return status;
+			}
+			if (frame[3] != CTL_RECORD)
+				protocol_error(s, "unexpected %s frame", ctl_type_name(frame[3]));
+			decode_record(s, frame + CTL_HDR_LEN, (size_t)n - CTL_HDR_LEN, &rec);
+			rp->records++;
+			cmd->on_record(rp, &rec);
+		}
+		buf_consume(&s->in, off);
+		off = 0;
+		receive_more(s);
+	}
+}
+
+static void
+on_interrupt(int sig)
+{
+	interrupted = 1;
+}
+
+/* Sends the request and prints the reply; returns the exit status. */
+static int
+run_command(const struct options *opt, const struct command *cmd, int argc, char **argv)
+{
+	struct request req = {0};
+	struct session s = {.fd = -1, .timeout_text = opt->timeout_text};
+	struct reply rp = {.s = &s, .json = opt->json};
+	char text[CTL_MAX_TEXT + 1], *found = NULL;
+	uint8_t status;
+
+	cmd->parse(cmd->type, argc, argv, &req);
+	if (opt->socket_path)
+		s.path = opt->socket_path;
+	else if (opt->instance)
+		s.path = found = instance_socket(opt->instance);
+	else
+		s.path = found = only_running_socket();
+	if (opt->timeout_usec)
+		s.deadline = now_monotonic_usec() + opt->timeout_usec;
+	if (req.follow) {
+		struct sigaction sa = {.sa_handler = on_interrupt};
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGINT, &sa, NULL);
+	}
+	connect_control(&s);
+	send_request(&s, &req.frame);
+	buf_free(&req.frame);
+	if (req.follow)
+		s.deadline = 0;
+
+	if (cmd->streams)
+		rp.out = stdout;
+	else if (!(rp.out = open_memstream(&rp.out_data, &rp.out_len)))
+		err(CTL_ERR_FAILED, "open_memstream");
+	status = read_reply(&s, cmd, &rp, text);
+	close(s.fd);
+	buf_free(&s.in);
+	if (status != CTL_OK) {
+		int code = status <= CTL_ERR_PROTOCOL ? status : CTL_ERR_FAILED;
+		if (text[0])
+			errx(code, "%s", text);
+		errx(code, "request failed with status %u", status);
+	}
+	if (cmd->finish)
+		cmd->finish(&rp);
+	if (rp.out != stdout) {
+		if (fclose(rp.out) != 0)
+			err(CTL_ERR_FAILED, "open_memstream");
+		fwrite(rp.out_data, 1, rp.out_len, stdout);
+		free(rp.out_data);
+	}
+	flush_stdout();
+	free(found);
+	return CTL_OK;
+}
+
+static void
+parse_global_options(int argc, char **argv, struct options *opt)
+{
+	enum { OPT_JSON = 0x100 };
+	static const struct option opts[] = {{"socket", required_argument, NULL, 's'},
+					     {"instance", required_argument, NULL, 'i'},
+					     {"json", no_argument, NULL, OPT_JSON},
+					     {"timeout", required_argument, NULL, 't'},
+					     {"help", no_argument, NULL, 'h'},
+					     {"version", no_argument, NULL, 'V'},
+					     {0}};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "+:s:i:t:hV", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			if (!*optarg)
+				usage_error("empty socket path for -s");
+			opt->socket_path = optarg;
+			break;
+		case 'i':
+			opt->instance = optarg;
+			break;
+		case OPT_JSON:
+			opt->json = true;
+			break;
+		case 't':
+			if (parse_seconds(optarg, &opt->timeout_usec) < 0)
+				usage_error("invalid timeout '%s' for -t: expected seconds from 0 "
+					    "to %u, such as 5 or 0.5 (0 waits forever)",
+					    optarg, MAX_TIMEOUT_SEC);
+			opt->timeout_text = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(CTL_OK);
+		case 'V':
+			printf("gossipctl %s\n", GOSSIP_VERSION);
+			exit(CTL_OK);
+		default:
+			option_error(NULL, opts, c, argv);
+		}
+	}
+	if (opt->socket_path && opt->instance)
+		usage_error("-s and -i cannot be used together");
+}
+
+int
+main(int argc, char **argv)
+{
+	struct options opt = {.timeout_usec = 5 * USEC_PER_SEC, .timeout_text = "5"};
+
+	signal(SIGPIPE, SIG_IGN);
+	opterr = 0;
+	parse_global_options(argc, argv, &opt);
+	if (optind >= argc)
+		usage_error("missing command (send, status, peers, stats or tail)");
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		if (strcmp(argv[optind], commands[i].name) == 0)
+			return run_command(&opt, &commands[i], argc - optind, argv + optind);
+	usage_error("unknown command '%s'", argv[optind]);
+}
