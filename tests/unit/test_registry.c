@@ -1,0 +1,246 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit tests for registry.c: the seed's lease registry of peers. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "registry.h"
+#include "util.h"
+#include "testaddr.h"
+
+#define SEC USEC_PER_SEC
+
+static struct node_addr
+nth(unsigned i)
+{
+	char s[32];
+	snprintf(s, sizeof(s), "10.0.%u.%u:%u", i / 250, i % 250 + 1, 6000 + i);
+	return addr(s);
+}
+
+static void
+test_register_new_refresh(void **state)
+{
+	struct registry r;
+	struct node_addr a = addr("127.0.0.1:6000"), b = addr("[::1]:6000");
+	struct registry_entry *e;
+
+	registry_init(&r, 10);
+	assert_int_equal(registry_register(&r, &a, 100 * SEC, 30 * SEC), REGISTRY_NEW);
+	assert_int_equal(r.n, 1);
+	e = registry_find(&r, &a);
+	assert_non_null(e);
+	assert_true(e->registered_at == 100 * SEC);
+	assert_true(e->expires_at == 130 * SEC);
+	assert_null(registry_find(&r, &b));
+
+	/* Refresh extends the lease and keeps the registration time. */
+	assert_int_equal(registry_register(&r, &a, 120 * SEC, 30 * SEC), REGISTRY_REFRESHED);
+	assert_int_equal(r.n, 1);
+	e = registry_find(&r, &a);
+	assert_true(e->registered_at == 100 * SEC);
+	assert_true(e->expires_at == 150 * SEC);
+
+	/* Same IP, other port, or other family: another peer. */
+	assert_int_equal(registry_register(&r, &b, 120 * SEC, 30 * SEC), REGISTRY_NEW);
+	b = addr("127.0.0.1:6001");
+	assert_int_equal(registry_register(&r, &b, 120 * SEC, 30 * SEC), REGISTRY_NEW);
+	assert_int_equal(r.n, 3);
+	registry_free(&r);
+}
+
+static void
+test_full(void **state)
+{
+	struct registry r;
+	struct node_addr extra = addr("192.0.2.1:1");
+
+	registry_init(&r, 40);
+	for (unsigned i = 0; i < 40; i++) {
+		struct node_addr a = nth(i);
+		assert_int_equal(registry_register(&r, &a, 0, 30 * SEC), REGISTRY_NEW);
+	}
+	assert_int_equal(registry_register(&r, &extra, 0, 30 * SEC), REGISTRY_FULL);
+	assert_int_equal(r.n, 40);
+	assert_null(registry_find(&r, &extra));
+	/* Full still refreshes the registered ones. */
+	{
+		struct node_addr a = nth(7);
+		assert_int_equal(registry_register(&r, &a, 10 * SEC, 30 * SEC), REGISTRY_REFRESHED);
+		assert_true(registry_find(&r, &a)->expires_at == 40 * SEC);
+	}
+	/* After a removal there is room again. */
+	{
+		struct node_addr a = nth(3);
+		assert_true(registry_remove(&r, &a));
+		assert_int_equal(registry_register(&r, &extra, 0, 30 * SEC), REGISTRY_NEW);
+		assert_int_equal(registry_register(&r, &a, 0, 30 * SEC), REGISTRY_FULL);
+	}
+	registry_free(&r);
+
+	registry_init(&r, 0);
+	assert_int_equal(registry_register(&r, &extra, 0, SEC), REGISTRY_FULL);
+	registry_free(&r);
+}
+
+static void
+test_remove(void **state)
+{
+	struct registry r;
+	struct node_addr out[8];
+
+	registry_init(&r, 100);
+	for (unsigned i = 0; i < 5; i++) {
+		struct node_addr a = nth(i);
+		registry_register(&r, &a, 0, SEC);
+	}
+	{
+		struct node_addr a = nth(2), unknown = addr("1.1.1.1:1");
+		assert_true(registry_remove(&r, &a));
+		assert_false(registry_remove(&r, &a));
+		assert_false(registry_remove(&r, &unknown));
+		assert_null(registry_find(&r, &a));
+	}
+	/* Registration order is kept. */
+	assert_int_equal(registry_list(&r, out, ARRAY_SIZE(out)), 4);
+	{
+		static const unsigned want[] = {0, 1, 3, 4};
+		for (size_t i = 0; i < 4; i++) {
+			struct node_addr a = nth(want[i]);
+			assert_true(node_addr_equal(&out[i], &a));
+		}
+	}
+	registry_free(&r);
+}
+
+static void
+test_pop_expired(void **state)
+{
+	struct registry r;
+	struct node_addr got;
+	struct node_addr a = nth(0), b = nth(1), c = nth(2), d = nth(3);
+
+	registry_init(&r, 100);
+	registry_register(&r, &a, 0, 30 * SEC);       /* expires 30 */
+	registry_register(&r, &b, 5 * SEC, 30 * SEC); /* 35 */
+	registry_register(&r, &c, 6 * SEC, 30 * SEC); /* 36 */
+	registry_register(&r, &d, 7 * SEC, 30 * SEC); /* 37 */
+	/* b is refreshed, so only a, c and d lapse by 37. */
+	assert_int_equal(registry_register(&r, &b, 20 * SEC, 30 * SEC), REGISTRY_REFRESHED);
+
+	assert_false(registry_pop_expired(&r, 30 * SEC - 1, &got));
+	assert_int_equal(r.n, 4);
+	/* A lease ends at expires_at: popped at exactly that time. */
+	assert_true(registry_pop_expired(&r, 30 * SEC, &got));
+	assert_true(node_addr_equal(&got, &a));
+	assert_false(registry_pop_expired(&r, 30 * SEC, &got));
+
+	assert_true(registry_pop_expired(&r, 40 * SEC, &got));
+	assert_true(node_addr_equal(&got, &c));
+	assert_true(registry_pop_expired(&r, 40 * SEC, &got));
+	assert_true(node_addr_equal(&got, &d));
+	assert_false(registry_pop_expired(&r, 40 * SEC, &got));
+	assert_int_equal(r.n, 1);
+	assert_non_null(registry_find(&r, &b));
+
+	assert_true(registry_pop_expired(&r, 50 * SEC, &got));
+	assert_true(node_addr_equal(&got, &b));
+	assert_int_equal(r.n, 0);
+	assert_false(registry_pop_expired(&r, UINT64_MAX, &got));
+	registry_free(&r);
+}
+
+static void
+test_list(void **state)
+{
+	struct registry r;
+	struct node_addr out[64];
+
+	registry_init(&r, 1000);
+	assert_int_equal(registry_list(&r, out, ARRAY_SIZE(out)), 0);
+	for (unsigned i = 0; i < 50; i++) {
+		struct node_addr a = nth(i);
+		registry_register(&r, &a, 0, SEC);
+	}
+	memset(out, 0, sizeof(out));
+	assert_int_equal(registry_list(&r, out, ARRAY_SIZE(out)), 50);
+	for (unsigned i = 0; i < 50; i++) {
+		struct node_addr a = nth(i);
+		assert_true(node_addr_equal(&out[i], &a));
+	}
+	/* A smaller max is honoured and nothing beyond it is written. */
+	memset(out, 0xee, sizeof(out));
+	assert_int_equal(registry_list(&r, out, 10), 10);
+	for (unsigned i = 0; i < 10; i++) {
+		struct node_addr a = nth(i);
+		assert_true(node_addr_equal(&out[i], &a));
+	}
+	assert_int_equal(((uint8_t *)&out[10])[0], 0xee);
+	assert_int_equal(registry_list(&r, out, 0), 0);
+	registry_free(&r);
+}
+
+static void
+check_format(const struct registry *r, size_t limit, const char *want)
+{
+	char *s = registry_format(r, limit);
+	assert_non_null(s);
+	assert_string_equal(s, want);
+	free(s);
+}
+
+static void
+test_format(void **state)
+{
+	struct registry r;
+	struct node_addr a = addr("127.0.0.1:6000"), b = addr("[::1]:6001"),
+	                 c = addr("10.0.0.1:6002");
+
+	registry_init(&r, 100);
+	check_format(&r, 10, "{}");
+	check_format(&r, 0, "{}");
+	registry_register(&r, &a, 0, SEC);
+	check_format(&r, 10, "{127.0.0.1:6000}");
+	registry_register(&r, &b, 0, SEC);
+	registry_register(&r, &c, 0, SEC);
+	check_format(&r, 10, "{127.0.0.1:6000, [::1]:6001, 10.0.0.1:6002}");
+	check_format(&r, 3, "{127.0.0.1:6000, [::1]:6001, 10.0.0.1:6002}");
+	check_format(&r, 2, "{127.0.0.1:6000, [::1]:6001, ... (3 in all)}");
+	check_format(&r, 1, "{127.0.0.1:6000, ... (3 in all)}");
+	registry_free(&r);
+
+	/* Many entries: the output stays bounded by the limit. */
+	registry_init(&r, 10000);
+	for (unsigned i = 0; i < 1000; i++) {
+		struct node_addr x = nth(i);
+		registry_register(&r, &x, 0, SEC);
+	}
+	{
+		char *s = registry_format(&r, 5);
+		assert_non_null(strstr(s, ", ... (1000 in all)}"));
+		assert_true(strlen(s) < 200);
+		assert_true(strncmp(s, "{10.0.0.1:6000, 10.0.0.2:6001,", 30) == 0);
+		free(s);
+	}
+	registry_free(&r);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_register_new_refresh),
+	    cmocka_unit_test(test_full),
+	    cmocka_unit_test(test_remove),
+	    cmocka_unit_test(test_pop_expired),
+	    cmocka_unit_test(test_list),
+	    cmocka_unit_test(test_format),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,375 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit tests for seen.c: the seen-message cache, its count and age bounds, and its hash table. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "seen.h"
+#include "util.h"
+
+#define SEC USEC_PER_SEC
+
+/* A distinct id per n, with well-spread first 8 bytes (as SHA-256 output would be). */
+static void
+make_id(uint8_t id[WIRE_ID_LEN], uint64_t n)
+{
+	uint64_t h = (n + 1) * 0x9e3779b97f4a7c15ULL;
+	memcpy(id, &h, 8);
+	memset(id + 8, 0, WIRE_ID_LEN - 8);
+	memcpy(id + 8, &n, sizeof(n));
+	id[WIRE_ID_LEN - 1] = 0x5a;
+}
+
+/*
+ * An id whose table home slot is `home` (under a table mask) and whose
+ * remaining bytes make it distinct: many ids share few homes.
+ */
+static void
+make_colliding_id(uint8_t id[WIRE_ID_LEN], uint64_t home, uint64_t n)
+{
+	memset(id, 0, WIRE_ID_LEN);
+	memcpy(id, &home, 8);
+	memcpy(id + 8, &n, sizeof(n));
+}
+
+static void
+test_insert_contains(void **state)
+{
+	struct seen_cache c;
+	uint8_t a[WIRE_ID_LEN], b[WIRE_ID_LEN];
+
+	seen_cache_init(&c, 100, 600 * SEC);
+	make_id(a, 1);
+	make_id(b, 2);
+	assert_false(seen_cache_contains(&c, a));
+	assert_true(seen_cache_insert(&c, a, 1000));
+	assert_true(seen_cache_contains(&c, a));
+	assert_false(seen_cache_contains(&c, b));
+	assert_int_equal(c.count, 1);
+	/* Duplicate insert reports false and changes nothing. */
+	assert_false(seen_cache_insert(&c, a, 2000));
+	assert_int_equal(c.count, 1);
+	assert_true(seen_cache_insert(&c, b, 2000));
+	assert_int_equal(c.count, 2);
+	assert_true(seen_cache_contains(&c, a));
+	assert_true(seen_cache_contains(&c, b));
+	/* Ids differing only in the last byte are distinct. */
+	memcpy(b, a, WIRE_ID_LEN);
+	b[WIRE_ID_LEN - 1] ^= 1;
+	assert_false(seen_cache_contains(&c, b));
+	assert_true(seen_cache_insert(&c, b, 3000));
+	assert_int_equal(c.count, 3);
+	assert_int_equal(c.evicted, 0);
+	assert_int_equal(c.expired, 0);
+	seen_cache_free(&c);
+}
+
+static void
+test_capacity_bound(void **state)
+{
+	const size_t cap = 1000, k = 137;
+	struct seen_cache c;
+	uint8_t id[WIRE_ID_LEN];
+
+	seen_cache_init(&c, cap, 3600 * SEC);
+	for (size_t i = 0; i < cap + k; i++) {
+		make_id(id, i);
+		assert_true(seen_cache_insert(&c, id, 1000 + i));
+		assert_true(c.count <= cap);
+	}
+	assert_int_equal(c.count, cap);
+	assert_int_equal(c.evicted, k);
+	assert_int_equal(c.expired, 0);
+	for (size_t i = 0; i < k; i++) {
+		make_id(id, i);
+		if (seen_cache_contains(&c, id))
+			fail_msg("id %zu should have been evicted", i);
+	}
+	for (size_t i = k; i < cap + k; i++) {
+		make_id(id, i);
+		if (!seen_cache_contains(&c, id))
+			fail_msg("id %zu lost", i);
+	}
+	/* An evicted id can come back, evicting the next oldest. */
+	make_id(id, 0);
+	assert_true(seen_cache_insert(&c, id, 5000));
+	assert_int_equal(c.evicted, k + 1);
+	make_id(id, k);
+	assert_false(seen_cache_contains(&c, id));
+	seen_cache_free(&c);
+}
+
+static void
+test_capacity_one(void **state)
+{
+	struct seen_cache c;
+	uint8_t a[WIRE_ID_LEN], b[WIRE_ID_LEN];
+
+	seen_cache_init(&c, 1, 3600 * SEC);
+	make_id(a, 1);
+	make_id(b, 2);
+	for (int i = 0; i < 100; i++) {
+		assert_true(seen_cache_insert(&c, (i & 1) ? b : a, (uint64_t)i));
+		assert_int_equal(c.count, 1);
+		assert_true(seen_cache_contains(&c, (i & 1) ? b : a));
+		assert_false(seen_cache_contains(&c, (i & 1) ? a : b));
+	}
+	assert_int_equal(c.evicted, 99);
+	seen_cache_free(&c);
+}
+
+static void
+test_age_expiry(void **state)
+{
+	struct seen_cache c;
+	uint8_t a[WIRE_ID_LEN], b[WIRE_ID_LEN], d[WIRE_ID_LEN];
+	uint64_t t0 = 1000 * SEC;
+
+	seen_cache_init(&c, 100, 10 * SEC);
+	make_id(a, 1);
+	make_id(b, 2);
+	make_id(d, 3);
+	assert_true(seen_cache_insert(&c, a, t0));
+	assert_true(seen_cache_insert(&c, b, t0 + 5 * SEC));
+	/* Nothing old enough yet. */
+	assert_int_equal(seen_cache_expire(&c, t0 + 10 * SEC), 0);
+	assert_int_equal(c.count, 2);
+	/* Insert expires a first (12 s old), keeps b (7 s). */
+	assert_true(seen_cache_insert(&c, d, t0 + 12 * SEC));
+	assert_int_equal(c.expired, 1);
+	assert_false(seen_cache_contains(&c, a));
+	assert_true(seen_cache_contains(&c, b));
+	assert_true(seen_cache_contains(&c, d));
+	assert_int_equal(c.count, 2);
+	/* Exactly max_age old is kept, one microsecond more is not. */
+	assert_int_equal(seen_cache_expire(&c, t0 + 15 * SEC), 0);
+	assert_true(seen_cache_contains(&c, b));
+	assert_int_equal(seen_cache_expire(&c, t0 + 15 * SEC + 1), 1);
+	assert_false(seen_cache_contains(&c, b));
+	assert_true(seen_cache_contains(&c, d));
+	assert_int_equal(c.expired, 2);
+	assert_int_equal(c.evicted, 0);
+	/* An expired id is new again. */
+	assert_true(seen_cache_insert(&c, a, t0 + 16 * SEC));
+	/* Everything goes after a long pause. */
+	assert_int_equal(seen_cache_expire(&c, t0 + 1000 * SEC), 2);
+	assert_int_equal(c.count, 0);
+	assert_false(seen_cache_contains(&c, a));
+	assert_false(seen_cache_contains(&c, d));
+	assert_int_equal(c.expired, 4);
+	assert_int_equal(seen_cache_expire(&c, t0 + 2000 * SEC), 0);
+	seen_cache_free(&c);
+}
+
+static void
+test_expire_many(void **state)
+{
+	struct seen_cache c;
+	uint8_t id[WIRE_ID_LEN];
+
+	seen_cache_init(&c, 1000, 10000);
+	for (uint64_t i = 0; i < 1000; i++) {
+		make_id(id, i);
+		assert_true(seen_cache_insert(&c, id, 1000 + i));
+	}
+	assert_int_equal(c.count, 1000);
+	/* At now = 1000 + 10000 + 499, ids 0..498 are over 10000 usec old. */
+	assert_int_equal(seen_cache_expire(&c, 1000 + 10000 + 499), 499);
+	assert_int_equal(c.count, 501);
+	for (uint64_t i = 0; i < 1000; i++) {
+		make_id(id, i);
+		assert_int_equal(seen_cache_contains(&c, id), i >= 499);
+	}
+	seen_cache_free(&c);
+}
+
+/* Many ids on one home slot, including chains that wrap around the table end. */
+static void
+test_collisions_and_wrap(void **state)
+{
+	struct seen_cache c;
+	uint8_t id[WIRE_ID_LEN];
+	size_t mask;
+
+	seen_cache_init(&c, 64, 3600 * SEC);
+	mask = c.table_mask;
+	assert_true(mask + 1 >= 128);
+	for (uint64_t i = 0; i < 64; i++) {
+		make_colliding_id(id, mask - (i % 3), i);
+		assert_true(seen_cache_insert(&c, id, i));
+	}
+	for (uint64_t i = 0; i < 64; i++) {
+		make_colliding_id(id, mask - (i % 3), i);
+		assert_true(seen_cache_contains(&c, id));
+		make_colliding_id(id, mask - (i % 3), i + 1000);
+		assert_false(seen_cache_contains(&c, id));
+	}
+	/* Evict them one by one; the rest must stay reachable each time. */
+	for (uint64_t i = 64; i < 128; i++) {
+		make_colliding_id(id, (i % 2) ? 0 : mask, i);
+		assert_true(seen_cache_insert(&c, id, i));
+		for (uint64_t j = i - 63; j <= i; j++) {
+			uint64_t home = j < 64 ? mask - (j % 3) : ((j % 2) ? 0 : mask);
+			make_colliding_id(id, home, j);
+			if (!seen_cache_contains(&c, id))
+				fail_msg("id %llu lost after inserting %llu", (unsigned long long)j,
+				         (unsigned long long)i);
+		}
+		make_colliding_id(id, mask - ((i - 64) % 3), i - 64);
+		assert_false(seen_cache_contains(&c, id));
+	}
+	assert_int_equal(c.evicted, 64);
+	seen_cache_free(&c);
+}
+
+/* The reference model: a FIFO of (id number, time). */
+struct model {
+	uint64_t *ids, *at;
+	size_t head, count, cap;
+	uint64_t max_age, evicted, expired;
+};
+
+static bool
+model_contains(const struct model *m, uint64_t n)
+{
+	for (size_t i = 0; i < m->count; i++)
+		if (m->ids[(m->head + i) % m->cap] == n)
+			return true;
+	return false;
+}
+
+static size_t
+model_expire(struct model *m, uint64_t now)
+{
+	size_t n = 0;
+	while (m->count && now - m->at[m->head] > m->max_age) {
+		m->head = (m->head + 1) % m->cap;
+		m->count--;
+		n++;
+	}
+	m->expired += n;
+	return n;
+}
+
+static bool
+model_insert(struct model *m, uint64_t n, uint64_t now)
+{
+	size_t pos;
+	model_expire(m, now);
+	if (model_contains(m, n))
+		return false;
+	if (m->count == m->cap) {
+		m->head = (m->head + 1) % m->cap;
+		m->count--;
+		m->evicted++;
+	}
+	pos = (m->head + m->count) % m->cap;
+	m->ids[pos] = n;
+	m->at[pos] = now;
+	m->count++;
+	return true;
+}
+
+#define POOL 300
+
+static void
+churn(size_t cap, size_t nhomes, long ops, uint64_t seed)
+{
+	struct seen_cache c;
+	struct model m = {0};
+	struct rng rng;
+	uint8_t(*pool)[WIRE_ID_LEN] = calloc(POOL, WIRE_ID_LEN);
+	uint64_t homes[8], now = 1;
+
+	assert_true(nhomes <= ARRAY_SIZE(homes));
+	seen_cache_init(&c, cap, 50);
+	m.cap = cap;
+	m.ids = calloc(cap, sizeof(*m.ids));
+	m.at = calloc(cap, sizeof(*m.at));
+	m.max_age = 50;
+	rng_seed(&rng, seed);
+	/* Homes clustered at the end of the table so chains wrap to slot 0. */
+	for (size_t h = 0; h < nhomes; h++)
+		homes[h] = (c.table_mask - 2 + h * 2) & c.table_mask;
+	for (uint64_t i = 0; i < POOL; i++)
+		make_colliding_id(pool[i], homes[i % nhomes], i);
+
+	for (long op = 0; op < ops; op++) {
+		uint64_t n = rng_below(&rng, POOL);
+		uint64_t r = rng_below(&rng, 100);
+
+		/* Time mostly crawls (eviction by count), sometimes jumps (expiry). */
+		if (r < 2)
+			now += rng_below(&rng, 80);
+		else if (r < 60)
+			now += rng_below(&rng, 2);
+		if (r < 70) {
+			bool got = seen_cache_insert(&c, pool[n], now);
+			bool want = model_insert(&m, n, now);
+			if (got != want)
+				fail_msg("op %ld: insert(%llu) = %d, model %d", op,
+				         (unsigned long long)n, got, want);
+		} else if (r < 75) {
+			size_t got = seen_cache_expire(&c, now);
+			size_t want = model_expire(&m, now);
+			if (got != want)
+				fail_msg("op %ld: expire = %zu, model %zu", op, got, want);
+		} else {
+			bool got = seen_cache_contains(&c, pool[n]);
+			bool want = model_contains(&m, n);
+			if (got != want)
+				fail_msg("op %ld: contains(%llu) = %d, model %d", op,
+				         (unsigned long long)n, got, want);
+		}
+		assert_int_equal(c.count, m.count);
+		if (op % 997 == 0) {
+			assert_true(c.evicted == m.evicted);
+			assert_true(c.expired == m.expired);
+			for (uint64_t k = 0; k < POOL; k++)
+				if (seen_cache_contains(&c, pool[k]) != model_contains(&m, k))
+					fail_msg("op %ld: id %llu: phantom or lost entry", op,
+					         (unsigned long long)k);
+		}
+	}
+	assert_true(c.evicted == m.evicted);
+	assert_true(c.expired == m.expired);
+	/* Both bounds were exercised. */
+	assert_true(m.evicted > 1000);
+	assert_true(m.expired > 1000);
+	seen_cache_free(&c);
+	free(m.ids);
+	free(m.at);
+	free(pool);
+}
+
+static void
+test_churn_colliding(void **state)
+{
+	/* 64 entries in a 128-slot table, all ids on 3 homes around the wrap. */
+	churn(64, 3, 2000000, 1);
+}
+
+static void
+test_churn_spread(void **state)
+{
+	churn(64, 8, 1000000, 2);
+	churn(5, 1, 300000, 3);
+	churn(100, 2, 300000, 4);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_insert_contains), cmocka_unit_test(test_capacity_bound),
+	    cmocka_unit_test(test_capacity_one),    cmocka_unit_test(test_age_expiry),
+	    cmocka_unit_test(test_expire_many),     cmocka_unit_test(test_collisions_and_wrap),
+	    cmocka_unit_test(test_churn_colliding), cmocka_unit_test(test_churn_spread),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

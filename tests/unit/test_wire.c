@@ -1,0 +1,886 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit tests for wire.c: frame header check, decoding of every type, encoders, message ids. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <cmocka.h>
+#include <openssl/evp.h>
+
+#include "buf.h"
+#include "util.h"
+#include "testaddr.h"
+#include "wire.h"
+
+static void
+assert_addr_equal(const struct node_addr *a, const struct node_addr *b)
+{
+	char sa[NODE_ADDR_STRLEN], sb[NODE_ADDR_STRLEN];
+	if (!node_addr_equal(a, b))
+		fail_msg("address %s != %s", node_addr_str(a, sa), node_addr_str(b, sb));
+}
+
+/* Decodes b as exactly one frame; fails the test on error. */
+static struct wire_msg
+decode_ok(const struct buf *b)
+{
+	struct wire_msg m;
+	const char *reason = NULL;
+	const char *r2 = NULL;
+	int r;
+
+	assert_int_equal(wire_frame_check(b->data, b->len, &r2), (long)b->len);
+	r = wire_decode(b->data, b->len, &m, &reason);
+	if (r != 0)
+		fail_msg("wire_decode failed: %d (%s)", r, reason ? reason : "?");
+	return m;
+}
+
+/* Expects wire_decode to reject the frame with a reason. */
+static void
+decode_bad(const uint8_t *p, size_t len, const char *want_reason)
+{
+	struct wire_msg m;
+	const char *reason = NULL;
+	int r = wire_decode(p, len, &m, &reason);
+
+	if (r != -EBADMSG)
+		fail_msg("wire_decode accepted a bad frame (len %zu), expected \"%s\"", len,
+		         want_reason ? want_reason : "any reason");
+	assert_non_null(reason);
+	if (want_reason && strcmp(reason, want_reason) != 0)
+		fail_msg("reason \"%s\", expected \"%s\"", reason, want_reason);
+}
+
+/* Rewrites the header length of the frame in b to match its current size. */
+static void
+fix_length(struct buf *b)
+{
+	uint32_t n = (uint32_t)(b->len - WIRE_HDR_LEN);
+	b->data[4] = (uint8_t)(n >> 24);
+	b->data[5] = (uint8_t)(n >> 16);
+	b->data[6] = (uint8_t)(n >> 8);
+	b->data[7] = (uint8_t)n;
+}
+
+static void
+test_hello_roundtrip(void **state)
+{
+	struct buf b = {0};
+	struct node_addr a4 = addr("10.1.2.3:6000"), a6 = addr("[2001:db8::42]:7000");
+	struct wire_msg m;
+
+	wire_encode_hello(&b, WIRE_ROLE_PEER, &a4, 0x0102030405060708ULL);
+	assert_int_equal(b.len, WIRE_HDR_LEN + 1 + 7 + 8);
+	assert_memory_equal(b.data, ((uint8_t[]){'G', 'S', 1, WIRE_HELLO, 0, 0, 0, 16}), 8);
+	m = decode_ok(&b);
+	assert_int_equal(m.type, WIRE_HELLO);
+	assert_int_equal(m.hello.role, WIRE_ROLE_PEER);
+	assert_addr_equal(&m.hello.addr, &a4);
+	assert_true(m.hello.incarnation == 0x0102030405060708ULL);
+
+	b.len = 0;
+	wire_encode_hello(&b, WIRE_ROLE_SEED, &a6, UINT64_MAX);
+	m = decode_ok(&b);
+	assert_int_equal(m.hello.role, WIRE_ROLE_SEED);
+	assert_int_equal(m.hello.addr.family, AF_INET6);
+	assert_addr_equal(&m.hello.addr, &a6);
+	assert_true(m.hello.incarnation == UINT64_MAX);
+	buf_free(&b);
+}
+
+static void
+test_hello_bad_role(void **state)
+{
+	struct buf b = {0};
+	struct node_addr a = addr("10.1.2.3:6000");
+
+	wire_encode_hello(&b, 0, &a, 1);
+	decode_bad(b.data, b.len, "bad role in HELLO");
+	b.len = 0;
+	wire_encode_hello(&b, 3, &a, 1);
+	decode_bad(b.data, b.len, "bad role in HELLO");
+	buf_free(&b);
+}
+
+static void
+test_addr_msgs_roundtrip(void **state)
+{
+	static const uint8_t types[] = {WIRE_REGISTER, WIRE_LEAVE};
+	struct node_addr as[] = {addr("1.2.3.4:1"), addr("[::1]:65535")};
+	struct buf b = {0};
+
+	for (size_t t = 0; t < ARRAY_SIZE(types); t++) {
+		for (size_t i = 0; i < ARRAY_SIZE(as); i++) {
+			struct wire_msg m;
+			b.len = 0;
+			wire_encode_addr_msg(&b, types[t], &as[i]);
+			m = decode_ok(&b);
+			assert_int_equal(m.type, types[t]);
+			assert_addr_equal(&m.addr, &as[i]);
+		}
+	}
+	buf_free(&b);
+}
+
+static void
+test_empty_msgs(void **state)
+{
+	struct buf b = {0};
+	struct wire_msg m;
+
+	wire_encode_empty(&b, WIRE_PEER_LIST_REQ);
+	assert_int_equal(b.len, WIRE_HDR_LEN);
+	m = decode_ok(&b);
+	assert_int_equal(m.type, WIRE_PEER_LIST_REQ);
+	/* A body on PEER_LIST_REQ is trailing garbage. */
+	buf_put_u8(&b, 0);
+	fix_length(&b);
+	decode_bad(b.data, b.len, "trailing bytes after body");
+	buf_free(&b);
+}
+
+static void
+check_peer_list(const struct node_addr *as, uint32_t n)
+{
+	struct buf b = {0};
+	struct wire_msg m;
+	struct node_addr got;
+	uint32_t i = 0;
+
+	wire_encode_peer_list(&b, as, n);
+	m = decode_ok(&b);
+	assert_int_equal(m.type, WIRE_PEER_LIST);
+	assert_int_equal(m.peer_list.count, n);
+	while (wire_peer_list_next(&m.peer_list, &got)) {
+		assert_true(i < n);
+		assert_addr_equal(&got, &as[i]);
+		i++;
+	}
+	assert_int_equal(i, n);
+	assert_int_equal(m.peer_list.count, 0);
+	/* Finished iterators stay finished. */
+	assert_false(wire_peer_list_next(&m.peer_list, &got));
+	buf_free(&b);
+}
+
+static void
+test_peer_list_roundtrip(void **state)
+{
+	struct node_addr many[300];
+	struct node_addr one = addr("[fe80::1]:9");
+
+	check_peer_list(NULL, 0);
+	check_peer_list(&one, 1);
+	for (size_t i = 0; i < ARRAY_SIZE(many); i++) {
+		char s[64];
+		if (i % 3 == 0)
+			snprintf(s, sizeof(s), "[2001:db8::%zx]:%zu", i, 1000 + i);
+		else
+			snprintf(s, sizeof(s), "10.0.%zu.%zu:%zu", i / 256, i % 256, 2000 + i);
+		many[i] = addr(s);
+	}
+	check_peer_list(many, ARRAY_SIZE(many));
+	check_peer_list(many, 2);
+}
+
+static void
+test_peer_list_bad(void **state)
+{
+	struct node_addr as[] = {addr("1.1.1.1:1"), addr("[::2]:2")};
+	struct buf b = {0};
+
+	/* Count larger than the entries present. */
+	wire_encode_peer_list(&b, as, 2);
+	b.data[WIRE_HDR_LEN + 3] = 3;
+	decode_bad(b.data, b.len, NULL);
+	b.data[WIRE_HDR_LEN] = 0xff; /* count 0xff000003 */
+	decode_bad(b.data, b.len, NULL);
+	/* Count smaller: the rest is trailing. */
+	b.data[WIRE_HDR_LEN] = 0;
+	b.data[WIRE_HDR_LEN + 3] = 1;
+	decode_bad(b.data, b.len, "trailing bytes after body");
+	/* Truncated count. */
+	b.len = 0;
+	wire_encode_empty(&b, WIRE_PEER_LIST);
+	buf_put_u8(&b, 0);
+	buf_put_u8(&b, 0);
+	fix_length(&b);
+	decode_bad(b.data, b.len, "truncated body");
+	/* Bad family and port 0 in the second entry. */
+	b.len = 0;
+	wire_encode_peer_list(&b, as, 2);
+	b.data[WIRE_HDR_LEN + 4 + 7] = 5;
+	decode_bad(b.data, b.len, "bad address family");
+	b.len = 0;
+	as[1].port = 0;
+	wire_encode_peer_list(&b, as, 2);
+	decode_bad(b.data, b.len, "address with port 0");
+	buf_free(&b);
+}
+
+static void
+test_dead_report_roundtrip(void **state)
+{
+	struct node_addr dead = addr("[2001:db8::dead]:6001"), rep = addr("192.0.2.1:6002");
+	struct buf b = {0};
+	struct wire_msg m;
+
+	wire_encode_dead_report(&b, &dead, 1700000000, &rep);
+	m = decode_ok(&b);
+	assert_int_equal(m.type, WIRE_DEAD_REPORT);
+	assert_addr_equal(&m.dead.dead, &dead);
+	assert_addr_equal(&m.dead.reporter, &rep);
+	assert_true(m.dead.timestamp == 1700000000);
+	buf_free(&b);
+}
+
+static void
+check_gossip(const struct node_addr *origin, const uint8_t *payload, uint32_t len)
+{
+	uint8_t id[WIRE_ID_LEN];
+	struct buf b = {0};
+	struct wire_msg m;
+
+	for (int i = 0; i < WIRE_ID_LEN; i++)
+		id[i] = (uint8_t)(0xa0 + i);
+	wire_encode_gossip(&b, id, origin, 0x1122334455667788ULL, 42, payload, len);
+	m = decode_ok(&b);
+	assert_int_equal(m.type, WIRE_GOSSIP);
+	assert_memory_equal(m.gossip.id, id, WIRE_ID_LEN);
+	assert_addr_equal(&m.gossip.origin, origin);
+	assert_true(m.gossip.timestamp == 0x1122334455667788ULL);
+	assert_true(m.gossip.seq == 42);
+	assert_int_equal(m.gossip.len, len);
+	/* The payload points into the frame, at its end. */
+	assert_ptr_equal(m.gossip.payload, b.data + b.len - len);
+	assert_memory_equal(m.gossip.payload, payload, len);
+	buf_free(&b);
+}
+
+static void
+test_gossip_roundtrip(void **state)
+{
+	struct node_addr o4 = addr("127.0.0.1:5000"), o6 = addr("[::1]:5000");
+	static const uint8_t bin[] = {0, 1, 0, 0xff, '\n', 0, 0x80, 0};
+	uint8_t *big;
+
+	check_gossip(&o4, (const uint8_t *)"hello", 5);
+	check_gossip(&o6, bin, sizeof(bin));
+	check_gossip(&o4, (const uint8_t *)"\0", 1);
+
+	big = malloc(65536);
+	for (size_t i = 0; i < 65536; i++)
+		big[i] = (uint8_t)(i * 7 + (i >> 8));
+	check_gossip(&o6, big, 65536);
+	free(big);
+}
+
+static void
+test_gossip_max_payload(void **state)
+{
+	struct node_addr o6 = addr("[2001:db8::1]:1");
+	uint8_t id[WIRE_ID_LEN] = {0};
+	uint8_t *p = calloc(1, WIRE_MAX_PAYLOAD + 1);
+	struct buf b = {0};
+	const char *reason = NULL;
+
+	/* The largest payload with the largest origin fits exactly. */
+	wire_encode_gossip(&b, id, &o6, 1, 1, p, WIRE_MAX_PAYLOAD);
+	assert_int_equal(b.len, WIRE_HDR_LEN + WIRE_MAX_BODY);
+	(void)decode_ok(&b);
+	/* One more byte is refused from the header alone. */
+	b.len = 0;
+	wire_encode_gossip(&b, id, &o6, 1, 1, p, WIRE_MAX_PAYLOAD + 1);
+	assert_int_equal(wire_frame_check(b.data, WIRE_HDR_LEN, &reason), -EBADMSG);
+	assert_non_null(reason);
+	free(p);
+	buf_free(&b);
+}
+
+static void
+test_gossip_bad(void **state)
+{
+	struct node_addr o = addr("127.0.0.1:5000");
+	uint8_t id[WIRE_ID_LEN] = {1};
+	struct buf b = {0};
+	size_t lenpos = WIRE_HDR_LEN + WIRE_ID_LEN + 7 + 8 + 8;
+
+	/* Payload length field one too large, one too small, far too large. */
+	wire_encode_gossip(&b, id, &o, 1, 2, (const uint8_t *)"abcd", 4);
+	b.data[lenpos + 3] = 5;
+	decode_bad(b.data, b.len, "payload length does not match frame length");
+	b.data[lenpos + 3] = 3;
+	decode_bad(b.data, b.len, "payload length does not match frame length");
+	b.data[lenpos] = 0xff;
+	b.data[lenpos + 3] = 4;
+	decode_bad(b.data, b.len, "payload length does not match frame length");
+	/* Empty payload. */
+	b.len = 0;
+	wire_encode_gossip(&b, id, &o, 1, 2, NULL, 0);
+	decode_bad(b.data, b.len, "empty payload");
+	/* Bad origin family and port 0. */
+	b.len = 0;
+	wire_encode_gossip(&b, id, &o, 1, 2, (const uint8_t *)"x", 1);
+	b.data[WIRE_HDR_LEN + WIRE_ID_LEN] = 0;
+	decode_bad(b.data, b.len, "bad address family");
+	b.len = 0;
+	o.port = 0;
+	wire_encode_gossip(&b, id, &o, 1, 2, (const uint8_t *)"x", 1);
+	decode_bad(b.data, b.len, "address with port 0");
+	buf_free(&b);
+}
+
+static void
+test_ping_pong_roundtrip(void **state)
+{
+	static const uint64_t nonces[] = {0, 1, 0x8000000000000000ULL, UINT64_MAX};
+	struct buf b = {0};
+
+	for (size_t i = 0; i < ARRAY_SIZE(nonces); i++) {
+		struct wire_msg m;
+		b.len = 0;
+		wire_encode_nonce(&b, WIRE_PING, nonces[i]);
+		assert_int_equal(b.len, WIRE_HDR_LEN + 8);
+		m = decode_ok(&b);
+		assert_int_equal(m.type, WIRE_PING);
+		assert_true(m.nonce == nonces[i]);
+		b.len = 0;
+		wire_encode_nonce(&b, WIRE_PONG, nonces[i]);
+		m = decode_ok(&b);
+		assert_int_equal(m.type, WIRE_PONG);
+		assert_true(m.nonce == nonces[i]);
+	}
+	buf_free(&b);
+}
+
+static void
+test_error_roundtrip(void **state)
+{
+	struct buf b = {0};
+	struct wire_msg m;
+	char longtext[WIRE_MAX_ERROR_TEXT + 100];
+
+	wire_encode_error(&b, WIRE_ERR_FULL, "peer table full");
+	m = decode_ok(&b);
+	assert_int_equal(m.type, WIRE_ERROR);
+	assert_int_equal(m.error.code, WIRE_ERR_FULL);
+	assert_string_equal(m.error.text, "peer table full");
+
+	b.len = 0;
+	wire_encode_error(&b, WIRE_ERR_PROTOCOL, "");
+	m = decode_ok(&b);
+	assert_int_equal(m.error.code, WIRE_ERR_PROTOCOL);
+	assert_string_equal(m.error.text, "");
+
+	/* The encoder truncates at the limit; the decoder accepts exactly the limit. */
+	memset(longtext, 'e', sizeof(longtext) - 1);
+	longtext[sizeof(longtext) - 1] = '\0';
+	b.len = 0;
+	wire_encode_error(&b, 0xffff, longtext);
+	m = decode_ok(&b);
+	assert_int_equal(m.error.code, 0xffff);
+	assert_int_equal(strlen(m.error.text), WIRE_MAX_ERROR_TEXT);
+	assert_memory_equal(m.error.text, longtext, WIRE_MAX_ERROR_TEXT);
+	buf_free(&b);
+}
+
+static void
+test_error_bad(void **state)
+{
+	struct buf b = {0};
+	struct wire_msg m;
+	uint8_t text[WIRE_MAX_ERROR_TEXT + 1];
+
+	/* A length field over the limit, with the bytes present. */
+	memset(text, 'a', sizeof(text));
+	wire_encode_empty(&b, WIRE_ERROR);
+	buf_put_u16(&b, 1);
+	buf_put_u16(&b, WIRE_MAX_ERROR_TEXT + 1);
+	buf_append(&b, text, sizeof(text));
+	fix_length(&b);
+	decode_bad(b.data, b.len, "error text too long");
+	/* Length field larger than the text present. */
+	b.len = 0;
+	wire_encode_error(&b, 1, "abc");
+	b.data[WIRE_HDR_LEN + 3] = 4;
+	decode_bad(b.data, b.len, "truncated body");
+	/* And smaller. */
+	b.data[WIRE_HDR_LEN + 3] = 2;
+	decode_bad(b.data, b.len, "trailing bytes after body");
+	/* Non-printable bytes are replaced, never passed on. */
+	b.len = 0;
+	wire_encode_empty(&b, WIRE_ERROR);
+	buf_put_u16(&b, 2);
+	buf_put_u16(&b, 8);
+	buf_append(&b, "a\nb\x1b[\x7f\xff", 7);
+	buf_put_u8(&b, 0);
+	fix_length(&b);
+	m = decode_ok(&b);
+	assert_int_equal(m.error.code, 2);
+	assert_int_equal(strlen(m.error.text), 8);
+	assert_string_equal(m.error.text, "a?b?[???");
+	buf_free(&b);
+}
+
+/* One valid frame of each type, for the prefix, truncation and fuzz tests. */
+static size_t
+all_frames(struct buf *frames, size_t max)
+{
+	struct node_addr a4 = addr("10.0.0.1:6000"), a6 = addr("[2001:db8::1]:6001");
+	struct node_addr list[] = {a4, a6, addr("10.0.0.2:6002")};
+	uint8_t id[WIRE_ID_LEN];
+	size_t n = 0;
+
+	memset(id, 0x33, sizeof(id));
+	assert_true(max >= 13);
+	memset(frames, 0, max * sizeof(*frames));
+	wire_encode_hello(&frames[n++], WIRE_ROLE_PEER, &a6, 7);
+	wire_encode_addr_msg(&frames[n++], WIRE_REGISTER, &a4);
+	wire_encode_empty(&frames[n++], WIRE_PEER_LIST_REQ);
+	wire_encode_peer_list(&frames[n++], list, 3);
+	wire_encode_peer_list(&frames[n++], NULL, 0);
+	wire_encode_dead_report(&frames[n++], &a4, 99, &a6);
+	wire_encode_addr_msg(&frames[n++], WIRE_LEAVE, &a6);
+	wire_encode_gossip(&frames[n++], id, &a4, 1, 2, (const uint8_t *)"payload\0x", 9);
+	wire_encode_gossip(&frames[n++], id, &a6, 1, 2, (const uint8_t *)"p", 1);
+	wire_encode_nonce(&frames[n++], WIRE_PING, 5);
+	wire_encode_nonce(&frames[n++], WIRE_PONG, 6);
+	wire_encode_error(&frames[n++], WIRE_ERR_REFUSED, "go away");
+	wire_encode_error(&frames[n++], WIRE_ERR_REFUSED, "");
+	return n;
+}
+
+static void
+free_frames(struct buf *frames, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		buf_free(&frames[i]);
+}
+
+static void
+test_frame_check_prefixes(void **state)
+{
+	struct buf f[16];
+	size_t n = all_frames(f, ARRAY_SIZE(f));
+
+	for (size_t i = 0; i < n; i++) {
+		for (size_t len = 0; len < f[i].len; len++) {
+			const char *reason = NULL;
+			long r = wire_frame_check(f[i].data, len, &reason);
+			if (r != 0)
+				fail_msg("frame %zu prefix %zu: check returned %ld", i, len, r);
+			/* wire_decode on a prefix is an error, not a crash. */
+			decode_bad(f[i].data, len, NULL);
+		}
+		assert_int_equal(wire_frame_check(f[i].data, f[i].len, &(const char *){NULL}),
+		                 (long)f[i].len);
+		/* Extra bytes after the frame belong to the next one: still one frame. */
+		buf_append(&f[i], "GS", 2);
+		assert_int_equal(wire_frame_check(f[i].data, f[i].len, &(const char *){NULL}),
+		                 (long)(f[i].len - 2));
+		/* ... but wire_decode wants exactly one frame. */
+		decode_bad(f[i].data, f[i].len, NULL);
+	}
+	free_frames(f, n);
+}
+
+static void
+expect_check_bad(const uint8_t *p, size_t len, const char *want)
+{
+	const char *reason = NULL;
+	long r = wire_frame_check(p, len, &reason);
+	if (r != -EBADMSG)
+		fail_msg("wire_frame_check returned %ld for a bad header (len %zu)", r, len);
+	assert_non_null(reason);
+	if (want && strcmp(reason, want) != 0)
+		fail_msg("reason \"%s\", expected \"%s\"", reason, want);
+}
+
+static void
+test_frame_check_bad_header(void **state)
+{
+	uint8_t h[WIRE_HDR_LEN] = {'G', 'S', WIRE_VERSION, WIRE_PING, 0, 0, 0, 8};
+	static const uint8_t bad_types[] = {0, WIRE_TYPE_MAX + 1, 0x80, 255};
+
+	/* Bad magic is visible from the first byte, and from the second. */
+	expect_check_bad((const uint8_t *)"X", 1, "bad magic (not a gossip frame)");
+	expect_check_bad((const uint8_t *)"GET / HTTP/1.0\r\n", 16,
+	                 "bad magic (not a gossip frame)");
+	expect_check_bad((const uint8_t *)"GX", 2, "bad magic (not a gossip frame)");
+	expect_check_bad((const uint8_t *)"GC\x01\x82", 4, "bad magic (not a gossip frame)");
+	/* Version. */
+	h[2] = 0;
+	expect_check_bad(h, 3, "unsupported protocol version");
+	h[2] = 2;
+	expect_check_bad(h, sizeof(h), "unsupported protocol version");
+	h[2] = WIRE_VERSION;
+	/* Unknown types, from the fourth byte on. */
+	for (size_t i = 0; i < ARRAY_SIZE(bad_types); i++) {
+		h[3] = bad_types[i];
+		expect_check_bad(h, 4, "unknown frame type");
+		expect_check_bad(h, sizeof(h), "unknown frame type");
+		decode_bad(h, sizeof(h), "unknown frame type");
+	}
+	assert_string_equal(wire_type_name(0), "UNKNOWN");
+	assert_string_equal(wire_type_name(11), "UNKNOWN");
+	assert_string_equal(wire_type_name(255), "UNKNOWN");
+	assert_string_equal(wire_type_name(WIRE_GOSSIP), "GOSSIP");
+	for (uint8_t t = 1; t <= WIRE_TYPE_MAX; t++)
+		assert_string_not_equal(wire_type_name(t), "UNKNOWN");
+	/* Length: the limit is accepted (wants more), one over is refused at once. */
+	h[3] = WIRE_GOSSIP;
+	h[4] = (uint8_t)(WIRE_MAX_BODY >> 24);
+	h[5] = (uint8_t)(WIRE_MAX_BODY >> 16);
+	h[6] = (uint8_t)(WIRE_MAX_BODY >> 8);
+	h[7] = (uint8_t)WIRE_MAX_BODY;
+	assert_int_equal(wire_frame_check(h, sizeof(h), &(const char *){NULL}), 0);
+	h[7] = (uint8_t)(WIRE_MAX_BODY + 1);
+	expect_check_bad(h, sizeof(h), "frame length over the limit");
+	memset(h + 4, 0xff, 4);
+	expect_check_bad(h, sizeof(h), "frame length over the limit");
+}
+
+/* Every strict prefix of every body, with the header length fixed up, is refused. */
+static void
+test_truncated_bodies(void **state)
+{
+	struct buf f[16];
+	size_t n = all_frames(f, ARRAY_SIZE(f));
+
+	for (size_t i = 0; i < n; i++) {
+		size_t full = f[i].len;
+		uint8_t type = f[i].data[3];
+		for (size_t len = WIRE_HDR_LEN; len < full; len++) {
+			struct buf t = {0};
+			/* A PEER_LIST with count 0 has a 4-byte body; any prefix is truncated. */
+			buf_append(&t, f[i].data, len);
+			fix_length(&t);
+			{
+				struct wire_msg m;
+				const char *reason = NULL;
+				int r = wire_decode(t.data, t.len, &m, &reason);
+				if (r != -EBADMSG)
+					fail_msg("%s truncated to a %zu-byte body was accepted",
+					         wire_type_name(type), len - WIRE_HDR_LEN);
+				assert_non_null(reason);
+			}
+			buf_free(&t);
+		}
+	}
+	free_frames(f, n);
+}
+
+static void
+test_trailing_bytes(void **state)
+{
+	struct buf f[16];
+	size_t n = all_frames(f, ARRAY_SIZE(f));
+
+	for (size_t i = 0; i < n; i++) {
+		uint8_t type = f[i].data[3];
+		buf_put_u8(&f[i], 0);
+		fix_length(&f[i]);
+		if (type == WIRE_GOSSIP) /* The payload length no longer matches. */
+			decode_bad(f[i].data, f[i].len,
+			           "payload length does not match frame length");
+		else
+			decode_bad(f[i].data, f[i].len, "trailing bytes after body");
+	}
+	free_frames(f, n);
+}
+
+static void
+test_bad_address(void **state)
+{
+	struct node_addr a = addr("10.0.0.1:6000");
+	struct buf b = {0};
+
+	wire_encode_addr_msg(&b, WIRE_REGISTER, &a);
+	for (unsigned fam = 0; fam < 256; fam++) {
+		if (fam == 4)
+			continue;
+		b.data[WIRE_HDR_LEN] = (uint8_t)fam;
+		if (fam == 6)
+			decode_bad(b.data, b.len, "truncated address");
+		else
+			decode_bad(b.data, b.len, "bad address family");
+	}
+	b.data[WIRE_HDR_LEN] = 4;
+	b.data[b.len - 2] = 0;
+	b.data[b.len - 1] = 0;
+	decode_bad(b.data, b.len, "address with port 0");
+	b.len = 0;
+	a = addr("[::1]:1");
+	a.port = 0;
+	wire_encode_dead_report(&b, &a, 1, &a);
+	decode_bad(b.data, b.len, "address with port 0");
+	b.len = 0;
+	wire_encode_hello(&b, WIRE_ROLE_SEED, &a, 1);
+	decode_bad(b.data, b.len, "address with port 0");
+	buf_free(&b);
+}
+
+static void
+check_decoded_sane(const struct wire_msg *m, int r, const char *reason)
+{
+	if (r == 0) {
+		assert_true(m->type >= 1 && m->type <= WIRE_TYPE_MAX);
+		if (m->type == WIRE_PEER_LIST) {
+			struct wire_peer_list l = m->peer_list;
+			struct node_addr a;
+			uint32_t count = l.count, seen = 0;
+			while (wire_peer_list_next(&l, &a)) {
+				assert_true(a.port != 0);
+				assert_true(a.family == AF_INET || a.family == AF_INET6);
+				seen++;
+			}
+			assert_int_equal(seen, count);
+		}
+		if (m->type == WIRE_ERROR)
+			assert_true(strlen(m->error.text) <= WIRE_MAX_ERROR_TEXT);
+	} else {
+		assert_int_equal(r, -EBADMSG);
+		assert_non_null(reason);
+	}
+}
+
+static void
+test_random_garbage(void **state)
+{
+	struct rng rng;
+	uint8_t *p = malloc(4096);
+	unsigned decoded = 0;
+
+	rng_seed(&rng, 0x5eed);
+	for (int iter = 0; iter < 100000; iter++) {
+		size_t len = (size_t)rng_below(&rng, 300);
+		struct wire_msg m;
+		const char *reason = NULL;
+		long fc;
+		int r;
+
+		for (size_t i = 0; i < len; i++)
+			p[i] = (uint8_t)rng_next(&rng);
+		/* Most iterations get a valid header so the body decoders are reached. */
+		if (len >= WIRE_HDR_LEN && iter % 8 != 0) {
+			uint32_t body = (uint32_t)(len - WIRE_HDR_LEN);
+			p[0] = WIRE_MAGIC0;
+			p[1] = WIRE_MAGIC1;
+			p[2] = WIRE_VERSION;
+			p[3] = (uint8_t)(1 + rng_below(&rng, WIRE_TYPE_MAX));
+			p[4] = (uint8_t)(body >> 24);
+			p[5] = (uint8_t)(body >> 16);
+			p[6] = (uint8_t)(body >> 8);
+			p[7] = (uint8_t)body;
+			/* Plausible address families now and then. */
+			if (len > WIRE_HDR_LEN + 4 && iter % 3 == 0)
+				p[WIRE_HDR_LEN + (iter % 5)] = (iter & 16) ? 4 : 6;
+		}
+		fc = wire_frame_check(p, len, &reason);
+		assert_true(fc == 0 || fc == -EBADMSG || (fc > 0 && (size_t)fc <= len));
+		if (fc == -EBADMSG)
+			assert_non_null(reason);
+		reason = NULL;
+		/* Copy to an exact-size allocation so ASan sees any over-read. */
+		{
+			uint8_t *exact = malloc(len ? len : 1);
+			memcpy(exact, p, len);
+			r = wire_decode(exact, len, &m, &reason);
+			check_decoded_sane(&m, r, reason);
+			free(exact);
+		}
+		if (r == 0)
+			decoded++;
+	}
+	/* The valid-header path must sometimes succeed (PING, PEER_LIST_REQ, ...). */
+	assert_true(decoded > 0);
+	free(p);
+}
+
+static void
+test_random_mutations(void **state)
+{
+	struct buf f[16];
+	size_t n = all_frames(f, ARRAY_SIZE(f));
+	struct rng rng;
+	unsigned decoded = 0, rejected = 0;
+
+	rng_seed(&rng, 0xfeedbeef);
+	for (int iter = 0; iter < 100000; iter++) {
+		const struct buf *src = &f[rng_below(&rng, n)];
+		size_t len = src->len;
+		uint8_t *p = malloc(len + 16);
+		int nmut = 1 + (int)rng_below(&rng, 4);
+		struct wire_msg m;
+		const char *reason = NULL;
+		int r;
+
+		memcpy(p, src->data, len);
+		for (int k = 0; k < nmut; k++) {
+			switch (rng_below(&rng, 4)) {
+			case 0: /* flip a byte */
+				p[rng_below(&rng, len)] = (uint8_t)rng_next(&rng);
+				break;
+			case 1: /* flip a bit in the body */
+				if (len > WIRE_HDR_LEN)
+					p[WIRE_HDR_LEN + rng_below(&rng, len - WIRE_HDR_LEN)] ^=
+					    (uint8_t)(1u << rng_below(&rng, 8));
+				break;
+			case 2: /* truncate */
+				len = (size_t)rng_below(&rng, len + 1);
+				break;
+			default: /* extend with random bytes */
+				if (len + 4 <= src->len + 16) {
+					for (int j = 0; j < 4; j++)
+						p[len++] = (uint8_t)rng_next(&rng);
+				}
+				break;
+			}
+			if (len == 0)
+				break;
+		}
+		/* Half the time keep the header length consistent so bodies are parsed. */
+		if (len >= WIRE_HDR_LEN && (iter & 1)) {
+			uint32_t body = (uint32_t)(len - WIRE_HDR_LEN);
+			p[4] = (uint8_t)(body >> 24);
+			p[5] = (uint8_t)(body >> 16);
+			p[6] = (uint8_t)(body >> 8);
+			p[7] = (uint8_t)body;
+		}
+		{
+			uint8_t *exact = malloc(len ? len : 1);
+			memcpy(exact, p, len);
+			r = wire_decode(exact, len, &m, &reason);
+			check_decoded_sane(&m, r, reason);
+			free(exact);
+		}
+		if (r == 0)
+			decoded++;
+		else
+			rejected++;
+		free(p);
+	}
+	assert_true(decoded > 0);
+	assert_true(rejected > 0);
+	free_frames(f, n);
+}
+
+/* SHA-256 computed independently, over the documented concatenation. */
+static void
+reference_id(const struct node_addr *o, uint64_t ts, uint64_t seq, const uint8_t *payload,
+             size_t len, uint8_t out[WIRE_ID_LEN])
+{
+	struct buf b = {0};
+	unsigned int outlen = 0;
+
+	buf_put_u8(&b, o->family == AF_INET6 ? 6 : 4);
+	buf_append(&b, o->addr, o->family == AF_INET6 ? 16 : 4);
+	buf_put_u16(&b, o->port);
+	buf_put_u64(&b, ts);
+	buf_put_u64(&b, seq);
+	buf_append(&b, payload, len);
+	assert_int_equal(EVP_Digest(b.data, b.len, out, &outlen, EVP_sha256(), NULL), 1);
+	assert_int_equal(outlen, WIRE_ID_LEN);
+	buf_free(&b);
+}
+
+static void
+test_message_id(void **state)
+{
+	struct node_addr o4 = addr("127.0.0.1:5000"), o6 = addr("[2001:db8::5]:5000");
+	static const uint8_t payload[] = "some payload\0with a NUL";
+	uint8_t id1[WIRE_ID_LEN], id2[WIRE_ID_LEN], ref[WIRE_ID_LEN];
+	struct node_addr o;
+
+	/* Known answer: SHA-256 of 04 7f000001 1388 0000000000000001 0000000000000002 "abc". */
+	{
+		static const uint8_t bytes[] = {4, 127, 0, 0, 1, 0x13, 0x88, 0,  0,
+		                                0, 0,   0, 0, 0, 1,    0,    0,  0,
+		                                0, 0,   0, 0, 2, 'a',  'b',  'c'};
+		unsigned int outlen = 0;
+		assert_int_equal(wire_message_id(&o4, 1, 2, (const uint8_t *)"abc", 3, id1), 0);
+		assert_int_equal(EVP_Digest(bytes, sizeof(bytes), ref, &outlen, EVP_sha256(), NULL),
+		                 1);
+		assert_memory_equal(id1, ref, WIRE_ID_LEN);
+	}
+
+	assert_int_equal(
+	    wire_message_id(&o4, 1700000000123456ULL, 77, payload, sizeof(payload), id1), 0);
+	reference_id(&o4, 1700000000123456ULL, 77, payload, sizeof(payload), ref);
+	assert_memory_equal(id1, ref, WIRE_ID_LEN);
+	/* Deterministic. */
+	assert_int_equal(
+	    wire_message_id(&o4, 1700000000123456ULL, 77, payload, sizeof(payload), id2), 0);
+	assert_memory_equal(id1, id2, WIRE_ID_LEN);
+
+	assert_int_equal(wire_message_id(&o6, 5, 6, payload, sizeof(payload), id1), 0);
+	reference_id(&o6, 5, 6, payload, sizeof(payload), ref);
+	assert_memory_equal(id1, ref, WIRE_ID_LEN);
+
+	/* Each field changes the id. */
+	assert_int_equal(wire_message_id(&o4, 10, 20, payload, sizeof(payload), id1), 0);
+	o = o4;
+	o.port++;
+	assert_int_equal(wire_message_id(&o, 10, 20, payload, sizeof(payload), id2), 0);
+	assert_memory_not_equal(id1, id2, WIRE_ID_LEN);
+	o = o4;
+	o.addr[3] ^= 1;
+	assert_int_equal(wire_message_id(&o, 10, 20, payload, sizeof(payload), id2), 0);
+	assert_memory_not_equal(id1, id2, WIRE_ID_LEN);
+	assert_int_equal(wire_message_id(&o4, 11, 20, payload, sizeof(payload), id2), 0);
+	assert_memory_not_equal(id1, id2, WIRE_ID_LEN);
+	assert_int_equal(wire_message_id(&o4, 10, 21, payload, sizeof(payload), id2), 0);
+	assert_memory_not_equal(id1, id2, WIRE_ID_LEN);
+	assert_int_equal(wire_message_id(&o4, 10, 20, payload, sizeof(payload) - 1, id2), 0);
+	assert_memory_not_equal(id1, id2, WIRE_ID_LEN);
+	{
+		uint8_t p2[sizeof(payload)];
+		memcpy(p2, payload, sizeof(p2));
+		p2[13] ^= 0x80; /* the NUL in the middle */
+		assert_int_equal(wire_message_id(&o4, 10, 20, p2, sizeof(p2), id2), 0);
+		assert_memory_not_equal(id1, id2, WIRE_ID_LEN);
+	}
+	/* Timestamp and seq are not interchangeable. */
+	assert_int_equal(wire_message_id(&o4, 20, 10, payload, sizeof(payload), id2), 0);
+	assert_memory_not_equal(id1, id2, WIRE_ID_LEN);
+	/* IPv4 bytes beyond the address do not count. */
+	o = o4;
+	o.addr[12] = 0xaa;
+	assert_int_equal(wire_message_id(&o, 10, 20, payload, sizeof(payload), id2), 0);
+	assert_memory_equal(id1, id2, WIRE_ID_LEN);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_hello_roundtrip),
+	    cmocka_unit_test(test_hello_bad_role),
+	    cmocka_unit_test(test_addr_msgs_roundtrip),
+	    cmocka_unit_test(test_empty_msgs),
+	    cmocka_unit_test(test_peer_list_roundtrip),
+	    cmocka_unit_test(test_peer_list_bad),
+	    cmocka_unit_test(test_dead_report_roundtrip),
+	    cmocka_unit_test(test_gossip_roundtrip),
+	    cmocka_unit_test(test_gossip_max_payload),
+	    cmocka_unit_test(test_gossip_bad),
+	    cmocka_unit_test(test_ping_pong_roundtrip),
+	    cmocka_unit_test(test_error_roundtrip),
+	    cmocka_unit_test(test_error_bad),
+	    cmocka_unit_test(test_frame_check_prefixes),
+	    cmocka_unit_test(test_frame_check_bad_header),
+	    cmocka_unit_test(test_truncated_bodies),
+	    cmocka_unit_test(test_trailing_bytes),
+	    cmocka_unit_test(test_bad_address),
+	    cmocka_unit_test(test_random_garbage),
+	    cmocka_unit_test(test_random_mutations),
+	    cmocka_unit_test(test_message_id),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
