@@ -34,7 +34,7 @@ static const struct setting_desc settings[] = {
 	S(NULL, "log_dir", K_STRING, log_dir, 0, 0),
 	S(NULL, "address", K_STRING, address, 0, 0),
 	S("seed", "lease_time", K_DURATION, seed.lease_time_usec, SEC(1), SEC(86400)),
-	S("seed", "max_peers", K_U32, seed.max_peers, 1, 1000000),
+	S("seed", "max_peers", K_U32, seed.max_peers, 1, 50000), /* a PEER_LIST of IPv6 addresses must fit one frame */
 	S("seed", "max_connections", K_U32, seed.max_connections, 8, 1000000),
 	S("seed", "confirm_dead", K_BOOL, seed.confirm_dead, 0, 1),
 	S("seed", "probe_timeout", K_DURATION, seed.probe_timeout_usec, SEC(0.01), SEC(60)),
@@ -65,8 +65,8 @@ conf_init(struct gossip_config *c)
 	c->seed.probe_timeout_usec = SEC(1);
 	c->peer.degree = 4;
 	c->peer.max_neighbours = 32;
-	c->peer.ping_interval_usec = SEC(1);
-	c->peer.ping_timeout_usec = SEC(1);
+	c->peer.ping_interval_usec = SEC(0.5);
+	c->peer.ping_timeout_usec = SEC(0.5);
 	c->peer.ping_misses = 3;
 	c->peer.seen_cache_size = 100000;
 	c->peer.seen_cache_age_usec = SEC(600);

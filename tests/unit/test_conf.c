@@ -194,8 +194,8 @@ test_defaults(void **state)
 	assert_true(c.seed.probe_timeout_usec == 1 * SEC);
 	assert_int_equal(c.peer.degree, 4);
 	assert_int_equal(c.peer.max_neighbours, 32);
-	assert_true(c.peer.ping_interval_usec == 1 * SEC);
-	assert_true(c.peer.ping_timeout_usec == 1 * SEC);
+	assert_true(c.peer.ping_interval_usec == SEC / 2);
+	assert_true(c.peer.ping_timeout_usec == SEC / 2);
 	assert_int_equal(c.peer.ping_misses, 3);
 	assert_int_equal(c.peer.seen_cache_size, 100000);
 	assert_true(c.peer.seen_cache_age_usec == 600 * SEC);
@@ -482,6 +482,7 @@ test_out_of_range(void **state)
 	apply_bad("peer = { send_queue_limit = 17179869185L; };\n", 1, "peer.send_queue_limit");
 	apply_bad("peer = { max_control_clients = 4097; };\n", 1, "peer.max_control_clients");
 	apply_bad("seed = { max_peers = 0; };\n", 1, "seed.max_peers");
+	apply_bad("seed = { max_peers = 50001; };\n", 1, "seed.max_peers = 50001 out of range [1, 50000]");
 	apply_bad("seed = { max_connections = 7; };\n", 1, "seed.max_connections = 7");
 	apply_bad("peer = { ping_interval = 0.009; };\n", 1,
 	          "peer.ping_interval = 0.009 out of range [0.01, 3600.0] seconds");
