@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Configuration: defaults, libconfig files and prototype seed lists, validation, printing. */
+#include <assert.h>
 #include <errno.h>
 #include <libgen.h>
 #include <stdarg.h>
@@ -321,8 +322,12 @@ apply_setting(struct gossip_config *c, const struct setting_desc *d, config_sett
 		}
 		v = config_setting_get_int64(s);
 		if (v < 0 || (uint64_t)v < d->min || (uint64_t)v > d->max) {
-			add_error(err, errlen, path, line, "%s = %lld out of range [%llu, %llu]", what,
-				  v, (unsigned long long)d->min, (unsigned long long)d->max);
+			/* libconfig wraps a plain integer past 2^31-1; only the L suffix makes it 64-bit. */
+			add_error(err, errlen, path, line, "%s = %lld out of range [%llu, %llu]%s", what,
+				  v, (unsigned long long)d->min, (unsigned long long)d->max,
+				  d->kind == K_U64 && type == CONFIG_TYPE_INT && d->max > INT32_MAX
+					  ? " (write integers above 2147483647 with an L suffix, e.g. 4294967296L)"
+					  : "");
 			return false;
 		}
 		if (d->kind == K_U32)
@@ -625,4 +630,65 @@ conf_print(const struct gossip_config *c, FILE *out)
 				print_setting(c, &settings[i], out, "  ");
 		fprintf(out, "};\n");
 	}
+}
+
+static size_t
+setting_size(const struct setting_desc *d)
+{
+	switch (d->kind) {
+	case K_DURATION:
+	case K_U64:
+		return sizeof(uint64_t);
+	case K_U32:
+		return sizeof(uint32_t);
+	case K_BOOL:
+		return sizeof(bool);
+	case K_STRING:
+		return sizeof(char *);
+	}
+	return 0;
+}
+
+size_t
+conf_keep(struct gossip_config *to, const struct gossip_config *from, const char *const names[],
+	  char *changed, size_t len)
+{
+	size_t n = 0, used = 0;
+
+	if (len)
+		changed[0] = '\0';
+	for (size_t i = 0; names[i]; i++) {
+		const char *dot = strchr(names[i], '.');
+		char section[16];
+		const struct setting_desc *d;
+		bool same;
+
+		if (dot)
+			snprintf(section, sizeof(section), "%.*s", (int)(dot - names[i]), names[i]);
+		d = dot ? find_setting(section, dot + 1) : find_setting(NULL, names[i]);
+
+		assert(d);
+		if (d->kind == K_STRING) {
+			char **t = string_field(to, d);
+			const char *f = *(char *const *)((const char *)from + d->offset);
+			same = (!*t && !f) || (*t && f && strcmp(*t, f) == 0);
+			if (!same) {
+				free(*t);
+				*t = f ? xstrdup(f) : NULL;
+			}
+		} else {
+			void *t = (char *)to + d->offset;
+			const void *f = (const char *)from + d->offset;
+			same = memcmp(t, f, setting_size(d)) == 0;
+			memcpy(t, f, setting_size(d));
+		}
+		if (same)
+			continue;
+		if (used < len) {
+			int w = snprintf(changed + used, len - used, "%s%s", n ? ", " : "", names[i]);
+			used += w > 0 ? (size_t)w : 0;
+		}
+		n++;
+	}
+	return n;
 }

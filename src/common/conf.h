@@ -68,4 +68,12 @@ void conf_print(const struct gossip_config *c, FILE *out);
 /* Deep copy (for reload: parse into a copy, swap on success). */
 void conf_copy(struct gossip_config *dst, const struct gossip_config *src);
 
+/*
+ * Reload: gives the settings named in names[] (NULL-terminated, "section.name"
+ * or a top-level name) their values in from, the running configuration.
+ * Returns how many differed; their names, comma-separated, go to changed.
+ */
+size_t conf_keep(struct gossip_config *to, const struct gossip_config *from, const char *const names[],
+		 char *changed, size_t len);
+
 #endif

@@ -50,7 +50,7 @@
  *   messages_sent messages_received duplicates_received gossip_frames_sent
  *   gossip_frames_received gossip_bytes_sent pings_sent pongs_received
  *   neighbours_dead neighbours_dropped_slow malformed_frames seen_cache_entries
- *   seen_cache_evicted connections_accepted
+ *   seen_cache_evicted connections_accepted oversized_dropped
  */
 enum ctl_type {
 	/* requests */

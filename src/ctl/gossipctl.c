@@ -101,7 +101,8 @@ usage(FILE *f)
 	      "  peers                 the neighbours: direction, state, round-trip time\n"
 	      "  stats                 the peer's counters\n"
 	      "  tail [-f] [-n N]      the last N messages received (default 10, at most 100000);\n"
-	      "                        with -f, keep printing new ones until interrupted\n"
+	      "                        with -f (--follow), keep printing new ones until\n"
+	      "                        interrupted; -n is also --lines\n"
 	      "\n"
 	      "Options:\n"
 	      "  -s, --socket PATH     use the control socket PATH\n"
@@ -117,12 +118,13 @@ usage(FILE *f)
 	      "\n"
 	      "Exit status:\n"
 	      "  0  success\n"
-	      "  1  failure: the peer could not do it, a protocol error, or no reply in time\n"
+	      "  1  failure: the peer could not do it, a malformed reply, or no reply in time\n"
 	      "  2  usage error\n"
 	      "  3  the peer is not running (cannot connect)\n"
 	      "  4  permission denied\n"
 	      "  5  message too long\n"
-	      "  6  empty message\n",
+	      "  6  empty message\n"
+	      "  7  the peer rejected the request as malformed (version mismatch)\n",
 	      f);
 }
 

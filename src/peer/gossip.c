@@ -105,8 +105,20 @@ remember(struct peer *p, const struct wire_msg *m, const struct node_addr *from,
 	 uint64_t received)
 {
 	uint32_t cap = p->cfg.peer.history;
-	struct history_entry *h;
+	struct history_entry e = {
+		.from = *from,
+		.origin = m->gossip.origin,
+		.timestamp = m->gossip.timestamp,
+		.received = received,
+		.seq = m->gossip.seq,
+		.frame = frame,
+		.payload = m->gossip.payload, /* points into frame */
+		.len = m->gossip.len,
+	};
 
+	memcpy(e.id, m->gossip.id, WIRE_ID_LEN);
+	/* Followers (tail -f) see every message, even with no history kept. */
+	control_notify_delivery(p, &e);
 	if (!cap)
 		return;
 	if (p->history_len == cap) {
@@ -114,18 +126,9 @@ remember(struct peer *p, const struct wire_msg *m, const struct node_addr *from,
 		p->history_head = (p->history_head + 1) % cap;
 		p->history_len--;
 	}
-	h = &p->history[(p->history_head + p->history_len) % cap];
+	e.frame = blob_ref(frame);
+	p->history[(p->history_head + p->history_len) % cap] = e;
 	p->history_len++;
-	memcpy(h->id, m->gossip.id, WIRE_ID_LEN);
-	h->from = *from;
-	h->origin = m->gossip.origin;
-	h->timestamp = m->gossip.timestamp;
-	h->received = received;
-	h->seq = m->gossip.seq;
-	h->frame = blob_ref(frame);
-	h->payload = m->gossip.payload; /* points into frame */
-	h->len = m->gossip.len;
-	control_notify_delivery(p, h);
 }
 
 /* "[stamp] Received from <from>: <origin> - <origin time>:<origin ip>:'<text>'" */

@@ -246,8 +246,14 @@ on_sigterm(sd_event_source *src, const struct signalfd_siginfo *si, void *userda
 static int
 on_sighup(sd_event_source *src, const struct signalfd_siginfo *si, void *userdata)
 {
+	/* Sized or bound at start: the cache, history, files, socket and address. */
+	static const char *const restart_settings[] = {
+		"peer.seen_cache_size", "peer.history", "log_dir", "address",
+		"peer.control_socket", "peer.control_group", NULL,
+	};
 	struct peer *p = userdata;
 	struct gossip_config nc;
+	char changed[256];
 
 	daemon_notify("RELOADING=1\nSTATUS=reloading configuration");
 	if (daemon_load_config(&the_options->args, true, &nc) < 0) {
@@ -255,23 +261,15 @@ on_sighup(sd_event_source *src, const struct signalfd_siginfo *si, void *userdat
 		daemon_notify("READY=1");
 		return 0;
 	}
-	if (nc.peer.seen_cache_size != p->cfg.peer.seen_cache_size ||
-	    nc.peer.history != p->cfg.peer.history ||
-	    (nc.log_dir && p->cfg.log_dir && strcmp(nc.log_dir, p->cfg.log_dir)) ||
-	    (nc.peer.control_socket && p->cfg.peer.control_socket &&
-	     strcmp(nc.peer.control_socket, p->cfg.peer.control_socket)))
-		log_warn("reload: seen_cache_size, history, log_dir and control_socket take effect "
-			 "at the next restart");
-	nc.peer.seen_cache_size = p->cfg.peer.seen_cache_size;
-	nc.peer.history = p->cfg.peer.history;
-	free(nc.log_dir);
-	nc.log_dir = p->cfg.log_dir ? xstrdup(p->cfg.log_dir) : NULL;
-	free(nc.peer.control_socket);
-	nc.peer.control_socket = p->cfg.peer.control_socket ? xstrdup(p->cfg.peer.control_socket) : NULL;
+	if (conf_keep(&nc, &p->cfg, restart_settings, changed, sizeof(changed)))
+		log_warn("reload: %s changed; the new value takes effect at the next restart", changed);
 	conf_free(&p->cfg);
 	p->cfg = nc;
 	p->seen.max_age_usec = p->cfg.peer.seen_cache_age_usec;
 	neighbours_start(p);
+	for (struct neighbour *nb = p->neighbours; nb; nb = nb->next)
+		if (nb->conn)
+			nb->conn->queue_limit = p->cfg.peer.send_queue_limit;
 	seeds_reconfigure(p);
 	neighbours_maintain(p);
 	log_info("configuration reloaded: degree %u, ping every %.3f s, %u misses", p->cfg.peer.degree,

@@ -122,13 +122,18 @@ on_sigterm(sd_event_source *src, const struct signalfd_siginfo *si, void *userda
 static int
 on_sighup(sd_event_source *src, const struct signalfd_siginfo *si, void *userdata)
 {
+	static const char *const restart_settings[] = {"log_dir", "address", NULL};
 	struct seed *s = userdata;
 	struct gossip_config nc;
+	char changed[256];
 
 	daemon_notify("RELOADING=1\nSTATUS=reloading configuration");
 	if (daemon_load_config(&the_options->args, false, &nc) < 0) {
 		log_error("reload failed; keeping the previous configuration");
 	} else {
+		if (conf_keep(&nc, &s->cfg, restart_settings, changed, sizeof(changed)))
+			log_warn("reload: %s changed; the new value takes effect at the next restart",
+				 changed);
 		conf_free(&s->cfg);
 		s->cfg = nc;
 		seed_apply_config(s);

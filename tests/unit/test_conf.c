@@ -678,6 +678,38 @@ test_missing_file(void **state)
 	conf_free(&c);
 }
 
+/* Reload keeps the settings that need a restart and names those that changed. */
+static void
+test_keep_restart_settings(void **state)
+{
+	static const char *const names[] = {"peer.history", "log_dir", "address", "seed.lease_time", NULL};
+	struct gossip_config old, nc;
+	char changed[128];
+
+	(void)state;
+	conf_init(&old);
+	conf_init(&nc);
+	old.log_dir = xstrdup("/var/log/a");
+	nc.log_dir = xstrdup("/var/log/b");
+	nc.peer.history = 7;
+	nc.peer.degree = 9;
+	assert_int_equal(conf_keep(&nc, &old, names, changed, sizeof(changed)), 2);
+	assert_string_equal(changed, "peer.history, log_dir");
+	assert_int_equal(nc.peer.history, old.peer.history);
+	assert_string_equal(nc.log_dir, "/var/log/a");
+	assert_int_equal(nc.peer.degree, 9); /* not named: the new value stays */
+	/* Nothing differs now: nothing to report. */
+	assert_int_equal(conf_keep(&nc, &old, names, changed, sizeof(changed)), 0);
+	assert_string_equal(changed, "");
+	/* A setting unset in the running configuration is unset again. */
+	free(nc.address);
+	nc.address = xstrdup("10.0.0.1");
+	assert_int_equal(conf_keep(&nc, &old, names, changed, sizeof(changed)), 1);
+	assert_null(nc.address);
+	conf_free(&old);
+	conf_free(&nc);
+}
+
 static void
 test_error_leaves_config_unchanged(void **state)
 {
@@ -974,6 +1006,7 @@ main(void)
 	    cmocka_unit_test(test_seed_file_relative),
 	    cmocka_unit_test(test_missing_file),
 	    cmocka_unit_test(test_error_leaves_config_unchanged),
+	    cmocka_unit_test(test_keep_restart_settings),
 	    cmocka_unit_test(test_validate),
 	    cmocka_unit_test(test_print_roundtrip),
 	    cmocka_unit_test(test_print_golden),
