@@ -31,6 +31,9 @@ struct peer_config {
 	uint32_t max_message_size;    /* payload bytes */
 	uint64_t send_queue_limit;    /* bytes queued to one neighbour before it is dropped */
 	uint32_t history;             /* received messages kept for gossipctl tail */
+	bool lazy_push;               /* broadcast tree (eager push + IHAVE/GRAFT); false: flood */
+	uint64_t graft_timeout_usec;  /* wait after an IHAVE before asking for the message */
+	uint64_t resend_cache_size;   /* bytes of recent messages kept to answer GRAFT */
 	uint64_t register_retry_max_usec; /* backoff cap while a seed majority is not reached */
 	uint32_t max_control_clients;
 	char *control_socket;         /* NULL: derived from the runtime directory and port */

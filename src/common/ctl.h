@@ -40,7 +40,7 @@
  *   control_socket[s] log_file[s] output_file[s]
  * PEERS: one record per neighbour
  *   addr[s] direction[s: out|in] state[s: up|connecting|down] rtt_ms[f: -1 unknown]
- *   misses[u] queued_bytes[u] connected_for[f: s]
+ *   misses[u] queued_bytes[u] push[s: eager|lazy] connected_for[f: s]
  * SEND: one record
  *   id[s: 64 hex] seq[u] size[u]
  * TAIL: one record per received message, oldest first
@@ -50,7 +50,9 @@
  *   messages_sent messages_received duplicates_received gossip_frames_sent
  *   gossip_frames_received gossip_bytes_sent pings_sent pongs_received
  *   neighbours_dead neighbours_dropped_slow malformed_frames seen_cache_entries
- *   seen_cache_evicted connections_accepted oversized_dropped
+ *   seen_cache_evicted connections_accepted oversized_dropped ihave_frames_sent
+ *   ihave_ids_sent ihave_ids_received grafts_sent grafts_answered grafts_failed
+ *   prunes_sent prunes_received announcements_dropped lazy_links resend_cache_bytes
  */
 enum ctl_type {
 	/* requests */

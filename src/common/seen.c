@@ -24,9 +24,21 @@ seen_cache_init(struct seen_cache *c, size_t capacity, uint64_t max_age_usec)
 	c->max_age_usec = max_age_usec;
 }
 
+static void
+release_frame(struct seen_cache *c, struct seen_entry *e)
+{
+	if (!e->frame)
+		return;
+	c->frame_bytes -= e->frame->len;
+	blob_unref(e->frame);
+	e->frame = NULL;
+}
+
 void
 seen_cache_free(struct seen_cache *c)
 {
+	for (size_t i = 0; i < c->count; i++)
+		release_frame(c, &c->ring[(c->head + i) % c->capacity]);
 	free(c->ring);
 	free(c->table);
 	memset(c, 0, sizeof(*c));
@@ -99,8 +111,54 @@ drop_oldest(struct seen_cache *c)
 
 	if (found)
 		table_delete(c, slot);
+	release_frame(c, &c->ring[c->head]);
+	if (c->frame_skip)
+		c->frame_skip--;
 	c->head = (c->head + 1) % c->capacity;
 	c->count--;
+}
+
+static void
+enforce_budget(struct seen_cache *c)
+{
+	while (c->frame_bytes > c->frame_budget && c->frame_skip < c->count) {
+		release_frame(c, &c->ring[(c->head + c->frame_skip) % c->capacity]);
+		c->frame_skip++;
+	}
+}
+
+void
+seen_cache_keep_frame(struct seen_cache *c, struct blob *frame)
+{
+	struct seen_entry *e;
+
+	if (!c->count || !frame)
+		return;
+	e = &c->ring[(c->head + c->count - 1) % c->capacity];
+	release_frame(c, e);
+	if (frame->len > c->frame_budget)
+		return;
+	e->frame = blob_ref(frame);
+	c->frame_bytes += frame->len;
+	if (c->frame_skip >= c->count)
+		c->frame_skip = c->count - 1; /* the entries before it hold no frame */
+	enforce_budget(c);
+}
+
+struct blob *
+seen_cache_frame(const struct seen_cache *c, const uint8_t id[WIRE_ID_LEN])
+{
+	bool found;
+	size_t slot = find_slot(c, id, &found);
+
+	return found ? c->ring[c->table[slot] - 1].frame : NULL;
+}
+
+void
+seen_cache_set_frame_budget(struct seen_cache *c, size_t bytes)
+{
+	c->frame_budget = bytes;
+	enforce_budget(c);
 }
 
 size_t
@@ -135,6 +193,7 @@ seen_cache_insert(struct seen_cache *c, const uint8_t id[WIRE_ID_LEN], uint64_t 
 	pos = (c->head + c->count) % c->capacity;
 	memcpy(c->ring[pos].id, id, WIRE_ID_LEN);
 	c->ring[pos].at = now;
+	c->ring[pos].frame = NULL;
 	c->table[slot] = (uint32_t)pos + 1;
 	c->count++;
 	return true;

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "wire.h"
 
 /*
@@ -15,10 +16,15 @@
  * the oldest id is evicted; ids older than max_age are expired on insert
  * and by seen_cache_expire(). Every operation is O(1) amortised and the
  * cache never allocates after seen_cache_init().
+ *
+ * An entry may also hold the message's frame, so the message can be sent
+ * again on request (GRAFT). Frames are bounded in total bytes: over the
+ * budget, the oldest entries let go of theirs (the ids stay).
  */
 struct seen_entry {
 	uint8_t id[WIRE_ID_LEN];
 	uint64_t at; /* insertion time, usec */
+	struct blob *frame; /* NULL when not kept */
 };
 
 struct seen_cache {
@@ -31,6 +37,9 @@ struct seen_cache {
 	uint64_t max_age_usec;
 	uint64_t evicted; /* dropped at capacity before reaching max_age */
 	uint64_t expired; /* dropped for age */
+	size_t frame_bytes;  /* held by entries' frames */
+	size_t frame_budget; /* at most */
+	size_t frame_skip;   /* the oldest entries whose frames were released for the budget */
 };
 
 void seen_cache_init(struct seen_cache *c, size_t capacity, uint64_t max_age_usec);
@@ -40,5 +49,11 @@ bool seen_cache_contains(const struct seen_cache *c, const uint8_t id[WIRE_ID_LE
 bool seen_cache_insert(struct seen_cache *c, const uint8_t id[WIRE_ID_LEN], uint64_t now);
 /* Drops entries older than max_age. Returns how many. */
 size_t seen_cache_expire(struct seen_cache *c, uint64_t now);
+/* Keeps a reference to frame in the newest entry (the id just inserted). */
+void seen_cache_keep_frame(struct seen_cache *c, struct blob *frame);
+/* The frame kept with id, or NULL. */
+struct blob *seen_cache_frame(const struct seen_cache *c, const uint8_t id[WIRE_ID_LEN]);
+/* Bounds the bytes of kept frames (0 keeps none), releasing the oldest at once if over. */
+void seen_cache_set_frame_budget(struct seen_cache *c, size_t bytes);
 
 #endif

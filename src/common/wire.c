@@ -108,6 +108,9 @@ static const char *const type_names[] = {
 	[WIRE_PING] = "PING",
 	[WIRE_PONG] = "PONG",
 	[WIRE_ERROR] = "ERROR",
+	[WIRE_IHAVE] = "IHAVE",
+	[WIRE_GRAFT] = "GRAFT",
+	[WIRE_PRUNE] = "PRUNE",
 };
 
 const char *
@@ -187,6 +190,7 @@ wire_decode(const uint8_t *frame, size_t len, struct wire_msg *ret, const char *
 			return -EBADMSG;
 		break;
 	case WIRE_PEER_LIST_REQ:
+	case WIRE_PRUNE:
 		break;
 	case WIRE_PEER_LIST: {
 		struct node_addr a;
@@ -227,6 +231,20 @@ wire_decode(const uint8_t *frame, size_t len, struct wire_msg *ret, const char *
 	case WIRE_PING:
 	case WIRE_PONG:
 		m.nonce = get64(&c);
+		break;
+	case WIRE_IHAVE:
+	case WIRE_GRAFT:
+		m.ids.count = get16(&c);
+		if (!c.bad && (m.ids.count == 0 || m.ids.count > WIRE_MAX_IDS)) {
+			*reason = m.ids.count ? "too many ids" : "no ids";
+			return -EBADMSG;
+		}
+		if (!c.bad && c.left != (size_t)m.ids.count * WIRE_ID_LEN) {
+			*reason = "id count does not match frame length";
+			return -EBADMSG;
+		}
+		if (take(&c, (size_t)m.ids.count * WIRE_ID_LEN, &p))
+			m.ids.ids = p;
 		break;
 	case WIRE_ERROR: {
 		uint16_t n;
@@ -385,6 +403,15 @@ wire_encode_error(struct buf *b, uint16_t code, const char *text)
 	buf_put_u16(b, code);
 	buf_put_u16(b, (uint16_t)n);
 	buf_append(b, text, n);
+	frame_end(b, s);
+}
+
+void
+wire_encode_ids(struct buf *b, uint8_t type, const uint8_t *ids, uint16_t count)
+{
+	size_t s = frame_begin(b, type);
+	buf_put_u16(b, count);
+	buf_append(b, ids, (size_t)count * WIRE_ID_LEN);
 	frame_end(b, s);
 }
 

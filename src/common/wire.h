@@ -33,6 +33,8 @@
 /* The largest payload that fits in one frame (origin is at most 19 bytes). */
 #define WIRE_MAX_PAYLOAD (WIRE_MAX_BODY - WIRE_GOSSIP_FIXED - 19)
 #define WIRE_MAX_ERROR_TEXT 256
+/* Ids in one IHAVE or GRAFT frame, at most. */
+#define WIRE_MAX_IDS 1024
 
 enum wire_type {
 	WIRE_HELLO = 1,         /* role, advertised address, incarnation */
@@ -45,7 +47,10 @@ enum wire_type {
 	WIRE_PING = 8,          /* nonce */
 	WIRE_PONG = 9,          /* nonce echoed */
 	WIRE_ERROR = 10,        /* code, text: the sender is about to close */
-	WIRE_TYPE_MAX = WIRE_ERROR,
+	WIRE_IHAVE = 11,        /* peer -> peer: count, ids of messages the sender has (lazy push) */
+	WIRE_GRAFT = 12,        /* peer -> peer: count, ids wanted; resume eager push to the sender */
+	WIRE_PRUNE = 13,        /* peer -> peer: stop eager push to the sender (it got a duplicate) */
+	WIRE_TYPE_MAX = WIRE_PRUNE,
 };
 
 enum wire_role {
@@ -91,6 +96,10 @@ struct wire_msg {
 		} gossip;
 		uint64_t nonce; /* PING, PONG */
 		struct {
+			uint16_t count; /* 1..WIRE_MAX_IDS */
+			const uint8_t *ids; /* count * WIRE_ID_LEN bytes */
+		} ids; /* IHAVE, GRAFT */
+		struct {
 			uint16_t code;
 			char text[WIRE_MAX_ERROR_TEXT + 1];
 		} error;
@@ -129,6 +138,8 @@ void wire_encode_gossip(struct buf *b, const uint8_t id[WIRE_ID_LEN],
 			const uint8_t *payload, uint32_t len);
 void wire_encode_nonce(struct buf *b, uint8_t type, uint64_t nonce);
 void wire_encode_error(struct buf *b, uint16_t code, const char *text);
+/* IHAVE or GRAFT carrying count (1..WIRE_MAX_IDS) ids, WIRE_ID_LEN bytes each. */
+void wire_encode_ids(struct buf *b, uint8_t type, const uint8_t *ids, uint16_t count);
 
 /*
  * Message id: SHA-256 over the encoded origin address, the timestamp and seq

@@ -110,6 +110,7 @@ do_peers(struct ctl_client *cl)
 				  nb->live.rtt_usec ? (double)nb->live.rtt_usec / 1000.0 : -1.0);
 		ctl_record_u64(&r, "misses", nb->live.misses);
 		ctl_record_u64(&r, "queued_bytes", nb->conn ? nb->conn->queued_bytes : 0);
+		ctl_record_str(&r, "push", nb->lazy && p->cfg.peer.lazy_push ? "lazy" : "eager");
 		ctl_record_double(&r, "connected_for",
 				  nb->state == LINK_UP ? (double)(now - nb->up_since) / 1e6 : 0.0);
 		ctl_record_end(&r);
@@ -143,6 +144,22 @@ do_stats(struct ctl_client *cl)
 	ctl_record_u64(&r, "seen_cache_entries", p->seen.count);
 	ctl_record_u64(&r, "seen_cache_evicted", p->seen.evicted);
 	ctl_record_u64(&r, "connections_accepted", s->connections_accepted);
+	ctl_record_u64(&r, "ihave_frames_sent", s->ihave_frames_sent);
+	ctl_record_u64(&r, "ihave_ids_sent", s->ihave_ids_sent);
+	ctl_record_u64(&r, "ihave_ids_received", s->ihave_ids_received);
+	ctl_record_u64(&r, "grafts_sent", s->grafts_sent);
+	ctl_record_u64(&r, "grafts_answered", s->grafts_answered);
+	ctl_record_u64(&r, "grafts_failed", s->grafts_failed);
+	ctl_record_u64(&r, "prunes_sent", s->prunes_sent);
+	ctl_record_u64(&r, "prunes_received", s->prunes_received);
+	ctl_record_u64(&r, "announcements_dropped", s->announcements_dropped);
+	{
+		uint64_t lazy = 0;
+		for (struct neighbour *nb = p->neighbours; nb; nb = nb->next)
+			lazy += nb->state == LINK_UP && nb->lazy;
+		ctl_record_u64(&r, "lazy_links", lazy);
+	}
+	ctl_record_u64(&r, "resend_cache_bytes", p->seen.frame_bytes);
 	ctl_record_end(&r);
 	ctl_encode_end(&b, CTL_OK, "");
 	send_or_drop(cl, &b);

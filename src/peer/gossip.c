@@ -16,6 +16,7 @@ int
 gossip_init(struct peer *p)
 {
 	seen_cache_init(&p->seen, p->cfg.peer.seen_cache_size, p->cfg.peer.seen_cache_age_usec);
+	tree_init(p);
 	p->history = p->cfg.peer.history ? xcalloc(p->cfg.peer.history, sizeof(*p->history)) : NULL;
 	p->output_fd = open(p->output_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
 	if (p->output_fd < 0)
@@ -33,40 +34,13 @@ gossip_free(struct peer *p)
 	free(p->history);
 	p->history = NULL;
 	p->history_len = 0;
+	tree_free(p);
 	seen_cache_free(&p->seen);
 	if (p->output_fd >= 0)
 		close(p->output_fd);
 	p->output_fd = -1;
 	p->stdin_src = sd_event_source_disable_unref(p->stdin_src);
 	buf_free(&p->stdin_buf);
-}
-
-/* Queues one frame to every neighbour that is up, except `except` and the origin. */
-static uint32_t
-forward(struct peer *p, struct blob *frame, const struct neighbour *except,
-	const struct node_addr *origin)
-{
-	uint32_t n = 0;
-
-	for (struct neighbour *nb = p->neighbours, *next; nb; nb = next) {
-		next = nb->next;
-		if (nb == except || nb->state != LINK_UP || !nb->conn ||
-		    node_addr_equal(&nb->addr, origin))
-			continue;
-		if (conn_send_blob(nb->conn, frame) < 0) {
-			/* A neighbour that cannot keep up is dropped, not waited for. */
-			p->stats.neighbours_dropped_slow++;
-			log_warn("neighbour %s: send queue over peer.send_queue_limit (%llu bytes); "
-				 "dropping the connection",
-				 nb->addr_str, (unsigned long long)p->cfg.peer.send_queue_limit);
-			conn_close(nb->conn, "send queue full", ENOBUFS);
-			continue;
-		}
-		p->stats.gossip_frames_sent++;
-		p->stats.gossip_bytes_sent += frame->len;
-		n++;
-	}
-	return n;
 }
 
 int
@@ -92,7 +66,8 @@ gossip_broadcast(struct peer *p, const uint8_t *payload, size_t len, uint8_t id[
 	wire_encode_gossip(&b, id, &p->self, ts, *seq, payload, (uint32_t)len);
 	frame = blob_from_buf(&b);
 	buf_free(&b);
-	n = forward(p, frame, NULL, &p->self);
+	seen_cache_keep_frame(&p->seen, frame);
+	n = tree_push(p, frame, id, NULL, &p->self);
 	blob_unref(frame);
 	p->stats.messages_sent++;
 	hex_encode(id, WIRE_ID_LEN, hex);
@@ -177,6 +152,7 @@ gossip_receive(struct peer *p, struct neighbour *nb, const uint8_t *frame, size_
 	p->stats.gossip_frames_received++;
 	if (seen_cache_contains(&p->seen, m->gossip.id)) {
 		p->stats.duplicates_received++;
+		tree_duplicate(p, nb);
 		return 0;
 	}
 	if (wire_message_id(&m->gossip.origin, m->gossip.timestamp, m->gossip.seq,
@@ -203,7 +179,8 @@ gossip_receive(struct peer *p, struct neighbour *nb, const uint8_t *frame, size_
 
 	/* Forward first: the copy to neighbours matters more than our own bookkeeping. */
 	copy = blob_new(frame, len);
-	forward(p, copy, nb, &m->gossip.origin);
+	seen_cache_keep_frame(&p->seen, copy);
+	tree_push(p, copy, m->gossip.id, nb, &m->gossip.origin);
 
 	line = format_received(m, nb->addr_str);
 	write_output(p, line, real);

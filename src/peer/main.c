@@ -270,10 +270,12 @@ on_sighup(sd_event_source *src, const struct signalfd_siginfo *si, void *userdat
 	for (struct neighbour *nb = p->neighbours; nb; nb = nb->next)
 		if (nb->conn)
 			nb->conn->queue_limit = p->cfg.peer.send_queue_limit;
+	tree_reconfigure(p);
 	seeds_reconfigure(p);
 	neighbours_maintain(p);
-	log_info("configuration reloaded: degree %u, ping every %.3f s, %u misses", p->cfg.peer.degree,
-		 (double)p->cfg.peer.ping_interval_usec / 1e6, p->cfg.peer.ping_misses);
+	log_info("configuration reloaded: degree %u, ping every %.3f s, %u misses, %s", p->cfg.peer.degree,
+		 (double)p->cfg.peer.ping_interval_usec / 1e6, p->cfg.peer.ping_misses,
+		 p->cfg.peer.lazy_push ? "broadcast tree" : "flooding");
 	daemon_notify("READY=1");
 	peer_update_status(p);
 	return 0;

@@ -115,23 +115,36 @@ neighbour_remove(struct neighbour *nb, const char *reason)
 	if (nb->next)
 		nb->next->prev = nb->prev;
 	p->n_neighbours--;
+	buf_free(&nb->ihave);
 	free(nb);
 	peer_update_status(p);
 }
 
-static void
-send_on(struct neighbour *nb, struct buf *b)
+int
+neighbour_send_blob(struct neighbour *nb, struct blob *frame)
 {
+	int r;
+
 	if (!nb->conn)
-		return;
-	if (conn_send_buf(nb->conn, b) < 0 && nb->conn) {
-		/* Control frames are tiny: a full queue means the neighbour stopped reading. */
+		return -ENOTCONN;
+	r = conn_send_blob(nb->conn, frame);
+	if (r == -ENOBUFS) {
+		/* A neighbour that cannot keep up is dropped, not waited for. */
 		nb->peer->stats.neighbours_dropped_slow++;
 		log_warn("neighbour %s: send queue over peer.send_queue_limit (%llu bytes); dropping "
 			 "the connection", nb->addr_str, (unsigned long long)nb->peer->cfg.peer.send_queue_limit);
 		detach_conn(nb, "send queue full");
 		nb->state = LINK_DOWN;
 	}
+	return r;
+}
+
+static void
+send_on(struct neighbour *nb, struct buf *b)
+{
+	struct blob *bl = blob_from_buf(b);
+	(void)neighbour_send_blob(nb, bl);
+	blob_unref(bl);
 }
 
 static void
@@ -229,6 +242,7 @@ neighbour_up(struct neighbour *nb, struct conn *c, struct link *lk)
 	c->queue_limit = p->cfg.peer.send_queue_limit;
 	nb->state = LINK_UP;
 	nb->up_since = now_monotonic_usec();
+	nb->lazy = false; /* a new link starts in the tree; duplicates prune it */
 	liveness_heard(&nb->live);
 	nb->live.awaiting = false;
 	addr_set_remove(&p->avoid, &nb->addr);
@@ -368,6 +382,15 @@ neighbour_frame(struct neighbour *nb, struct conn *c, const uint8_t *frame, size
 	}
 	case WIRE_ERROR:
 		handle_error_frame(nb, m);
+		return 0;
+	case WIRE_IHAVE:
+	case WIRE_GRAFT:
+	case WIRE_PRUNE:
+		if (nb->state != LINK_UP) {
+			*reason = "broadcast tree frame before HELLO";
+			return -EBADMSG;
+		}
+		tree_on_frame(p, nb, m);
 		return 0;
 	default:
 		*reason = "unexpected frame type between peers";

@@ -22,6 +22,7 @@
 #define PEER_CTL_QUEUE_LIMIT (8u * 1024 * 1024)
 
 struct peer;
+struct tree_missing;
 
 /* What a connection of the peer is for: its conn->userdata. */
 enum link_kind {
@@ -51,6 +52,8 @@ struct neighbour {
 	struct link *link;
 	struct liveness live;
 	uint64_t up_since;
+	bool lazy;        /* tree.c: this link gets IHAVE, not the messages themselves */
+	struct buf ihave; /* ids waiting for the next IHAVE to this neighbour */
 	struct neighbour *prev, *next;
 };
 
@@ -92,6 +95,9 @@ struct peer_stats {
 	uint64_t gossip_frames_sent, gossip_frames_received, gossip_bytes_sent;
 	uint64_t pings_sent, pongs_received, neighbours_dead, neighbours_dropped_slow;
 	uint64_t malformed_frames, connections_accepted, oversized_dropped;
+	uint64_t ihave_frames_sent, ihave_ids_sent, ihave_ids_received;
+	uint64_t grafts_sent, grafts_answered, grafts_failed, prunes_sent, prunes_received;
+	uint64_t announcements_dropped;
 };
 
 enum peer_state {
@@ -148,6 +154,13 @@ struct peer {
 	struct history_entry *history;
 	uint32_t history_len, history_head;
 
+	/* broadcast tree (tree.c) */
+	struct seen_cache announced; /* ids heard in IHAVE, so each is waited for once */
+	struct tree_missing *missing; /* ring of announced messages not received yet */
+	uint32_t missing_head, missing_count;
+	sd_event_source *ihave_timer, *graft_timer;
+	bool ihave_armed;
+
 	/* control */
 	char *ctl_path;
 	int ctl_fd;
@@ -182,6 +195,8 @@ void neighbours_maintain(struct peer *p);
 void neighbours_leave(struct peer *p);
 bool neighbours_all_flushed(const struct peer *p);
 const char *neighbour_state_name(enum link_state s);
+/* Queues a frame to nb; a neighbour whose queue is over the limit loses its link (-ENOBUFS). */
+int neighbour_send_blob(struct neighbour *nb, struct blob *frame);
 
 /* gossip.c */
 int gossip_init(struct peer *p);
@@ -193,6 +208,18 @@ int gossip_broadcast(struct peer *p, const uint8_t *payload, size_t len, uint8_t
 int gossip_receive(struct peer *p, struct neighbour *nb, const uint8_t *frame, size_t len,
 		   const struct wire_msg *m, const char **reason);
 void gossip_stdin_start(struct peer *p);
+
+/* tree.c */
+void tree_init(struct peer *p);
+void tree_free(struct peer *p);
+void tree_reconfigure(struct peer *p);
+/* Sends frame (message id) on eager links and queues IHAVE on lazy ones; returns the eager count. */
+uint32_t tree_push(struct peer *p, struct blob *frame, const uint8_t id[WIRE_ID_LEN],
+		   const struct neighbour *except, const struct node_addr *origin);
+/* A duplicate GOSSIP came from nb: prune the link. */
+void tree_duplicate(struct peer *p, struct neighbour *nb);
+/* IHAVE, GRAFT or PRUNE from nb. */
+void tree_on_frame(struct peer *p, struct neighbour *nb, const struct wire_msg *m);
 
 /* control.c */
 int control_start(struct peer *p);

@@ -130,9 +130,11 @@ def test_peer_accepts_a_wellformed_foreign_peer(net):
         for p in (a, b):
             (e,) = [e for e in p.tail() if e["text"] == text]
             assert e["id"] == mid.hex() and e["origin"] == f"{LOCAL}:1" and e["seq"] == 42
-        # A duplicate is dropped silently and the link stays up.
+        # A duplicate is not delivered again; it prunes the link from the broadcast tree
+        # (PRUNE back), and the link stays up.
         dups = a.stats()["duplicates_received"]
         c.send(fr + w.ping(5))
+        assert c.recv_frame() == (w.PRUNE, b"")
         assert c.recv_frame() == (w.PONG, struct.pack(">Q", 5))
         assert a.stats()["duplicates_received"] == dups + 1
         assert len([ln for ln in a.output_lines() if text in ln]) == 1

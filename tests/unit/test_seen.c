@@ -362,6 +362,99 @@ test_churn_spread(void **state)
 	churn(100, 2, 300000, 4);
 }
 
+/* Frames kept for resending: found by id, bounded in bytes (oldest released first),
+ * released with their entries, and counted exactly. */
+static void
+test_frames(void **state)
+{
+	struct seen_cache c;
+	struct blob *f[8];
+	uint8_t id[WIRE_ID_LEN];
+
+	seen_cache_init(&c, 4, 100 * SEC);
+	seen_cache_set_frame_budget(&c, 250);
+	for (int i = 0; i < 8; i++) {
+		uint8_t data[100];
+		memset(data, i, sizeof(data));
+		f[i] = blob_new(data, sizeof(data));
+	}
+	/* Two frames fit, the third releases the oldest. */
+	for (int i = 0; i < 3; i++) {
+		make_id(id, i);
+		assert_true(seen_cache_insert(&c, id, SEC));
+		seen_cache_keep_frame(&c, f[i]);
+	}
+	assert_int_equal(c.frame_bytes, 200);
+	make_id(id, 0);
+	assert_true(seen_cache_contains(&c, id));
+	assert_null(seen_cache_frame(&c, id));
+	make_id(id, 1);
+	assert_ptr_equal(seen_cache_frame(&c, id), f[1]);
+	make_id(id, 2);
+	assert_ptr_equal(seen_cache_frame(&c, id), f[2]);
+	assert_int_equal(f[1]->refs, 2);
+	/* An id without a frame, then eviction at capacity releases a frame with its entry. */
+	make_id(id, 3);
+	assert_true(seen_cache_insert(&c, id, SEC));
+	assert_null(seen_cache_frame(&c, id));
+	make_id(id, 4);
+	assert_true(seen_cache_insert(&c, id, SEC));
+	seen_cache_keep_frame(&c, f[4]);
+	make_id(id, 5);
+	assert_true(seen_cache_insert(&c, id, SEC)); /* evicts 1 */
+	make_id(id, 1);
+	assert_false(seen_cache_contains(&c, id));
+	assert_int_equal(f[1]->refs, 1);
+	assert_int_equal(c.frame_bytes, 200); /* 2 and 4 */
+	/* Over budget: the oldest frame (2) goes. */
+	seen_cache_keep_frame(&c, f[5]);
+	assert_int_equal(c.frame_bytes, 200); /* 4 and 5 */
+	make_id(id, 2);
+	assert_null(seen_cache_frame(&c, id));
+	make_id(id, 5);
+	assert_ptr_equal(seen_cache_frame(&c, id), f[5]);
+	/* A frame over the whole budget is not kept; a budget of 0 releases everything. */
+	{
+		uint8_t big[300] = {0};
+		struct blob *bf = blob_new(big, sizeof(big));
+		make_id(id, 8);
+		assert_true(seen_cache_insert(&c, id, SEC));
+		seen_cache_keep_frame(&c, bf);
+		assert_null(seen_cache_frame(&c, id));
+		assert_int_equal(bf->refs, 1);
+		blob_unref(bf);
+	}
+	seen_cache_set_frame_budget(&c, 0);
+	assert_int_equal(c.frame_bytes, 0);
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(f[i]->refs, 1);
+	/* Frames kept after a full release are still bounded and released on free. */
+	seen_cache_set_frame_budget(&c, 1000);
+	make_id(id, 6);
+	assert_true(seen_cache_insert(&c, id, SEC));
+	seen_cache_keep_frame(&c, f[6]);
+	assert_ptr_equal(seen_cache_frame(&c, id), f[6]);
+	seen_cache_set_frame_budget(&c, 50);
+	assert_null(seen_cache_frame(&c, id));
+	seen_cache_set_frame_budget(&c, 1000);
+	make_id(id, 7);
+	assert_true(seen_cache_insert(&c, id, SEC));
+	seen_cache_keep_frame(&c, f[7]);
+	/* Age expiry releases frames too. */
+	seen_cache_expire(&c, 1000 * SEC);
+	assert_int_equal(c.count, 0);
+	assert_int_equal(c.frame_bytes, 0);
+	assert_int_equal(f[7]->refs, 1);
+	make_id(id, 0);
+	assert_true(seen_cache_insert(&c, id, 1000 * SEC));
+	seen_cache_keep_frame(&c, f[0]);
+	seen_cache_free(&c);
+	for (int i = 0; i < 8; i++) {
+		assert_int_equal(f[i]->refs, 1);
+		blob_unref(f[i]);
+	}
+}
+
 int
 main(void)
 {
@@ -370,6 +463,7 @@ main(void)
 	    cmocka_unit_test(test_capacity_one),    cmocka_unit_test(test_age_expiry),
 	    cmocka_unit_test(test_expire_many),     cmocka_unit_test(test_collisions_and_wrap),
 	    cmocka_unit_test(test_churn_colliding), cmocka_unit_test(test_churn_spread),
+	    cmocka_unit_test(test_frames),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

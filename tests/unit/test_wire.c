@@ -359,6 +359,79 @@ test_ping_pong_roundtrip(void **state)
 	buf_free(&b);
 }
 
+/* IHAVE and GRAFT: 1..WIRE_MAX_IDS ids; PRUNE: empty. */
+static void
+test_ids_roundtrip(void **state)
+{
+	static const uint16_t counts[] = {1, 2, 17, WIRE_MAX_IDS};
+	static const uint8_t types[] = {WIRE_IHAVE, WIRE_GRAFT};
+	uint8_t *ids = malloc((size_t)WIRE_MAX_IDS * WIRE_ID_LEN);
+	struct buf b = {0};
+	struct wire_msg m;
+
+	for (size_t i = 0; i < (size_t)WIRE_MAX_IDS * WIRE_ID_LEN; i++)
+		ids[i] = (uint8_t)(i * 7 + 3);
+	for (size_t t = 0; t < ARRAY_SIZE(types); t++)
+		for (size_t i = 0; i < ARRAY_SIZE(counts); i++) {
+			b.len = 0;
+			wire_encode_ids(&b, types[t], ids, counts[i]);
+			assert_int_equal(b.len, WIRE_HDR_LEN + 2 + (size_t)counts[i] * WIRE_ID_LEN);
+			m = decode_ok(&b);
+			assert_int_equal(m.type, types[t]);
+			assert_int_equal(m.ids.count, counts[i]);
+			assert_memory_equal(m.ids.ids, ids, (size_t)counts[i] * WIRE_ID_LEN);
+			assert_ptr_equal(m.ids.ids, b.data + WIRE_HDR_LEN + 2);
+		}
+	b.len = 0;
+	wire_encode_empty(&b, WIRE_PRUNE);
+	assert_int_equal(b.len, WIRE_HDR_LEN);
+	m = decode_ok(&b);
+	assert_int_equal(m.type, WIRE_PRUNE);
+	assert_string_equal(wire_type_name(WIRE_IHAVE), "IHAVE");
+	assert_string_equal(wire_type_name(WIRE_GRAFT), "GRAFT");
+	assert_string_equal(wire_type_name(WIRE_PRUNE), "PRUNE");
+	buf_free(&b);
+	free(ids);
+}
+
+static void
+test_ids_bad(void **state)
+{
+	uint8_t ids[3 * WIRE_ID_LEN] = {0};
+	struct buf b = {0};
+
+	/* No ids. */
+	wire_encode_ids(&b, WIRE_IHAVE, ids, 1);
+	b.data[WIRE_HDR_LEN] = 0;
+	b.data[WIRE_HDR_LEN + 1] = 0;
+	b.len = WIRE_HDR_LEN + 2;
+	fix_length(&b);
+	decode_bad(b.data, b.len, "no ids");
+	/* Over the limit, whatever follows. */
+	b.len = 0;
+	wire_encode_ids(&b, WIRE_GRAFT, ids, 1);
+	b.data[WIRE_HDR_LEN] = (uint8_t)((WIRE_MAX_IDS + 1) >> 8);
+	b.data[WIRE_HDR_LEN + 1] = (uint8_t)(WIRE_MAX_IDS + 1);
+	decode_bad(b.data, b.len, "too many ids");
+	/* Count and length disagree, both ways. */
+	b.len = 0;
+	wire_encode_ids(&b, WIRE_IHAVE, ids, 3);
+	b.data[WIRE_HDR_LEN + 1] = 2;
+	decode_bad(b.data, b.len, "id count does not match frame length");
+	b.data[WIRE_HDR_LEN + 1] = 4;
+	decode_bad(b.data, b.len, "id count does not match frame length");
+	/* Truncated inside the count; PRUNE with a body. */
+	b.len = WIRE_HDR_LEN + 1;
+	fix_length(&b);
+	decode_bad(b.data, b.len, "truncated body");
+	b.len = 0;
+	wire_encode_empty(&b, WIRE_PRUNE);
+	buf_put_u8(&b, 1);
+	fix_length(&b);
+	decode_bad(b.data, b.len, "trailing bytes after body");
+	buf_free(&b);
+}
+
 static void
 test_error_roundtrip(void **state)
 {
@@ -528,7 +601,7 @@ test_frame_check_bad_header(void **state)
 		decode_bad(h, sizeof(h), "unknown frame type");
 	}
 	assert_string_equal(wire_type_name(0), "UNKNOWN");
-	assert_string_equal(wire_type_name(11), "UNKNOWN");
+	assert_string_equal(wire_type_name(WIRE_TYPE_MAX + 1), "UNKNOWN");
 	assert_string_equal(wire_type_name(255), "UNKNOWN");
 	assert_string_equal(wire_type_name(WIRE_GOSSIP), "GOSSIP");
 	for (uint8_t t = 1; t <= WIRE_TYPE_MAX; t++)
@@ -871,6 +944,8 @@ main(void)
 	    cmocka_unit_test(test_gossip_max_payload),
 	    cmocka_unit_test(test_gossip_bad),
 	    cmocka_unit_test(test_ping_pong_roundtrip),
+	    cmocka_unit_test(test_ids_roundtrip),
+	    cmocka_unit_test(test_ids_bad),
 	    cmocka_unit_test(test_error_roundtrip),
 	    cmocka_unit_test(test_error_bad),
 	    cmocka_unit_test(test_frame_check_prefixes),

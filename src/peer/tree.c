@@ -1,0 +1,283 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The broadcast tree (Plumtree, Leitão et al. 2007). A message travels in
+ * full ("eager push") only over links that are part of a spanning tree of
+ * the neighbour graph; every other link carries just its id in a batched
+ * IHAVE ("lazy push"). A duplicate arriving on an eager link proves a cycle:
+ * the receiver answers PRUNE and both ends make the link lazy. A peer that
+ * hears IHAVE for a message it does not get in full within graft_timeout
+ * sends GRAFT: the announcer resends the message and the link turns eager,
+ * which repairs the tree after a failure. With peer.lazy_push = false every
+ * link stays eager: plain flooding.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "peer.h"
+
+/* IHAVE ids wait this long so that one frame carries many under load. */
+#define TREE_IHAVE_DELAY_USEC 2000
+/* Announced messages waiting to arrive, at most; the oldest give way. */
+#define TREE_MAX_MISSING 16384
+/* GRAFT attempts per missing message: the announcer, then every neighbour twice. */
+#define TREE_GRAFT_TRIES 3
+
+struct tree_missing {
+	uint8_t id[WIRE_ID_LEN];
+	struct node_addr from; /* who announced it */
+	uint64_t deadline;
+	uint8_t tries;
+};
+
+static struct neighbour *
+find_up(struct peer *p, const struct node_addr *a)
+{
+	for (struct neighbour *nb = p->neighbours; nb; nb = nb->next)
+		if (node_addr_equal(&nb->addr, a))
+			return nb->state == LINK_UP && nb->conn ? nb : NULL;
+	return NULL;
+}
+
+static void
+send_frame(struct peer *p, struct neighbour *nb, struct buf *b)
+{
+	struct blob *bl = blob_from_buf(b);
+	neighbour_send_blob(nb, bl);
+	blob_unref(bl);
+}
+
+static void
+flush_ihave(struct peer *p, struct neighbour *nb)
+{
+	size_t n = nb->ihave.len / WIRE_ID_LEN;
+	struct buf b = {0};
+
+	if (!n)
+		return;
+	if (nb->state == LINK_UP && nb->conn) {
+		wire_encode_ids(&b, WIRE_IHAVE, nb->ihave.data, (uint16_t)n);
+		p->stats.ihave_frames_sent++;
+		p->stats.ihave_ids_sent += n;
+		send_frame(p, nb, &b); /* may drop nb's conn, never nb itself */
+		buf_free(&b);
+	}
+	nb->ihave.len = 0;
+}
+
+static int
+on_ihave_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct peer *p = userdata;
+
+	p->ihave_armed = false;
+	for (struct neighbour *nb = p->neighbours; nb; nb = nb->next)
+		flush_ihave(p, nb);
+	return 0;
+}
+
+static void
+arm(struct peer *p, sd_event_source **src, uint64_t at, sd_event_time_handler_t cb)
+{
+	if (!*src) {
+		if (sd_event_add_time(p->event, src, CLOCK_MONOTONIC, at, 500, cb, p) < 0) {
+			log_error("cannot add a timer: out of memory");
+			abort();
+		}
+		return;
+	}
+	sd_event_source_set_time(*src, at);
+	sd_event_source_set_enabled(*src, SD_EVENT_ONESHOT);
+}
+
+static void
+queue_ihave(struct peer *p, struct neighbour *nb, const uint8_t *id)
+{
+	if (!p->ihave_armed) {
+		arm(p, &p->ihave_timer, now_monotonic_usec() + TREE_IHAVE_DELAY_USEC, on_ihave_timer);
+		p->ihave_armed = true;
+	}
+	buf_append(&nb->ihave, id, WIRE_ID_LEN);
+	if (nb->ihave.len / WIRE_ID_LEN >= WIRE_MAX_IDS)
+		flush_ihave(p, nb);
+}
+
+uint32_t
+tree_push(struct peer *p, struct blob *frame, const uint8_t id[WIRE_ID_LEN],
+	  const struct neighbour *except, const struct node_addr *origin)
+{
+	uint32_t n = 0;
+
+	for (struct neighbour *nb = p->neighbours, *next; nb; nb = next) {
+		next = nb->next;
+		if (nb == except || nb->state != LINK_UP || !nb->conn ||
+		    node_addr_equal(&nb->addr, origin))
+			continue;
+		if (p->cfg.peer.lazy_push && nb->lazy) {
+			queue_ihave(p, nb, id);
+			continue;
+		}
+		if (neighbour_send_blob(nb, frame) < 0)
+			continue;
+		p->stats.gossip_frames_sent++;
+		p->stats.gossip_bytes_sent += frame->len;
+		n++;
+	}
+	return n;
+}
+
+void
+tree_duplicate(struct peer *p, struct neighbour *nb)
+{
+	struct buf b = {0};
+
+	if (!p->cfg.peer.lazy_push)
+		return;
+	nb->lazy = true;
+	wire_encode_empty(&b, WIRE_PRUNE);
+	p->stats.prunes_sent++;
+	send_frame(p, nb, &b);
+	buf_free(&b);
+}
+
+static void
+send_graft(struct peer *p, struct neighbour *nb, const uint8_t *id)
+{
+	struct buf b = {0};
+
+	nb->lazy = false;
+	wire_encode_ids(&b, WIRE_GRAFT, id, 1);
+	p->stats.grafts_sent++;
+	send_frame(p, nb, &b);
+	buf_free(&b);
+}
+
+static void missing_push(struct peer *p, const struct tree_missing *e);
+
+static int
+on_graft_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct peer *p = userdata;
+	uint64_t now = now_monotonic_usec();
+
+	while (p->missing_count) {
+		struct tree_missing e = p->missing[p->missing_head];
+		struct neighbour *nb;
+
+		if (e.deadline > now) {
+			arm(p, &p->graft_timer, e.deadline, on_graft_timer);
+			return 0;
+		}
+		p->missing_head = (p->missing_head + 1) % TREE_MAX_MISSING;
+		p->missing_count--;
+		if (seen_cache_contains(&p->seen, e.id))
+			continue; /* the eager copy came in time */
+		if (e.tries == 0 && (nb = find_up(p, &e.from))) {
+			send_graft(p, nb, e.id);
+		} else if (e.tries < TREE_GRAFT_TRIES) {
+			/* The announcer is gone or did not answer: ask everyone. */
+			for (nb = p->neighbours; nb; nb = nb->next)
+				if (nb->state == LINK_UP && nb->conn)
+					send_graft(p, nb, e.id);
+		} else {
+			char hex[2 * WIRE_ID_LEN + 1];
+			p->stats.grafts_failed++;
+			log_warn("message %s was announced but never arrived after %d GRAFT attempts",
+				 hex_encode(e.id, WIRE_ID_LEN, hex), TREE_GRAFT_TRIES);
+			continue;
+		}
+		e.tries++;
+		e.deadline = now + p->cfg.peer.graft_timeout_usec;
+		missing_push(p, &e);
+	}
+	return 0;
+}
+
+static void
+missing_push(struct peer *p, const struct tree_missing *e)
+{
+	if (!p->missing)
+		p->missing = xcalloc(TREE_MAX_MISSING, sizeof(*p->missing));
+	if (p->missing_count == TREE_MAX_MISSING) {
+		/* Far more announced than arriving: forget the oldest announcement. */
+		p->stats.announcements_dropped++;
+		p->missing_head = (p->missing_head + 1) % TREE_MAX_MISSING;
+		p->missing_count--;
+	}
+	p->missing[(p->missing_head + p->missing_count) % TREE_MAX_MISSING] = *e;
+	if (p->missing_count++ == 0)
+		arm(p, &p->graft_timer, e->deadline, on_graft_timer);
+}
+
+void
+tree_on_frame(struct peer *p, struct neighbour *nb, const struct wire_msg *m)
+{
+	uint64_t now = now_monotonic_usec();
+
+	switch (m->type) {
+	case WIRE_PRUNE:
+		p->stats.prunes_received++;
+		if (p->cfg.peer.lazy_push)
+			nb->lazy = true;
+		return;
+	case WIRE_GRAFT:
+		nb->lazy = false;
+		for (uint16_t i = 0; i < m->ids.count && nb->conn; i++) {
+			struct blob *frame = seen_cache_frame(&p->seen, m->ids.ids + i * WIRE_ID_LEN);
+			if (!frame || neighbour_send_blob(nb, frame) < 0)
+				continue;
+			p->stats.grafts_answered++;
+			p->stats.gossip_frames_sent++;
+			p->stats.gossip_bytes_sent += frame->len;
+		}
+		return;
+	case WIRE_IHAVE:
+		p->stats.ihave_ids_received += m->ids.count;
+		for (uint16_t i = 0; i < m->ids.count; i++) {
+			const uint8_t *id = m->ids.ids + i * WIRE_ID_LEN;
+			struct tree_missing e = {.from = nb->addr,
+						 .deadline = now + p->cfg.peer.graft_timeout_usec};
+
+			if (seen_cache_contains(&p->seen, id) || !seen_cache_insert(&p->announced, id, now))
+				continue;
+			memcpy(e.id, id, WIRE_ID_LEN);
+			missing_push(p, &e);
+		}
+		return;
+	default:
+		return;
+	}
+}
+
+void
+tree_init(struct peer *p)
+{
+	seen_cache_init(&p->announced, TREE_MAX_MISSING, p->cfg.peer.seen_cache_age_usec);
+	seen_cache_set_frame_budget(&p->seen, p->cfg.peer.resend_cache_size);
+}
+
+void
+tree_reconfigure(struct peer *p)
+{
+	seen_cache_set_frame_budget(&p->seen, p->cfg.peer.resend_cache_size);
+	if (!p->cfg.peer.lazy_push) {
+		/* Flooding: every link eager again, nothing left to announce. */
+		for (struct neighbour *nb = p->neighbours; nb; nb = nb->next) {
+			nb->lazy = false;
+			flush_ihave(p, nb);
+		}
+	}
+}
+
+void
+tree_free(struct peer *p)
+{
+	p->ihave_timer = sd_event_source_disable_unref(p->ihave_timer);
+	p->ihave_armed = false;
+	p->graft_timer = sd_event_source_disable_unref(p->graft_timer);
+	free(p->missing);
+	p->missing = NULL;
+	p->missing_count = p->missing_head = 0;
+	seen_cache_free(&p->announced);
+}
