@@ -131,10 +131,12 @@ parse_options(int argc, char **argv, struct options *o)
 	return 2;
 }
 
+/* The STATUS= last sent; cleared when something else was shown meanwhile (a reload). */
+static char last_status[256];
+
 void
 peer_update_status(struct peer *p)
 {
-	static char last[256];
 	char now[256];
 
 	snprintf(now, sizeof(now),
@@ -145,9 +147,9 @@ peer_update_status(struct peer *p)
 		 (unsigned long long)p->stats.messages_received,
 		 (unsigned long long)p->stats.messages_sent);
 	/* Only changes go to systemd: a busy peer would otherwise notify per message. */
-	if (strcmp(now, last) == 0)
+	if (strcmp(now, last_status) == 0)
 		return;
-	memcpy(last, now, sizeof(last));
+	memcpy(last_status, now, sizeof(last_status));
 	daemon_notify("%s", now);
 }
 
@@ -256,9 +258,11 @@ on_sighup(sd_event_source *src, const struct signalfd_siginfo *si, void *userdat
 	char changed[256];
 
 	daemon_notify("RELOADING=1\nSTATUS=reloading configuration");
+	last_status[0] = '\0';
 	if (daemon_load_config(&the_options->args, true, &nc) < 0) {
 		log_error("reload failed; keeping the previous configuration");
 		daemon_notify("READY=1");
+		peer_update_status(p);
 		return 0;
 	}
 	if (conf_keep(&nc, &p->cfg, restart_settings, changed, sizeof(changed)))
