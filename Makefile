@@ -270,7 +270,7 @@ package-check: deb rpm
 man-check: all
 	$(PYTHON) tests/man/check $(BUILD)
 
-# Benchmark harness (tests/bench/README.md): S seeds and N peers on loopback, then latency,
+# Benchmark harness (README.md, "Benchmarks"): S seeds and N peers on loopback, then latency,
 # delivery, throughput, redundancy, resources, failure detection, payload sizes, sustained rate,
 # and the same propagation measurement on Serf when it is installed. Tables on stdout, JSON in
 # BENCH_JSON. Options: make bench BENCH_N="10 50 200 1000" BENCH_K=100 BENCH_COUNTS="1000 4000"
