@@ -92,7 +92,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB) $(wildcard src/common/*.h src/common/*.c
 # TEST_DEPS also for make check (system and package tests, man page lint).
 BUILD_DEPS := build-essential pkg-config systemd libsystemd-dev libconfig-dev libssl-dev
 TEST_DEPS := $(BUILD_DEPS) libcmocka-dev python3 python3-pytest mandoc systemd-container \
-	util-linux iproute2 debhelper dpkg-dev fakeroot lintian rpm rpmlint
+	util-linux iproute2 debhelper dpkg-dev fakeroot lintian rpm rpmlint elfutils
 define install_missing
 	@missing=""; for p in $(1); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' \
