@@ -367,6 +367,34 @@ apply_setting(struct gossip_config *c, const struct setting_desc *d, config_sett
 	return false;
 }
 
+/*
+ * libconfig gives an array element the line of the token read after it (for
+ * the last element, the closing bracket's, or a later one). The element's own
+ * line is the last one up to there holding its quoted text; else reported.
+ */
+static int
+element_line(const char *path, const char *v, int reported)
+{
+	char *line = NULL, *quoted;
+	size_t cap = 0;
+	int n = 0, found = 0;
+	FILE *f;
+
+	if (!v || reported <= 0 || asprintf(&quoted, "\"%s\"", v) < 0)
+		return reported;
+	if ((f = fopen(path, "re"))) {
+		while (n < reported && getline(&line, &cap, f) >= 0) {
+			n++;
+			if (strstr(line, quoted))
+				found = n;
+		}
+		fclose(f);
+	}
+	free(line);
+	free(quoted);
+	return found ? found : reported;
+}
+
 static bool
 apply_seeds(struct gossip_config *c, config_setting_t *s, const char *path, char *err,
 	    size_t errlen)
@@ -385,7 +413,7 @@ apply_seeds(struct gossip_config *c, config_setting_t *s, const char *path, char
 	for (int i = 0; i < n; i++) {
 		config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
 		const char *v = config_setting_get_string(e);
-		int eline = (int)config_setting_source_line(e);
+		int eline = element_line(path, v, (int)config_setting_source_line(e));
 		struct node_addr a;
 		if (!v || node_addr_parse(v, &a) < 0) {
 			add_error(err, errlen, path, eline ? eline : line,

@@ -175,6 +175,8 @@ conn_send_blob(struct conn *c, struct blob *bl)
 {
 	if (c->closed || c->closing)
 		return -EPIPE;
+	if (bl->len == 0)
+		return 0; /* nothing to send; a queued empty chunk would never be dequeued */
 	if (c->queue_limit && c->queued_bytes + bl->len > c->queue_limit)
 		return -ENOBUFS;
 	if (c->out_n == c->out_cap) {

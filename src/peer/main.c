@@ -330,11 +330,13 @@ main(int argc, char **argv)
 	if (node_addr_from_parts(o.ip, o.port, &p.self) < 0) {
 		fprintf(stderr, "gossip-peer: invalid address %s %s (expected an IPv4/IPv6 address and "
 				"a port 1-65535)\n", o.ip, o.port);
+		conf_free(&p.cfg);
 		return 2;
 	}
 	if (node_addr_is_unspecified(&p.self)) {
 		fprintf(stderr, "gossip-peer: %s is not an address other peers can reach; give the "
 				"address to advertise\n", o.ip);
+		conf_free(&p.cfg);
 		return 2;
 	}
 	node_addr_str(&p.self, p.self_str);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -529,6 +530,21 @@ neighbours_tick(struct peer *p, uint64_t now)
 	for (nb = p->neighbours; nb; nb = next) {
 		struct buf b = {0};
 		next = nb->next;
+		/*
+		 * On a loaded host the answer may be late for reasons of our own: our
+		 * PING waits behind a backlog queued to this neighbour, or its frames
+		 * wait in our socket because this process was not scheduled. While
+		 * the backlog drains the neighbour is reading (TCP takes more only when
+		 * it reads), and unread bytes from it are as good as a frame: it is
+		 * alive. A crashed or hung neighbour does neither, and misses count.
+		 */
+		if (nb->state == LINK_UP && nb->conn) {
+			int unread = 0;
+			if ((nb->conn->queued_bytes && nb->conn->bytes_out != nb->drained_mark) ||
+			    (nb->live.awaiting && ioctl(nb->conn->fd, FIONREAD, &unread) == 0 && unread > 0))
+				liveness_heard(&nb->live);
+			nb->drained_mark = nb->conn->bytes_out;
+		}
 		switch (liveness_tick(&nb->live, nb->state, now, &p->live, &p->rng)) {
 		case LIVENESS_WAIT:
 			break;

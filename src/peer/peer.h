@@ -52,6 +52,7 @@ struct neighbour {
 	struct link *link;
 	struct liveness live;
 	uint64_t up_since;
+	uint64_t drained_mark; /* conn->bytes_out at the last tick */
 	bool lazy;        /* tree.c: this link gets IHAVE, not the messages themselves */
 	struct buf ihave; /* ids waiting for the next IHAVE to this neighbour */
 	struct neighbour *prev, *next;

@@ -172,6 +172,7 @@ main(int argc, char **argv)
 	if (node_addr_from_parts(o.ip, o.port, &s.self) < 0) {
 		fprintf(stderr, "gossip-seed: invalid address %s %s (expected an IPv4/IPv6 address and "
 				"a port 1-65535)\n", o.ip, o.port);
+		conf_free(&s.cfg);
 		return 2;
 	}
 	node_addr_str(&s.self, s.self_str);
