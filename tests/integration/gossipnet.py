@@ -216,8 +216,13 @@ class Daemon:
     def log_path(self):
         raise NotImplementedError
 
+    def stdin(self):
+        """What the daemon's standard input is (a subclass may give it a terminal)."""
+        return subprocess.DEVNULL
+
     def start(self):
         assert self.proc is None or self.proc.poll() is not None, f"{self.name} already running"
+        stdin = self.stdin()
         notify_path = self.dir / "notify"
         if notify_path.exists():
             notify_path.unlink()
@@ -228,7 +233,7 @@ class Daemon:
         argv = self.custom_argv or self.argv()
         with open(self.stderr_path, "ab") as err, open(self.stdout_path, "ab") as out:
             self.proc = subprocess.Popen([str(a) for a in argv], cwd=self.cwd, env=env,
-                                         stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                         stdin=stdin, stdout=out, stderr=err,
                                          start_new_session=True)
         self.expected_exit = False
         self.returncode = None

@@ -235,7 +235,7 @@ def test_control_socket_bad_tail_request_keeps_connection(net):
 
 def test_control_socket_truncated_request_then_close(net):
     peer = net.peers[0]
-    for data in (w.ctl_frame(w.CTL_SEND, b"abc", length=10), w.ctl_frame(w.CTL_STATUS)[:5]):
+    for data in (w.ctl_frame(w.CTL_SEND, b"trunc!", length=10), w.ctl_frame(w.CTL_STATUS)[:5]):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         s.settimeout(10)
         s.connect(str(peer.ctl_path))
@@ -244,4 +244,4 @@ def test_control_socket_truncated_request_then_close(net):
         assert s.recv(100) == b""
         s.close()
     assert peer.status()["state"] == "ready"
-    assert not [ln for ln in peer.output_lines() if "abc" in ln]
+    assert not [ln for ln in peer.output_lines() if "trunc!" in ln]
