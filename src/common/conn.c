@@ -14,8 +14,12 @@
 #include "conn.h"
 
 #define READ_CHUNK (64 * 1024)
-/* Bytes read per wakeup before yielding to other connections. */
-#define READ_BUDGET (1024 * 1024)
+/*
+ * Bytes read per wakeup before yielding to other connections and timers
+ * (unless conn->read_budget says otherwise): a burst must not hold the loop
+ * so long that PINGs go unanswered and queued frames unsent meanwhile.
+ */
+#define READ_BUDGET (256 * 1024)
 #define MAX_IOV 64
 
 static ssize_t
@@ -301,6 +305,7 @@ parse_frames(struct conn *c, const uint8_t *p, size_t len)
 		long flen = c->cb->frame_check(p + off, len - off, &reason);
 		if (flen == 0)
 			return (ssize_t)off;
+		c->last_in_chunk = flen > 0 && off + (size_t)flen == len;
 		if (flen < 0 || (c->frames_in++, c->cb->on_frame(c, p + off, (size_t)flen, &reason) < 0)) {
 			bad_frame(c, reason ? reason : "malformed frame");
 			return -1;
@@ -313,7 +318,7 @@ parse_frames(struct conn *c, const uint8_t *p, size_t len)
 static void
 handle_input(struct conn *c)
 {
-	size_t budget = READ_BUDGET;
+	size_t budget = c->read_budget ? c->read_budget : READ_BUDGET;
 
 	while (!c->closed && !c->closing && budget > 0) {
 		ssize_t n, used;

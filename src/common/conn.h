@@ -81,12 +81,14 @@ struct conn {
 	size_t out_head, out_n, out_cap; /* ring of chunks */
 	size_t queued_bytes;
 	size_t queue_limit; /* 0 = unlimited */
+	size_t read_budget; /* bytes read per wakeup; 0 = the default */
 
 	bool connecting;
 	bool closing;     /* close once the queue is empty */
 	bool closed;
 	bool in_dispatch;
 	bool is_dirty;
+	bool last_in_chunk; /* during on_frame: no more bytes were read after this frame */
 	struct conn *dirty_next;
 	char *close_reason;
 

@@ -381,6 +381,8 @@ on_ctl_accept(sd_event_source *src, int fd, uint32_t revents, void *userdata)
 			continue;
 		}
 		cl->conn->queue_limit = PEER_CTL_QUEUE_LIMIT;
+		/* A pipelined burst of SENDs yields to gossip and pings every few hundred. */
+		cl->conn->read_budget = 32 * 1024;
 		cl->next = p->ctl_clients;
 		if (p->ctl_clients)
 			p->ctl_clients->prev = cl;

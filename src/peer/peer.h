@@ -22,7 +22,7 @@
 #define PEER_CTL_QUEUE_LIMIT (8u * 1024 * 1024)
 
 struct peer;
-struct tree_missing;
+struct tree_fifo;
 
 /* What a connection of the peer is for: its conn->userdata. */
 enum link_kind {
@@ -157,8 +157,7 @@ struct peer {
 
 	/* broadcast tree (tree.c) */
 	struct seen_cache announced; /* ids heard in IHAVE, so each is waited for once */
-	struct tree_missing *missing; /* ring of announced messages not received yet */
-	uint32_t missing_head, missing_count;
+	struct tree_fifo *missing; /* announced messages not received yet, per attempt */
 	sd_event_source *ihave_timer, *graft_timer;
 	bool ihave_armed;
 
@@ -217,6 +216,8 @@ void tree_reconfigure(struct peer *p);
 /* Sends frame (message id) on eager links and queues IHAVE on lazy ones; returns the eager count. */
 uint32_t tree_push(struct peer *p, struct blob *frame, const uint8_t id[WIRE_ID_LEN],
 		   const struct neighbour *except, const struct node_addr *origin);
+/* Writes what is queued to the neighbours now rather than at the end of the loop iteration. */
+void tree_flush(struct peer *p);
 /* A duplicate GOSSIP came from nb: prune the link. */
 void tree_duplicate(struct peer *p, struct neighbour *nb);
 /* IHAVE, GRAFT or PRUNE from nb. */

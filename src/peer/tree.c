@@ -21,8 +21,12 @@
 #define TREE_IHAVE_DELAY_USEC 2000
 /* Announced messages waiting to arrive, at most; the oldest give way. */
 #define TREE_MAX_MISSING 16384
-/* GRAFT attempts per missing message: the announcer, then every neighbour twice. */
-#define TREE_GRAFT_TRIES 3
+/*
+ * GRAFT attempts per missing message: the announcer, then every neighbour,
+ * waiting graft_timeout, then twice as long each time (a loaded network
+ * answers late, and a message given up on is lost to this peer).
+ */
+#define TREE_GRAFT_TRIES 5
 
 struct tree_missing {
 	uint8_t id[WIRE_ID_LEN];
@@ -128,6 +132,16 @@ tree_push(struct peer *p, struct blob *frame, const uint8_t id[WIRE_ID_LEN],
 }
 
 void
+tree_flush(struct peer *p)
+{
+	for (struct neighbour *nb = p->neighbours, *next; nb; nb = next) {
+		next = nb->next;
+		if (nb->conn && nb->conn->out_n && !nb->conn->connecting)
+			conn_flush(nb->conn); /* may close the conn, never free nb */
+	}
+}
+
+void
 tree_duplicate(struct peer *p, struct neighbour *nb)
 {
 	struct buf b = {0};
@@ -153,61 +167,99 @@ send_graft(struct peer *p, struct neighbour *nb, const uint8_t *id)
 	buf_free(&b);
 }
 
-static void missing_push(struct peer *p, const struct tree_missing *e);
+/*
+ * Announced messages wait in one FIFO per attempt: all entries of a FIFO wait
+ * equally long, so each is in deadline order and only its front is due first.
+ */
+struct tree_fifo {
+	struct tree_missing *e;
+	uint32_t head, count;
+};
+
+static struct tree_fifo *
+fifo_of(struct peer *p, unsigned tries)
+{
+	if (!p->missing)
+		p->missing = xcalloc(TREE_GRAFT_TRIES + 1, sizeof(*p->missing));
+	return &p->missing[tries];
+}
+
+/* The earliest deadline of all the FIFOs, or 0 when all are empty. */
+static uint64_t
+next_deadline(struct peer *p)
+{
+	uint64_t at = 0;
+
+	for (unsigned t = 0; p->missing && t <= TREE_GRAFT_TRIES; t++) {
+		struct tree_fifo *f = &p->missing[t];
+		if (f->count && (!at || f->e[f->head].deadline < at))
+			at = f->e[f->head].deadline;
+	}
+	return at;
+}
+
+static int on_graft_timer(sd_event_source *s, uint64_t usec, void *userdata);
+
+static void
+missing_push(struct peer *p, const struct tree_missing *e)
+{
+	struct tree_fifo *f = fifo_of(p, e->tries);
+	uint64_t due = next_deadline(p);
+
+	if (!f->e)
+		f->e = xcalloc(TREE_MAX_MISSING, sizeof(*f->e));
+	if (f->count == TREE_MAX_MISSING) {
+		/* Far more announced than arriving: forget the oldest announcement. */
+		p->stats.announcements_dropped++;
+		f->head = (f->head + 1) % TREE_MAX_MISSING;
+		f->count--;
+	}
+	f->e[(f->head + f->count) % TREE_MAX_MISSING] = *e;
+	f->count++;
+	if (!due || e->deadline < due)
+		arm(p, &p->graft_timer, e->deadline, on_graft_timer);
+}
 
 static int
 on_graft_timer(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct peer *p = userdata;
-	uint64_t now = now_monotonic_usec();
+	uint64_t now = now_monotonic_usec(), at;
 
-	while (p->missing_count) {
-		struct tree_missing e = p->missing[p->missing_head];
-		struct neighbour *nb;
+	for (unsigned t = 0; p->missing && t <= TREE_GRAFT_TRIES; t++) {
+		struct tree_fifo *f = &p->missing[t];
 
-		if (e.deadline > now) {
-			arm(p, &p->graft_timer, e.deadline, on_graft_timer);
-			return 0;
+		while (f->count && f->e[f->head].deadline <= now) {
+			struct tree_missing e = f->e[f->head];
+			struct neighbour *nb;
+
+			f->head = (f->head + 1) % TREE_MAX_MISSING;
+			f->count--;
+			if (seen_cache_contains(&p->seen, e.id))
+				continue; /* the eager copy came in time */
+			if (e.tries == TREE_GRAFT_TRIES) {
+				char hex[2 * WIRE_ID_LEN + 1];
+				p->stats.grafts_failed++;
+				log_warn("message %s was announced but never arrived after %d GRAFT "
+					 "attempts", hex_encode(e.id, WIRE_ID_LEN, hex), TREE_GRAFT_TRIES);
+				continue;
+			}
+			if (e.tries == 0 && (nb = find_up(p, &e.from))) {
+				send_graft(p, nb, e.id);
+			} else {
+				/* The announcer is gone or did not answer: ask everyone. */
+				for (nb = p->neighbours; nb; nb = nb->next)
+					if (nb->state == LINK_UP && nb->conn)
+						send_graft(p, nb, e.id);
+			}
+			e.tries++;
+			e.deadline = now + (p->cfg.peer.graft_timeout_usec << e.tries);
+			missing_push(p, &e);
 		}
-		p->missing_head = (p->missing_head + 1) % TREE_MAX_MISSING;
-		p->missing_count--;
-		if (seen_cache_contains(&p->seen, e.id))
-			continue; /* the eager copy came in time */
-		if (e.tries == 0 && (nb = find_up(p, &e.from))) {
-			send_graft(p, nb, e.id);
-		} else if (e.tries < TREE_GRAFT_TRIES) {
-			/* The announcer is gone or did not answer: ask everyone. */
-			for (nb = p->neighbours; nb; nb = nb->next)
-				if (nb->state == LINK_UP && nb->conn)
-					send_graft(p, nb, e.id);
-		} else {
-			char hex[2 * WIRE_ID_LEN + 1];
-			p->stats.grafts_failed++;
-			log_warn("message %s was announced but never arrived after %d GRAFT attempts",
-				 hex_encode(e.id, WIRE_ID_LEN, hex), TREE_GRAFT_TRIES);
-			continue;
-		}
-		e.tries++;
-		e.deadline = now + p->cfg.peer.graft_timeout_usec;
-		missing_push(p, &e);
 	}
+	if ((at = next_deadline(p)))
+		arm(p, &p->graft_timer, at, on_graft_timer);
 	return 0;
-}
-
-static void
-missing_push(struct peer *p, const struct tree_missing *e)
-{
-	if (!p->missing)
-		p->missing = xcalloc(TREE_MAX_MISSING, sizeof(*p->missing));
-	if (p->missing_count == TREE_MAX_MISSING) {
-		/* Far more announced than arriving: forget the oldest announcement. */
-		p->stats.announcements_dropped++;
-		p->missing_head = (p->missing_head + 1) % TREE_MAX_MISSING;
-		p->missing_count--;
-	}
-	p->missing[(p->missing_head + p->missing_count) % TREE_MAX_MISSING] = *e;
-	if (p->missing_count++ == 0)
-		arm(p, &p->graft_timer, e->deadline, on_graft_timer);
 }
 
 void
@@ -276,8 +328,9 @@ tree_free(struct peer *p)
 	p->ihave_timer = sd_event_source_disable_unref(p->ihave_timer);
 	p->ihave_armed = false;
 	p->graft_timer = sd_event_source_disable_unref(p->graft_timer);
+	for (unsigned t = 0; p->missing && t <= TREE_GRAFT_TRIES; t++)
+		free(p->missing[t].e);
 	free(p->missing);
 	p->missing = NULL;
-	p->missing_count = p->missing_head = 0;
 	seen_cache_free(&p->announced);
 }
