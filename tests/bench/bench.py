@@ -704,7 +704,9 @@ def parse_args(argv):
     ap.add_argument("--long-count", type=int, default=1_000_000)
     ap.add_argument("--long-rate", type=float, default=0, help="offered rate of the long run (0: max)")
     ap.add_argument("--serf", default="auto", help="Serf comparison: auto (if installed), 1, 0")
-    ap.add_argument("--serf-max-n", type=int, default=200, help="largest N for the Serf comparison")
+    ap.add_argument("--serf-max-n", type=int, default=50,
+                    help="largest N for the Serf comparison (default 50: 200 Serf agents load 2 cores "
+                         "so much that their RPC times out)")
     ap.add_argument("--serf-k", type=int, default=10, help="events per Serf measurement")
     ap.add_argument("--serf-profile", default="lan", help="Serf timing profile (lan, local, wan)")
     ap.add_argument("--peer-set", action="append", default=[], metavar="KEY=VALUE",
