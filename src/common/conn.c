@@ -166,7 +166,7 @@ set_events(struct conn *c)
 	if (c->connecting)
 		ev = EPOLLOUT;
 	else {
-		if (!c->closing)
+		if (!c->closing && !c->input_paused)
 			ev |= EPOLLIN;
 		if (c->out_n)
 			ev |= EPOLLOUT;
@@ -257,6 +257,15 @@ conn_flush(struct conn *c)
 	set_events(c);
 }
 
+void
+conn_set_input_paused(struct conn *c, bool paused)
+{
+	if (c->input_paused == paused)
+		return;
+	c->input_paused = paused;
+	set_events(c);
+}
+
 static void
 handle_connect_done(struct conn *c)
 {
@@ -320,7 +329,7 @@ handle_input(struct conn *c)
 {
 	size_t budget = c->read_budget ? c->read_budget : READ_BUDGET;
 
-	while (!c->closed && !c->closing && budget > 0) {
+	while (!c->closed && !c->closing && !c->input_paused && budget > 0) {
 		ssize_t n, used;
 
 		if (c->in.len == 0) {

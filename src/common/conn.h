@@ -89,6 +89,7 @@ struct conn {
 	bool in_dispatch;
 	bool is_dirty;
 	bool last_in_chunk; /* during on_frame: no more bytes were read after this frame */
+	bool input_paused;  /* not reading (flow control) */
 	struct conn *dirty_next;
 	char *close_reason;
 
@@ -112,6 +113,8 @@ int conn_connect(struct conn_loop *l, const struct node_addr *to, const struct c
 int conn_send_blob(struct conn *c, struct blob *bl);
 /* Queues a copy of b's contents and empties b. */
 int conn_send_buf(struct conn *c, struct buf *b);
+/* Stops or resumes reading (frames already read are still handled). */
+void conn_set_input_paused(struct conn *c, bool paused);
 /* Sends what is queued now (also done automatically at the end of the loop iteration). */
 void conn_flush(struct conn *c);
 

@@ -160,6 +160,7 @@ do_stats(struct ctl_client *cl)
 		ctl_record_u64(&r, "lazy_links", lazy);
 	}
 	ctl_record_u64(&r, "resend_cache_bytes", p->seen.frame_bytes);
+	ctl_record_u64(&r, "control_pauses", s->control_pauses);
 	ctl_record_end(&r);
 	ctl_encode_end(&b, CTL_OK, "");
 	send_or_drop(cl, &b);
@@ -348,6 +349,36 @@ caller_allowed(const struct peer *p, int fd, const struct ucred *cr)
 	return cr->gid == p->ctl_gid || caller_in_group(fd, p->ctl_gid);
 }
 
+/*
+ * Flow control: while a neighbour's send queue is over half of
+ * peer.send_queue_limit, gossipctl requests are not read, so `send` waits
+ * instead of the queue overflowing and that neighbour being dropped with the
+ * messages in it. Reading resumes below a quarter. Checked after every event.
+ */
+static int
+on_flow_check(sd_event_source *src, void *userdata)
+{
+	struct peer *p = userdata;
+	size_t most = 0;
+	bool pause;
+
+	for (struct neighbour *nb = p->neighbours; nb; nb = nb->next)
+		if (nb->conn && nb->conn->queued_bytes > most)
+			most = nb->conn->queued_bytes;
+	pause = p->ctl_paused ? most > p->cfg.peer.send_queue_limit / 4
+			      : most > p->cfg.peer.send_queue_limit / 2;
+	if (pause == p->ctl_paused)
+		return 0;
+	p->ctl_paused = pause;
+	if (pause)
+		p->stats.control_pauses++;
+	log_debug("%s reading gossipctl requests: a neighbour has %zu bytes queued",
+		  pause ? "pausing" : "resuming", most);
+	for (struct ctl_client *cl = p->ctl_clients; cl; cl = cl->next)
+		conn_set_input_paused(cl->conn, pause);
+	return 0;
+}
+
 static int
 on_ctl_accept(sd_event_source *src, int fd, uint32_t revents, void *userdata)
 {
@@ -383,6 +414,7 @@ on_ctl_accept(sd_event_source *src, int fd, uint32_t revents, void *userdata)
 		cl->conn->queue_limit = PEER_CTL_QUEUE_LIMIT;
 		/* A pipelined burst of SENDs yields to gossip and pings every few hundred. */
 		cl->conn->read_budget = 32 * 1024;
+		conn_set_input_paused(cl->conn, p->ctl_paused);
 		cl->next = p->ctl_clients;
 		if (p->ctl_clients)
 			p->ctl_clients->prev = cl;
@@ -452,6 +484,8 @@ control_start(struct peer *p)
 	int fd, r;
 
 	p->ctl_gid = getegid();
+	if (!p->flow_src && sd_event_add_post(p->event, &p->flow_src, on_flow_check, p) < 0)
+		return -ENOMEM;
 	if (p->cfg.peer.control_group) {
 		r = resolve_group(p->cfg.peer.control_group, &p->ctl_gid);
 		if (r < 0) {
@@ -507,6 +541,7 @@ control_stop(struct peer *p)
 	while (p->ctl_clients)
 		conn_close(p->ctl_clients->conn, "stopping", 0);
 	p->ctl_src = sd_event_source_disable_unref(p->ctl_src);
+	p->flow_src = sd_event_source_disable_unref(p->flow_src);
 	if (p->ctl_fd >= 0)
 		close(p->ctl_fd);
 	p->ctl_fd = -1;

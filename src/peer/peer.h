@@ -98,7 +98,7 @@ struct peer_stats {
 	uint64_t malformed_frames, connections_accepted, oversized_dropped;
 	uint64_t ihave_frames_sent, ihave_ids_sent, ihave_ids_received;
 	uint64_t grafts_sent, grafts_answered, grafts_failed, prunes_sent, prunes_received;
-	uint64_t announcements_dropped;
+	uint64_t announcements_dropped, control_pauses;
 };
 
 enum peer_state {
@@ -167,6 +167,8 @@ struct peer {
 	bool ctl_path_owned; /* we created the socket file and remove it on exit */
 	gid_t ctl_gid;
 	sd_event_source *ctl_src;
+	sd_event_source *flow_src; /* flow control of gossipctl requests */
+	bool ctl_paused;
 	struct ctl_client *ctl_clients;
 	uint32_t n_ctl_clients;
 
