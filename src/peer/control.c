@@ -212,6 +212,8 @@ do_tail(struct ctl_client *cl, const uint8_t *body, size_t len)
 	return 0;
 }
 
+static void flow_update(struct peer *p);
+
 static void
 do_send(struct ctl_client *cl, const uint8_t *body, size_t len)
 {
@@ -247,6 +249,7 @@ do_send(struct ctl_client *cl, const uint8_t *body, size_t len)
 	ctl_encode_end(&b, CTL_OK, "sent");
 	send_or_drop(cl, &b);
 	buf_free(&b);
+	flow_update(p);
 }
 
 static int
@@ -353,12 +356,12 @@ caller_allowed(const struct peer *p, int fd, const struct ucred *cr)
  * Flow control: while a neighbour's send queue is over half of
  * peer.send_queue_limit, gossipctl requests are not read, so `send` waits
  * instead of the queue overflowing and that neighbour being dropped with the
- * messages in it. Reading resumes below a quarter. Checked after every event.
+ * messages in it. Checked after each SEND; while paused, after every event
+ * until every queue is under a quarter of the limit.
  */
-static int
-on_flow_check(sd_event_source *src, void *userdata)
+static void
+flow_update(struct peer *p)
 {
-	struct peer *p = userdata;
 	size_t most = 0;
 	bool pause;
 
@@ -368,7 +371,7 @@ on_flow_check(sd_event_source *src, void *userdata)
 	pause = p->ctl_paused ? most > p->cfg.peer.send_queue_limit / 4
 			      : most > p->cfg.peer.send_queue_limit / 2;
 	if (pause == p->ctl_paused)
-		return 0;
+		return;
 	p->ctl_paused = pause;
 	if (pause)
 		p->stats.control_pauses++;
@@ -376,6 +379,14 @@ on_flow_check(sd_event_source *src, void *userdata)
 		  pause ? "pausing" : "resuming", most);
 	for (struct ctl_client *cl = p->ctl_clients; cl; cl = cl->next)
 		conn_set_input_paused(cl->conn, pause);
+	if (p->flow_src)
+		sd_event_source_set_enabled(p->flow_src, pause ? SD_EVENT_ON : SD_EVENT_OFF);
+}
+
+static int
+on_flow_check(sd_event_source *src, void *userdata)
+{
+	flow_update(userdata);
 	return 0;
 }
 
@@ -484,8 +495,11 @@ control_start(struct peer *p)
 	int fd, r;
 
 	p->ctl_gid = getegid();
-	if (!p->flow_src && sd_event_add_post(p->event, &p->flow_src, on_flow_check, p) < 0)
-		return -ENOMEM;
+	if (!p->flow_src) {
+		if (sd_event_add_post(p->event, &p->flow_src, on_flow_check, p) < 0)
+			return -ENOMEM;
+		sd_event_source_set_enabled(p->flow_src, SD_EVENT_OFF);
+	}
 	if (p->cfg.peer.control_group) {
 		r = resolve_group(p->cfg.peer.control_group, &p->ctl_gid);
 		if (r < 0) {
