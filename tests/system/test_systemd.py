@@ -137,11 +137,15 @@ def received(c, port, msg_id, after=None):
 
 
 def peer_ready(c, port):
-    """The peer's unit is active and the peer says it is ready, with a neighbour."""
+    """The peer's unit is active and the peer says it is ready, with a neighbour whose link
+    is up (a neighbour still being connected to does not carry messages yet)."""
     if is_active(c, f"gossip-peer@{port}.service") != "active":
         return False
     st = status(c, port)
-    return st["state"] == "ready" and st["neighbours"] >= 1 and st
+    if st["state"] != "ready":
+        return False
+    peers = json.loads(ctl(c, port, "--json", "peers").stdout)
+    return any(n["state"] == "up" for n in peers) and st
 
 
 def ensure_network(c, timeout=15):
@@ -543,9 +547,14 @@ def test_kill9_restarts_and_rejoins(net):
         wait_for(f"gossip-peer@{q} ready with a neighbour", lambda: peer_ready(c, q), timeout=15)
     # Messages flow again, both ways.
     msg_id = send(c, 6000, f"after kill {uuid.uuid4().hex}")
-    wait_for("the restarted peer to receive a message",
-             lambda: journal(c, "-u", unit, "GOSSIP_EVENT=received", f"GOSSIP_MSG_ID={msg_id}",
-                             f"_PID={new}"))
+    try:
+        wait_for("the restarted peer to receive a message",
+                 lambda: journal(c, "-u", unit, "GOSSIP_EVENT=received",
+                                 f"GOSSIP_MSG_ID={msg_id}", f"_PID={new}"))
+    except AssertionError as e:
+        diag = c.run("sh", "-c", "for p in 6000 6001 6002; do gossipctl -i $p peers; done; "
+                     "journalctl --no-pager -n 60 -u 'gossip-*'", check=False)
+        raise AssertionError(f"{e}\n{diag.stdout}{diag.stderr}") from None
     msg_id = send(c, port, f"from the restarted peer {uuid.uuid4().hex}")
     wait_for("the restarted peer's message to arrive", lambda: received(c, 6000, msg_id))
 
