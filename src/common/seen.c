@@ -181,15 +181,15 @@ seen_cache_insert(struct seen_cache *c, const uint8_t id[WIRE_ID_LEN], uint64_t 
 	size_t slot, pos;
 
 	seen_cache_expire(c, now);
-	find_slot(c, id, &found);
+	slot = find_slot(c, id, &found);
 	if (found)
 		return false;
 	if (c->count == c->capacity) {
 		drop_oldest(c);
 		c->evicted++;
+		/* The deletion shifted entries back: the free slot may have moved. */
+		slot = find_slot(c, id, &found);
 	}
-	/* The slot may have moved during eviction; look it up again. */
-	slot = find_slot(c, id, &found);
 	pos = (c->head + c->count) % c->capacity;
 	memcpy(c->ring[pos].id, id, WIRE_ID_LEN);
 	c->ring[pos].at = now;
