@@ -47,11 +47,9 @@ const struct conn_transport conn_plain_transport = {plain_recv, plain_sendv, pla
 static void conn_free(struct conn *c);
 static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata);
 
-static int
-on_post(sd_event_source *s, void *userdata)
+void
+conn_loop_flush(struct conn_loop *l)
 {
-	struct conn_loop *l = userdata;
-
 	while (l->dirty) {
 		struct conn *c = l->dirty;
 		l->dirty = c->dirty_next;
@@ -60,6 +58,12 @@ on_post(sd_event_source *s, void *userdata)
 		if (!c->closed)
 			conn_flush(c);
 	}
+}
+
+static int
+on_post(sd_event_source *s, void *userdata)
+{
+	conn_loop_flush(userdata);
 	return 0;
 }
 

@@ -117,6 +117,8 @@ int conn_send_buf(struct conn *c, struct buf *b);
 void conn_set_input_paused(struct conn *c, bool paused);
 /* Sends what is queued now (also done automatically at the end of the loop iteration). */
 void conn_flush(struct conn *c);
+/* The same for every connection of the loop with something queued. */
+void conn_loop_flush(struct conn_loop *l);
 
 /* Closes now: on_close is called, then the conn is freed (deferred inside its own callbacks). */
 void conn_close(struct conn *c, const char *reason, int error);

@@ -187,7 +187,7 @@ gossip_receive(struct peer *p, struct neighbour *nb, const uint8_t *frame, size_
 	 * frames queue up and go out together at the end of the read.
 	 */
 	if (nb->conn && nb->conn->last_in_chunk)
-		tree_flush(p);
+		conn_loop_flush(&p->loop);
 
 	line = format_received(m, nb->addr_str);
 	write_output(p, line, real);

@@ -38,7 +38,7 @@ neighbour_state_name(enum link_state s)
 	return "?";
 }
 
-static struct neighbour *
+struct neighbour *
 find_neighbour(struct peer *p, const struct node_addr *a)
 {
 	for (struct neighbour *nb = p->neighbours; nb; nb = nb->next)
@@ -117,6 +117,7 @@ neighbour_remove(struct neighbour *nb, const char *reason)
 		nb->next->prev = nb->prev;
 	p->n_neighbours--;
 	buf_free(&nb->ihave);
+	buf_free(&nb->graft);
 	free(nb);
 	peer_update_status(p);
 }
@@ -140,12 +141,13 @@ neighbour_send_blob(struct neighbour *nb, struct blob *frame)
 	return r;
 }
 
-static void
-send_on(struct neighbour *nb, struct buf *b)
+void
+neighbour_send_buf(struct neighbour *nb, struct buf *b)
 {
 	struct blob *bl = blob_from_buf(b);
 	(void)neighbour_send_blob(nb, bl);
 	blob_unref(bl);
+	buf_free(b);
 }
 
 static void
@@ -366,8 +368,7 @@ neighbour_frame(struct neighbour *nb, struct conn *c, const uint8_t *frame, size
 		return gossip_receive(p, nb, frame, len, m, reason);
 	case WIRE_PING:
 		wire_encode_nonce(&b, WIRE_PONG, m->nonce);
-		send_on(nb, &b);
-		buf_free(&b);
+		neighbour_send_buf(nb, &b);
 		return 0;
 	case WIRE_PONG:
 		if (liveness_pong(&nb->live, m->nonce, now_monotonic_usec()))
@@ -550,8 +551,7 @@ neighbours_tick(struct peer *p, uint64_t now)
 			break;
 		case LIVENESS_PING:
 			wire_encode_nonce(&b, WIRE_PING, nb->live.nonce);
-			send_on(nb, &b);
-			buf_free(&b);
+			neighbour_send_buf(nb, &b);
 			p->stats.pings_sent++;
 			break;
 		case LIVENESS_RECONNECT:
@@ -589,8 +589,7 @@ neighbours_leave(struct peer *p)
 			continue;
 		}
 		wire_encode_addr_msg(&b, WIRE_LEAVE, &p->self);
-		send_on(nb, &b);
-		buf_free(&b);
+		neighbour_send_buf(nb, &b);
 		if (nb->conn)
 			conn_close_after_flush(nb->conn, "leaving");
 	}

@@ -55,6 +55,7 @@ struct neighbour {
 	uint64_t drained_mark; /* conn->bytes_out at the last tick */
 	bool lazy;        /* tree.c: this link gets IHAVE, not the messages themselves */
 	struct buf ihave; /* ids waiting for the next IHAVE to this neighbour */
+	struct buf graft; /* ids to ask it for at the end of this GRAFT timer run */
 	struct neighbour *prev, *next;
 };
 
@@ -159,7 +160,6 @@ struct peer {
 	struct seen_cache announced; /* ids heard in IHAVE, so each is waited for once */
 	struct tree_fifo *missing; /* announced messages not received yet, per attempt */
 	sd_event_source *ihave_timer, *graft_timer;
-	bool ihave_armed;
 
 	/* control */
 	char *ctl_path;
@@ -199,6 +199,9 @@ bool neighbours_all_flushed(const struct peer *p);
 const char *neighbour_state_name(enum link_state s);
 /* Queues a frame to nb; a neighbour whose queue is over the limit loses its link (-ENOBUFS). */
 int neighbour_send_blob(struct neighbour *nb, struct blob *frame);
+/* The same with the frame in b, which is freed. */
+void neighbour_send_buf(struct neighbour *nb, struct buf *b);
+struct neighbour *find_neighbour(struct peer *p, const struct node_addr *a);
 
 /* gossip.c */
 int gossip_init(struct peer *p);
@@ -218,8 +221,6 @@ void tree_reconfigure(struct peer *p);
 /* Sends frame (message id) on eager links and queues IHAVE on lazy ones; returns the eager count. */
 uint32_t tree_push(struct peer *p, struct blob *frame, const uint8_t id[WIRE_ID_LEN],
 		   const struct neighbour *except, const struct node_addr *origin);
-/* Writes what is queued to the neighbours now rather than at the end of the loop iteration. */
-void tree_flush(struct peer *p);
 /* A duplicate GOSSIP came from nb: prune the link. */
 void tree_duplicate(struct peer *p, struct neighbour *nb);
 /* IHAVE, GRAFT or PRUNE from nb. */

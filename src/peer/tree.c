@@ -38,36 +38,36 @@ struct tree_missing {
 static struct neighbour *
 find_up(struct peer *p, const struct node_addr *a)
 {
-	for (struct neighbour *nb = p->neighbours; nb; nb = nb->next)
-		if (node_addr_equal(&nb->addr, a))
-			return nb->state == LINK_UP && nb->conn ? nb : NULL;
-	return NULL;
+	struct neighbour *nb = find_neighbour(p, a);
+	return nb && nb->state == LINK_UP && nb->conn ? nb : NULL;
 }
 
+/* Sends the ids gathered in ids (IHAVE or GRAFT), at most WIRE_MAX_IDS a frame, and empties it. */
 static void
-send_frame(struct peer *p, struct neighbour *nb, struct buf *b)
+flush_ids(struct peer *p, struct neighbour *nb, uint8_t type, struct buf *ids)
 {
-	struct blob *bl = blob_from_buf(b);
-	neighbour_send_blob(nb, bl);
-	blob_unref(bl);
+	size_t n = ids->len / WIRE_ID_LEN;
+
+	for (size_t off = 0; off < n && nb->state == LINK_UP && nb->conn; off += WIRE_MAX_IDS) {
+		size_t k = n - off < WIRE_MAX_IDS ? n - off : WIRE_MAX_IDS;
+		struct buf b = {0};
+
+		wire_encode_ids(&b, type, ids->data + off * WIRE_ID_LEN, (uint16_t)k);
+		if (type == WIRE_IHAVE) {
+			p->stats.ihave_frames_sent++;
+			p->stats.ihave_ids_sent += k;
+		} else {
+			p->stats.grafts_sent += k;
+		}
+		neighbour_send_buf(nb, &b); /* may drop nb's conn, never nb itself */
+	}
+	ids->len = 0;
 }
 
 static void
 flush_ihave(struct peer *p, struct neighbour *nb)
 {
-	size_t n = nb->ihave.len / WIRE_ID_LEN;
-	struct buf b = {0};
-
-	if (!n)
-		return;
-	if (nb->state == LINK_UP && nb->conn) {
-		wire_encode_ids(&b, WIRE_IHAVE, nb->ihave.data, (uint16_t)n);
-		p->stats.ihave_frames_sent++;
-		p->stats.ihave_ids_sent += n;
-		send_frame(p, nb, &b); /* may drop nb's conn, never nb itself */
-		buf_free(&b);
-	}
-	nb->ihave.len = 0;
+	flush_ids(p, nb, WIRE_IHAVE, &nb->ihave);
 }
 
 static int
@@ -75,7 +75,6 @@ on_ihave_timer(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct peer *p = userdata;
 
-	p->ihave_armed = false;
 	for (struct neighbour *nb = p->neighbours; nb; nb = nb->next)
 		flush_ihave(p, nb);
 	return 0;
@@ -95,13 +94,22 @@ arm(struct peer *p, sd_event_source **src, uint64_t at, sd_event_time_handler_t 
 	sd_event_source_set_enabled(*src, SD_EVENT_ONESHOT);
 }
 
+/* Whether the one-shot timer src is set, and for when (*at). */
+static bool
+timer_armed(sd_event_source *src, uint64_t *at)
+{
+	int enabled = SD_EVENT_OFF;
+
+	if (!src || sd_event_source_get_enabled(src, &enabled) < 0 || enabled == SD_EVENT_OFF)
+		return false;
+	return !at || sd_event_source_get_time(src, at) >= 0;
+}
+
 static void
 queue_ihave(struct peer *p, struct neighbour *nb, const uint8_t *id)
 {
-	if (!p->ihave_armed) {
+	if (!timer_armed(p->ihave_timer, NULL))
 		arm(p, &p->ihave_timer, now_monotonic_usec() + TREE_IHAVE_DELAY_USEC, on_ihave_timer);
-		p->ihave_armed = true;
-	}
 	buf_append(&nb->ihave, id, WIRE_ID_LEN);
 	if (nb->ihave.len / WIRE_ID_LEN >= WIRE_MAX_IDS)
 		flush_ihave(p, nb);
@@ -132,16 +140,6 @@ tree_push(struct peer *p, struct blob *frame, const uint8_t id[WIRE_ID_LEN],
 }
 
 void
-tree_flush(struct peer *p)
-{
-	for (struct neighbour *nb = p->neighbours, *next; nb; nb = next) {
-		next = nb->next;
-		if (nb->conn && nb->conn->out_n && !nb->conn->connecting)
-			conn_flush(nb->conn); /* may close the conn, never free nb */
-	}
-}
-
-void
 tree_duplicate(struct peer *p, struct neighbour *nb)
 {
 	struct buf b = {0};
@@ -151,20 +149,15 @@ tree_duplicate(struct peer *p, struct neighbour *nb)
 	nb->lazy = true;
 	wire_encode_empty(&b, WIRE_PRUNE);
 	p->stats.prunes_sent++;
-	send_frame(p, nb, &b);
-	buf_free(&b);
+	neighbour_send_buf(nb, &b);
 }
 
+/* Asks nb for the message (sent with the others at the end of the timer run); nb is eager again. */
 static void
-send_graft(struct peer *p, struct neighbour *nb, const uint8_t *id)
+queue_graft(struct neighbour *nb, const uint8_t *id)
 {
-	struct buf b = {0};
-
 	nb->lazy = false;
-	wire_encode_ids(&b, WIRE_GRAFT, id, 1);
-	p->stats.grafts_sent++;
-	send_frame(p, nb, &b);
-	buf_free(&b);
+	buf_append(&nb->graft, id, WIRE_ID_LEN);
 }
 
 /*
@@ -200,11 +193,21 @@ next_deadline(struct peer *p)
 
 static int on_graft_timer(sd_event_source *s, uint64_t usec, void *userdata);
 
+/* Arms the GRAFT timer for at, unless it is already due earlier. */
+static void
+graft_timer_by(struct peer *p, uint64_t at)
+{
+	uint64_t armed;
+
+	if (timer_armed(p->graft_timer, &armed) && armed <= at)
+		return;
+	arm(p, &p->graft_timer, at, on_graft_timer);
+}
+
 static void
 missing_push(struct peer *p, const struct tree_missing *e)
 {
 	struct tree_fifo *f = fifo_of(p, e->tries);
-	uint64_t due = next_deadline(p);
 
 	if (!f->e)
 		f->e = xcalloc(TREE_MAX_MISSING, sizeof(*f->e));
@@ -216,8 +219,7 @@ missing_push(struct peer *p, const struct tree_missing *e)
 	}
 	f->e[(f->head + f->count) % TREE_MAX_MISSING] = *e;
 	f->count++;
-	if (!due || e->deadline < due)
-		arm(p, &p->graft_timer, e->deadline, on_graft_timer);
+	graft_timer_by(p, e->deadline);
 }
 
 static int
@@ -245,18 +247,20 @@ on_graft_timer(sd_event_source *s, uint64_t usec, void *userdata)
 				continue;
 			}
 			if (e.tries == 0 && (nb = find_up(p, &e.from))) {
-				send_graft(p, nb, e.id);
+				queue_graft(nb, e.id);
 			} else {
 				/* The announcer is gone or did not answer: ask everyone. */
 				for (nb = p->neighbours; nb; nb = nb->next)
 					if (nb->state == LINK_UP && nb->conn)
-						send_graft(p, nb, e.id);
+						queue_graft(nb, e.id);
 			}
 			e.tries++;
 			e.deadline = now + (p->cfg.peer.graft_timeout_usec << e.tries);
 			missing_push(p, &e);
 		}
 	}
+	for (struct neighbour *nb = p->neighbours; nb; nb = nb->next)
+		flush_ids(p, nb, WIRE_GRAFT, &nb->graft);
 	if ((at = next_deadline(p)))
 		arm(p, &p->graft_timer, at, on_graft_timer);
 	return 0;
@@ -326,7 +330,6 @@ void
 tree_free(struct peer *p)
 {
 	p->ihave_timer = sd_event_source_disable_unref(p->ihave_timer);
-	p->ihave_armed = false;
 	p->graft_timer = sd_event_source_disable_unref(p->graft_timer);
 	for (unsigned t = 0; p->missing && t <= TREE_GRAFT_TRIES; t++)
 		free(p->missing[t].e);

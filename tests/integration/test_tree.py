@@ -16,6 +16,7 @@ from gossipnet import LOCAL, wait_until
 FAKE = (LOCAL, 1)
 N = 10
 MSGS = 40
+GRAFT_TIMEOUT = 0.05
 
 
 def payload_frames(net):
@@ -77,7 +78,7 @@ def test_redundancy(network, lazy):
 
 @pytest.fixture(scope="module")
 def pair(module_network):
-    net = module_network("tree-wire", peer_degree=1, peer_graft_timeout=0.05, **STEADY)
+    net = module_network("tree-wire", peer_degree=1, peer_graft_timeout=GRAFT_TIMEOUT, **STEADY)
     net.start_seeds(1)
     net.start_peers(2)
     net.wait_connected()
@@ -110,9 +111,12 @@ def test_ihave_for_an_unknown_message_is_grafted(pair):
     with fake_neighbour(a) as c:
         fr, mid = w.gossip(FAKE, f"grafted {uuid.uuid4().hex}".encode(), seq=7)
         before = a.stats()["grafts_sent"]
+        t0 = time.monotonic()
         c.send(w.frame(w.IHAVE, struct.pack(">H", 1) + mid))
-        # No copy comes within graft_timeout: the peer asks the announcer for it.
+        # No copy comes within graft_timeout (0.05 s here): then, and not before, the
+        # peer asks the announcer for it.
         assert recv_skipping_pings(c) == (w.GRAFT, struct.pack(">H", 1) + mid)
+        assert time.monotonic() - t0 >= GRAFT_TIMEOUT
         assert a.stats()["grafts_sent"] == before + 1
         c.send(fr)
         wait_until(lambda: any(e["id"] == mid.hex() for e in a.tail()), what="grafted delivery")
@@ -123,6 +127,25 @@ def test_ihave_for_an_unknown_message_is_grafted(pair):
         c.send(w.frame(w.IHAVE, struct.pack(">H", 1) + mid2))
         assert recv_skipping_pings(c) == (w.GRAFT, struct.pack(">H", 1) + mid2)
         assert a.stats()["grafts_sent"] == before + 2
+        # Answered, so no retry GRAFT reaches the next test's connection.
+        c.send(fr2)
+        wait_until(lambda: any(e["id"] == mid2.hex() for e in a.tail()), what="second delivery")
+
+
+def test_grafts_are_batched(pair):
+    """Ids announced together and missing together are asked for in one GRAFT."""
+    a = pair.peers[0]
+    with fake_neighbour(a) as c:
+        msgs = [w.gossip(FAKE, f"batched {i} {uuid.uuid4().hex}".encode(), seq=20 + i)
+                for i in range(3)]
+        ids = b"".join(mid for _, mid in msgs)
+        before = a.stats()["grafts_sent"]
+        c.send(w.frame(w.IHAVE, struct.pack(">H", 3) + ids))
+        assert recv_skipping_pings(c) == (w.GRAFT, struct.pack(">H", 3) + ids)
+        assert a.stats()["grafts_sent"] == before + 3
+        c.send(b"".join(fr for fr, _ in msgs))
+        wait_until(lambda: {mid.hex() for _, mid in msgs} <= {e["id"] for e in a.tail()},
+                   what="the grafted messages")
 
 
 def test_graft_gets_the_message_resent(pair):

@@ -413,9 +413,22 @@ test_frames(void **state)
 	assert_null(seen_cache_frame(&c, id));
 	make_id(id, 5);
 	assert_ptr_equal(seen_cache_frame(&c, id), f[5]);
-	/* A frame over the whole budget is not kept; a budget of 0 releases everything. */
+	/* A frame of exactly the whole budget is kept (releasing every other one)... */
 	{
-		uint8_t big[300] = {0};
+		uint8_t exact[250] = {0};
+		struct blob *ef = blob_new(exact, sizeof(exact));
+		make_id(id, 9);
+		assert_true(seen_cache_insert(&c, id, SEC));
+		seen_cache_keep_frame(&c, ef);
+		assert_ptr_equal(seen_cache_frame(&c, id), ef);
+		assert_int_equal(c.frame_bytes, 250);
+		make_id(id, 5);
+		assert_null(seen_cache_frame(&c, id));
+		blob_unref(ef);
+	}
+	/* ...one byte over it is not; a budget of 0 releases everything. */
+	{
+		uint8_t big[251] = {0};
 		struct blob *bf = blob_new(big, sizeof(big));
 		make_id(id, 8);
 		assert_true(seen_cache_insert(&c, id, SEC));
