@@ -96,8 +96,5 @@ FAST = dict(peer_ping_interval=0.25, peer_ping_timeout=0.25, peer_ping_misses=4,
 @pytest.fixture(scope="module")
 def big_net(module_network):
     """3 seeds and 10 peers, formed and connected (shared by a module; not to be damaged)."""
-    net = module_network("big", peer_degree=4, **STEADY)
-    net.start_seeds(3)
-    net.start_peers(10)
-    net.wait_connected()
+    net = module_network("big", peer_degree=4, **STEADY).formed(3, 10)
     return net

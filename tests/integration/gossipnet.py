@@ -516,6 +516,13 @@ class Network:
                 p.wait_ready()
         return peers
 
+    def formed(self, seeds, peers):
+        """Starts seeds, then peers, and waits until the overlay is connected; returns self."""
+        self.start_seeds(seeds)
+        self.start_peers(peers)
+        self.wait_connected()
+        return self
+
     def live_peers(self):
         return [p for p in self.peers if p.alive()]
 

@@ -288,9 +288,7 @@ def end_frame(status, text):
 def net(module_network):
     """One seed and two peers with their control sockets at <peer dir>/ctl.sock (-s)."""
     net = module_network("ctl", peer_degree=2, peer_max_message_size=MAXMSG, **STEADY)
-    net.start_seeds(1)
-    net.start_peers(2)
-    net.wait_connected()
+    net.formed(1, 2)
     return net
 
 

@@ -16,9 +16,7 @@ MAX = 65536  # peer.max_message_size (the default, set explicitly below)
 @pytest.fixture(scope="module")
 def net(module_network):
     net = module_network("payload", peer_degree=2, peer_max_message_size=MAX, **STEADY)
-    net.start_seeds(1)
-    net.start_peers(4)
-    net.wait_connected()
+    net.formed(1, 4)
     return net
 
 

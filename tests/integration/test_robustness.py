@@ -17,10 +17,7 @@ from gossipnet import LOCAL, wait_until
 
 @pytest.fixture(scope="module")
 def net(module_network):
-    net = module_network("robust", peer_degree=1, **STEADY)
-    net.start_seeds(1)
-    net.start_peers(2)
-    net.wait_connected()
+    net = module_network("robust", peer_degree=1, **STEADY).formed(1, 2)
     return net
 
 

@@ -52,10 +52,7 @@ def send_all_and_check(net, rng):
 
 @pytest.mark.parametrize("lazy", [True, False], ids=["tree", "flood"])
 def test_redundancy(network, lazy):
-    net = network(f"redund-{lazy}", peer_degree=4, peer_lazy_push=lazy, **STEADY)
-    net.start_seeds(1)
-    net.start_peers(N)
-    net.wait_connected()
+    net = network(f"redund-{lazy}", peer_degree=4, peer_lazy_push=lazy, **STEADY).formed(1, N)
     rng = random.Random(7)
     # The tree forms as the first messages meet duplicates; measure after it has.
     send_all_and_check(net, rng)
@@ -79,9 +76,7 @@ def test_redundancy(network, lazy):
 @pytest.fixture(scope="module")
 def pair(module_network):
     net = module_network("tree-wire", peer_degree=1, peer_graft_timeout=GRAFT_TIMEOUT, **STEADY)
-    net.start_seeds(1)
-    net.start_peers(2)
-    net.wait_connected()
+    net.formed(1, 2)
     return net
 
 
