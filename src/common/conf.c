@@ -11,6 +11,7 @@
 #include <libconfig.h>
 
 #include "conf.h"
+#include "wire.h"
 
 enum setting_kind {
 	K_DURATION, /* seconds (int or float) stored as usec */
@@ -588,6 +589,14 @@ conf_validate(const struct gossip_config *c, bool need_seeds, char *err, size_t 
 				  c->address);
 			bad++;
 		}
+	}
+	if (c->peer.send_queue_limit < (uint64_t)c->peer.max_message_size + WIRE_GOSSIP_OVERHEAD) {
+		/* Queueing a message of the largest size would drop every neighbour. */
+		add_error(err, errlen, where, 0,
+			  "peer.send_queue_limit must be at least peer.max_message_size + %d (%llu)",
+			  WIRE_GOSSIP_OVERHEAD,
+			  (unsigned long long)c->peer.max_message_size + WIRE_GOSSIP_OVERHEAD);
+		bad++;
 	}
 	if (c->peer.degree > c->peer.max_neighbours) {
 		add_error(err, errlen, where, 0, "peer.degree must not exceed peer.max_neighbours");

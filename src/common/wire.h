@@ -30,8 +30,10 @@
 #define WIRE_ID_LEN 32
 /* Fixed part of a GOSSIP body besides the origin address: id, timestamp, seq, length. */
 #define WIRE_GOSSIP_FIXED (WIRE_ID_LEN + 8 + 8 + 4)
-/* The largest payload that fits in one frame (origin is at most 19 bytes). */
-#define WIRE_MAX_PAYLOAD (WIRE_MAX_BODY - WIRE_GOSSIP_FIXED - 19)
+/* A GOSSIP frame besides its payload, at most (the origin is at most 19 bytes). */
+#define WIRE_GOSSIP_OVERHEAD (WIRE_HDR_LEN + WIRE_GOSSIP_FIXED + 19)
+/* The largest payload that fits in one frame. */
+#define WIRE_MAX_PAYLOAD (WIRE_MAX_BODY + WIRE_HDR_LEN - WIRE_GOSSIP_OVERHEAD)
 #define WIRE_MAX_ERROR_TEXT 256
 /* Ids in one IHAVE or GRAFT frame, at most. */
 #define WIRE_MAX_IDS 1024

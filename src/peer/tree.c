@@ -115,6 +115,22 @@ queue_ihave(struct peer *p, struct neighbour *nb, const uint8_t *id)
 		flush_ihave(p, nb);
 }
 
+/*
+ * Payloads (pushes and GRAFT answers) fill at most 3/4 of send_queue_limit;
+ * an empty queue takes any. The rest is for ids and control frames: a
+ * neighbour that falls behind for a while is told the ids (IHAVE) and GRAFTs
+ * the messages once it has caught up, instead of losing its connection, and
+ * everything queued on it, at the limit.
+ */
+static bool
+payload_fits(const struct neighbour *nb, size_t len)
+{
+	const struct conn *c = nb->conn;
+
+	return !c->queue_limit || !c->queued_bytes ||
+	       c->queued_bytes + len <= c->queue_limit - c->queue_limit / 4;
+}
+
 uint32_t
 tree_push(struct peer *p, struct blob *frame, const uint8_t id[WIRE_ID_LEN],
 	  const struct neighbour *except, const struct node_addr *origin)
@@ -127,6 +143,11 @@ tree_push(struct peer *p, struct blob *frame, const uint8_t id[WIRE_ID_LEN],
 		    node_addr_equal(&nb->addr, origin))
 			continue;
 		if (p->cfg.peer.lazy_push && nb->lazy) {
+			queue_ihave(p, nb, id);
+			continue;
+		}
+		if (!payload_fits(nb, frame->len)) {
+			p->stats.pushes_deferred++;
 			queue_ihave(p, nb, id);
 			continue;
 		}
@@ -281,7 +302,14 @@ tree_on_frame(struct peer *p, struct neighbour *nb, const struct wire_msg *m)
 		nb->lazy = false;
 		for (uint16_t i = 0; i < m->ids.count && nb->conn; i++) {
 			struct blob *frame = seen_cache_frame(&p->seen, m->ids.ids + i * WIRE_ID_LEN);
-			if (!frame || neighbour_send_blob(nb, frame) < 0)
+			if (!frame)
+				continue;
+			if (!payload_fits(nb, frame->len)) {
+				/* It asks again, later, and others too. */
+				p->stats.pushes_deferred++;
+				continue;
+			}
+			if (neighbour_send_blob(nb, frame) < 0)
 				continue;
 			p->stats.grafts_answered++;
 			p->stats.gossip_frames_sent++;

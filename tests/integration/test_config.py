@@ -123,6 +123,10 @@ ERROR_CASES = {
     "ping-timeout-over-interval": ("gossip.conf", f"{SEEDS_LINE}\npeer = {{ ping_interval = 0.2; "
                                    "ping_timeout = 0.3; };\n",
                                    [(None, "peer.ping_timeout must not exceed peer.ping_interval")], DAEMONS),
+    "queue-under-message": ("gossip.conf", f"{SEEDS_LINE}\npeer = {{ max_message_size = 1000000; "
+                            "send_queue_limit = 524288; }};\n",
+                            [(None, "peer.send_queue_limit must be at least peer.max_message_size "
+                                    "+ 79 (1000079)")], DAEMONS),
     "address-not-ip": ("gossip.conf", f'{SEEDS_LINE}\naddress = "gossip.example.org";\n',
                        [(None, 'address "gossip.example.org" is not an IPv4 or IPv6 address')], DAEMONS),
     "no-seeds": ("gossip.conf", "peer = { degree = 2; };\n",

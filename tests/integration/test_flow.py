@@ -1,10 +1,13 @@
 # SPDX-License-Identifier: MIT
 """Flow control: while a neighbour's send queue is over half of peer.send_queue_limit, the
 peer stops reading gossipctl requests, so a burst of sends waits instead of overflowing the
-queue; reading resumes once the queue drains (or the stuck neighbour is dropped)."""
+queue; reading resumes once the queue drains (or the stuck neighbour is dropped). A peer
+that forwards announces messages instead of queueing them past three quarters of it."""
 import socket
+import struct
 import subprocess
 import threading
+import time
 
 import wireproto as w
 from gossipnet import CTL_BIN, LOCAL, wait_until
@@ -25,7 +28,7 @@ def stuck_neighbour(port):
 
 def test_sends_wait_for_a_full_queue(network):
     # Slow liveness, so the stuck neighbour stays long enough to be waited for.
-    net = network("flow", peer_degree=1, peer_send_queue_limit=LIMIT, peer_ping_interval=0.5,
+    net = network("flow", peer_degree=1, peer_send_queue_limit=LIMIT, peer_max_message_size=SIZE, peer_ping_interval=0.5,
                   peer_ping_timeout=0.5, peer_ping_misses=4)
     net.start_seeds(1)
     a = net.add_peer()
@@ -65,5 +68,86 @@ def test_sends_wait_for_a_full_queue(network):
         stats = a.stats()
         assert stats["messages_sent"] == len(results), stats
         assert stats["neighbours_dropped_slow"] == 0, stats
+    finally:
+        stuck.close()
+
+
+def read_frames(sock, buf, timeout):
+    """Frames (type, body) that arrive on a raw socket within timeout; buf keeps a partial one."""
+    out = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        sock.settimeout(max(0.01, deadline - time.monotonic()))
+        try:
+            data = sock.recv(1 << 20)
+        except socket.timeout:
+            break
+        if not data:
+            break
+        buf += data
+        while len(buf) >= 8:
+            (blen,) = struct.unpack_from(">I", buf, 4)
+            if len(buf) < 8 + blen:
+                break
+            out.append((buf[3], bytes(buf[8:8 + blen])))
+            del buf[:8 + blen]
+    return out
+
+
+def test_a_forwarder_announces_what_a_slow_neighbour_cannot_take(network):
+    """Flow control holds back only the origin. A peer that forwards to a neighbour whose
+    queue is three quarters full sends it the ids instead of the messages (IHAVE); the
+    neighbour is not dropped as slow and gets every message once it asks (GRAFT)."""
+    # Slow liveness: the stuck neighbour must outlive the burst, not be declared dead.
+    net = network("flow-fwd", peer_degree=1, peer_send_queue_limit=LIMIT, peer_max_message_size=SIZE, peer_ping_interval=1.0,
+                  peer_ping_timeout=1.0, peer_ping_misses=20)
+    net.start_seeds(1)
+    a = net.add_peer()
+    b = net.add_peer()
+    wait_until(lambda: f"{LOCAL}:{a.port}" in b.up_neighbours(), what="a and b linked")
+    stuck = stuck_neighbour(b.port)
+    try:
+        wait_until(lambda: f"{FAKE[0]}:{FAKE[1]}" in b.up_neighbours(), what="stuck neighbour up")
+        ids = []
+        for i in range(40):
+            ids.append(a.send(chr(65 + i % 26) * SIZE))
+            if b.stats()["pushes_deferred"] >= 3:
+                break
+        net.wait_delivered([b], chr(65 + (len(ids) - 1) % 26) * 64)
+        stats = b.stats()
+        assert stats["pushes_deferred"] >= 3, stats
+        assert stats["neighbours_dropped_slow"] == 0, stats
+        assert f"{FAKE[0]}:{FAKE[1]}" in b.up_neighbours()
+
+        # The stuck neighbour reads what it was sent: some messages, the ids of the rest.
+        buf, full, announced = bytearray(), set(), set()
+
+        def take(frames):
+            for ftype, body in frames:
+                if ftype == w.GOSSIP:
+                    full.add(body[:32].hex())
+                elif ftype == w.IHAVE:
+                    (n,) = struct.unpack_from(">H", body)
+                    announced.update(body[2 + 32 * k:34 + 32 * k].hex() for k in range(n))
+                elif ftype == w.PING:
+                    stuck.sendall(w.frame(w.PONG, body))
+
+        deadline = time.monotonic() + 30
+        while not set(ids) <= full | announced and time.monotonic() < deadline:
+            take(read_frames(stuck, buf, 0.5))
+        assert set(ids) <= full | announced, "neither sent nor announced: %s" % (
+            set(ids) - full - announced)
+        assert announced - full, "nothing was announced instead of sent"
+        # Asked for, the announced messages come in full: as many at a time as fit in
+        # three quarters of the queue, so what is still missing is asked for again, as a
+        # peer does after its GRAFT timeout.
+        deadline = time.monotonic() + 30
+        while not set(ids) <= full and time.monotonic() < deadline:
+            wanted = sorted(announced - full)
+            stuck.sendall(w.frame(w.GRAFT, struct.pack(">H", len(wanted)) +
+                                  b"".join(bytes.fromhex(x) for x in wanted)))
+            take(read_frames(stuck, buf, 0.5))
+        assert set(ids) <= full, "not resent: %s" % (set(ids) - full)
+        assert b.stats()["neighbours_dropped_slow"] == 0
     finally:
         stuck.close()

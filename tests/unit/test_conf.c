@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "conf.h"
+#include "wire.h"
 #include "util.h"
 #include "testaddr.h"
 
@@ -772,6 +773,15 @@ test_validate(void **state)
 	assert_true(strncmp(err, path, strlen(path)) == 0);
 	free(path);
 	c.peer.ping_timeout_usec = c.peer.ping_interval_usec;
+	assert_int_equal(conf_validate(&c, true, err, sizeof(err)), 0);
+
+	/* The largest message's frame must fit in a neighbour's queue: exactly is enough. */
+	c.peer.max_message_size = 100000;
+	c.peer.send_queue_limit = 100000 + WIRE_GOSSIP_OVERHEAD - 1;
+	assert_int_equal(conf_validate(&c, true, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "peer.send_queue_limit must be at least peer.max_message_size + 79 "
+				    "(100079)"));
+	c.peer.send_queue_limit++;
 	assert_int_equal(conf_validate(&c, true, err, sizeof(err)), 0);
 
 	c.peer.degree = 33;
