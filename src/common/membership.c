@@ -98,6 +98,47 @@ addr_set_pick(const struct addr_set *s, struct rng *rng,
 	return false;
 }
 
+static bool
+local_health_raise(struct local_health *h)
+{
+	if (h->score >= LOCAL_HEALTH_MAX)
+		return false;
+	h->score++;
+	return true;
+}
+
+bool
+local_health_tick(struct local_health *h, uint64_t lag_usec, const struct liveness_params *p)
+{
+	bool missed = h->missed;
+
+	h->missed = false;
+	if (lag_usec > p->timeout_usec / 4)
+		return local_health_raise(h);
+	if (missed || !h->score)
+		return false;
+	h->score--;
+	return true;
+}
+
+bool
+local_health_misses(struct local_health *h, unsigned missed, unsigned checked)
+{
+	if (!missed || 2 * missed <= checked)
+		return false;
+	h->missed = true;
+	return local_health_raise(h);
+}
+
+struct liveness_params
+liveness_scaled(const struct liveness_params *p, uint32_t score)
+{
+	struct liveness_params s = *p;
+
+	s.timeout_usec *= 1 + (uint64_t)(score < LOCAL_HEALTH_MAX ? score : LOCAL_HEALTH_MAX);
+	return s;
+}
+
 void
 liveness_init(struct liveness *l)
 {

@@ -77,6 +77,29 @@ enum liveness_action {
 	LIVENESS_DEAD,      /* declare the neighbour dead */
 };
 
+/*
+ * Local health, after Lifeguard (Dadgar et al., 2018). When the host is
+ * overloaded, misses say more about it than about the neighbours: a process
+ * starved of CPU runs its periodic tick late, and on such a host most
+ * neighbours answer late at once, while one hung neighbour is alone in
+ * missing. Each tick later than a quarter of the ping timeout, and each tick
+ * in which most neighbours that are up missed a ping, raises the score by one,
+ * up to LOCAL_HEALTH_MAX; a tick on time after one without such misses lowers
+ * it by one. Ping and connect timeouts are multiplied by 1 + score. A
+ * neighbour that crashed refuses the reconnect and is found as fast as before.
+ */
+#define LOCAL_HEALTH_MAX 8
+struct local_health {
+	uint32_t score;
+	bool missed; /* the last tick had most neighbours miss */
+};
+/* Before a tick's checks: the tick ran lag_usec late. True when the score changed. */
+bool local_health_tick(struct local_health *h, uint64_t lag_usec, const struct liveness_params *p);
+/* After them: missed of the up neighbours checked missed a ping. True when raised. */
+bool local_health_misses(struct local_health *h, unsigned missed, unsigned checked);
+/* p with its timeout multiplied by 1 + score. */
+struct liveness_params liveness_scaled(const struct liveness_params *p, uint32_t score);
+
 void liveness_init(struct liveness *l);
 enum liveness_action liveness_tick(struct liveness *l, enum link_state state, uint64_t now,
 				   const struct liveness_params *p, struct rng *rng);

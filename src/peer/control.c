@@ -161,6 +161,9 @@ do_stats(struct ctl_client *cl)
 	}
 	ctl_record_u64(&r, "resend_cache_bytes", p->seen.frame_bytes);
 	ctl_record_u64(&r, "control_pauses", s->control_pauses);
+	ctl_record_u64(&r, "pushes_deferred", s->pushes_deferred);
+	ctl_record_u64(&r, "local_health", p->health.score);
+	ctl_record_u64(&r, "local_health_raises", s->local_health_raises);
 	ctl_record_end(&r);
 	ctl_encode_end(&b, CTL_OK, "");
 	send_or_drop(cl, &b);

@@ -179,12 +179,30 @@ peer_log_conn_error(struct peer *p, struct conn *c, const char *what, const char
 	}
 }
 
+void
+peer_health_changed(struct peer *p, uint32_t was, const char *why)
+{
+	if (p->health.score > was)
+		p->stats.local_health_raises++;
+	if (!was && p->health.score)
+		log_notice("this host is slow: %s; ping timeouts are lengthened until it is not", why);
+	else if (was && !p->health.score)
+		log_info("this host keeps time again; ping timeouts are back to %.3f s",
+			 (double)p->live.timeout_usec / 1e6);
+}
+
 static int
 on_tick(sd_event_source *src, uint64_t usec, void *userdata)
 {
 	struct peer *p = userdata;
-	uint64_t now = now_monotonic_usec();
+	uint64_t now = now_monotonic_usec(), lag = now > usec ? now - usec : 0;
+	uint32_t was = p->health.score;
 
+	if (local_health_tick(&p->health, lag, &p->live)) {
+		char why[64];
+		snprintf(why, sizeof(why), "a timer ran %.3f s late", (double)lag / 1e6);
+		peer_health_changed(p, was, why);
+	}
 	neighbours_tick(p, now);
 	seeds_tick(p, now);
 	seen_cache_expire(&p->seen, now);

@@ -525,8 +525,11 @@ neighbours_accept(sd_event_source *src, int fd, uint32_t revents, void *userdata
 void
 neighbours_tick(struct peer *p, uint64_t now)
 {
+	struct liveness_params live = liveness_scaled(&p->live, p->health.score);
 	struct neighbour *nb, *next;
 	struct link *lk, *lnext;
+	unsigned up = 0, missed = 0;
+	uint32_t was = p->health.score;
 
 	for (nb = p->neighbours; nb; nb = next) {
 		struct buf b = {0};
@@ -546,7 +549,11 @@ neighbours_tick(struct peer *p, uint64_t now)
 				liveness_heard(&nb->live);
 			nb->drained_mark = nb->conn->bytes_out;
 		}
-		switch (liveness_tick(&nb->live, nb->state, now, &p->live, &p->rng)) {
+		if (nb->state == LINK_UP) {
+			up++;
+			missed += nb->live.awaiting && now - nb->live.ping_sent_at >= live.timeout_usec;
+		}
+		switch (liveness_tick(&nb->live, nb->state, now, &live, &p->rng)) {
 		case LIVENESS_WAIT:
 			break;
 		case LIVENESS_PING:
@@ -561,6 +568,11 @@ neighbours_tick(struct peer *p, uint64_t now)
 			declare_dead(nb);
 			break;
 		}
+	}
+	if (local_health_misses(&p->health, missed, up)) {
+		char why[64];
+		snprintf(why, sizeof(why), "%u of %u neighbours missed a ping", missed, up);
+		peer_health_changed(p, was, why);
 	}
 	/* Inbound connections that never said HELLO, and finished probes. */
 	for (lk = p->pending; lk; lk = lnext) {

@@ -99,7 +99,7 @@ struct peer_stats {
 	uint64_t malformed_frames, connections_accepted, oversized_dropped;
 	uint64_t ihave_frames_sent, ihave_ids_sent, ihave_ids_received;
 	uint64_t grafts_sent, grafts_answered, grafts_failed, prunes_sent, prunes_received;
-	uint64_t announcements_dropped, control_pauses;
+	uint64_t announcements_dropped, control_pauses, pushes_deferred, local_health_raises;
 };
 
 enum peer_state {
@@ -146,6 +146,7 @@ struct peer {
 	struct link *pending; /* inbound before HELLO, and seed probes */
 	uint32_t n_pending;
 	struct liveness_params live;
+	struct local_health health; /* membership.h */
 
 	/* gossip */
 	struct seen_cache seen;
@@ -234,6 +235,8 @@ void control_notify_delivery(struct peer *p, const struct history_entry *h);
 
 /* main.c */
 void peer_update_status(struct peer *p);
+/* Counts and logs a change of the local health score from was; why names a rise's cause. */
+void peer_health_changed(struct peer *p, uint32_t was, const char *why);
 void peer_check_ready(struct peer *p);
 /* Every path that ends a conn of the peer for a protocol reason logs through here. */
 void peer_log_conn_error(struct peer *p, struct conn *c, const char *what, const char *reason,

@@ -128,7 +128,9 @@ enum probe_verdict {
 	PROBE_CANCELLED,
 };
 
-/* Ends a probe and acts on its verdict. */
+static void probes_start_waiting(struct seed *s);
+
+/* Ends a probe, acts on its verdict and starts a waiting one. */
 static void
 probe_finish(struct seed_probe *p, enum probe_verdict verdict, const char *why)
 {
@@ -162,6 +164,7 @@ probe_finish(struct seed_probe *p, enum probe_verdict verdict, const char *why)
 		conn_close(c, "probe finished", 0);
 	}
 	free(p);
+	probes_start_waiting(s);
 }
 
 static int
@@ -212,41 +215,19 @@ probe_on_close(struct conn *c, const char *reason, int error)
 	probe_finish(p, PROBE_DEAD, why);
 }
 
+/* Probes rep->target (a probe that cannot start ends at once, with its verdict). */
 static void
-handle_dead_report(struct seed *s, struct conn *c, const struct wire_msg *m)
+probe_start(struct seed *s, const struct seed_report *rep)
 {
-	char ds[NODE_ADDR_STRLEN], rip[NODE_ADDR_STRLEN], rs[NODE_ADDR_STRLEN];
-	struct log_fields f = {.event = "dead-report", .remote = node_addr_str(&m->dead.dead, ds),
-			       .sd_id = GOSSIP_SD_ID_DEAD_NODE};
+	char ds[NODE_ADDR_STRLEN];
 	struct seed_probe *p;
 	int r;
 
-	node_addr_ip_str(&m->dead.reporter, rip);
-	/* The prototype's report text: Dead Node:<ip>:<port>:<timestamp>:<reporter ip> */
-	log_event(LOG_INFO, &f, "Dead Node:%s:%llu:%s (reported by %s from %s)", ds,
-		  (unsigned long long)m->dead.timestamp, rip, node_addr_str(&m->dead.reporter, rs),
-		  c->desc);
-	if (!registry_find(&s->registry, &m->dead.dead)) {
-		log_info("%s is not registered here; nothing to remove", ds);
-		return;
-	}
-	if (!s->cfg.seed.confirm_dead) {
-		registry_remove(&s->registry, &m->dead.dead);
-		log_removed(s, &m->dead.dead, "dead: reported, seed.confirm_dead is off");
-		return;
-	}
-	if (find_probe(s, &m->dead.dead))
-		return; /* already being checked */
-	if (s->n_probes >= SEED_MAX_PROBES) {
-		log_warn("not probing %s: %d probes already running; its lease will decide", ds,
-			 SEED_MAX_PROBES);
-		return;
-	}
 	p = xcalloc(1, sizeof(*p));
 	p->seed = s;
-	p->target = m->dead.dead;
-	p->reporter = m->dead.reporter;
-	p->report_time = m->dead.timestamp;
+	p->target = rep->target;
+	p->reporter = rep->reporter;
+	p->report_time = rep->report_time;
 	p->nonce = rng_next(&s->rng);
 	r = conn_connect(&s->loop, &p->target, &probe_callbacks, p, &p->conn);
 	p->next = s->probes;
@@ -263,11 +244,78 @@ handle_dead_report(struct seed *s, struct conn *c, const struct wire_msg *m)
 	p->conn->queue_limit = 64 * 1024;
 	r = sd_event_add_time_relative(s->event, &p->timer, CLOCK_MONOTONIC,
 				       s->cfg.seed.probe_timeout_usec, 1000, probe_on_timeout, p);
-	if (r < 0)
-		{
-		log_warn("cannot arm the probe timer for %s; its lease will decide", ds);
+	if (r < 0) {
+		log_warn("cannot arm the probe timer for %s; its lease will decide",
+			 node_addr_str(&p->target, ds));
 		probe_finish(p, PROBE_CANCELLED, "no timer");
 	}
+}
+
+static bool
+report_waiting(const struct seed *s, const struct node_addr *a)
+{
+	for (unsigned i = 0; i < s->n_waiting; i++)
+		if (node_addr_equal(&s->waiting[(s->waiting_head + i) % SEED_MAX_WAITING].target, a))
+			return true;
+	return false;
+}
+
+/* Probes waiting reports while probes are free; those about peers gone meanwhile are dropped. */
+static void
+probes_start_waiting(struct seed *s)
+{
+	if (s->starting_probes)
+		return; /* a probe that failed at once, from within the loop below */
+	s->starting_probes = true;
+	while (s->n_waiting && s->n_probes < SEED_MAX_PROBES) {
+		struct seed_report rep = s->waiting[s->waiting_head];
+
+		s->waiting_head = (s->waiting_head + 1) % SEED_MAX_WAITING;
+		s->n_waiting--;
+		if (registry_find(&s->registry, &rep.target) && !find_probe(s, &rep.target))
+			probe_start(s, &rep);
+	}
+	s->starting_probes = false;
+}
+
+static void
+handle_dead_report(struct seed *s, struct conn *c, const struct wire_msg *m)
+{
+	char ds[NODE_ADDR_STRLEN], rip[NODE_ADDR_STRLEN], rs[NODE_ADDR_STRLEN];
+	struct log_fields f = {.event = "dead-report", .remote = node_addr_str(&m->dead.dead, ds),
+			       .sd_id = GOSSIP_SD_ID_DEAD_NODE};
+	struct seed_report rep = {m->dead.dead, m->dead.reporter, m->dead.timestamp};
+
+	node_addr_ip_str(&m->dead.reporter, rip);
+	/* The prototype's report text: Dead Node:<ip>:<port>:<timestamp>:<reporter ip> */
+	log_event(LOG_INFO, &f, "Dead Node:%s:%llu:%s (reported by %s from %s)", ds,
+		  (unsigned long long)m->dead.timestamp, rip, node_addr_str(&m->dead.reporter, rs),
+		  c->desc);
+	if (!registry_find(&s->registry, &m->dead.dead)) {
+		log_info("%s is not registered here; nothing to remove", ds);
+		return;
+	}
+	if (!s->cfg.seed.confirm_dead) {
+		registry_remove(&s->registry, &m->dead.dead);
+		log_removed(s, &m->dead.dead, "dead: reported, seed.confirm_dead is off");
+		return;
+	}
+	if (find_probe(s, &m->dead.dead) || report_waiting(s, &m->dead.dead))
+		return; /* already being checked, or about to be */
+	if (s->n_probes < SEED_MAX_PROBES) {
+		probe_start(s, &rep);
+		return;
+	}
+	if (s->n_waiting == SEED_MAX_WAITING) {
+		log_warn("not probing %s: %d probes running and %d reports waiting; its lease will "
+			 "decide", ds, SEED_MAX_PROBES, SEED_MAX_WAITING);
+		return;
+	}
+	if (!s->waiting)
+		s->waiting = xcalloc(SEED_MAX_WAITING, sizeof(*s->waiting));
+	s->waiting[(s->waiting_head + s->n_waiting) % SEED_MAX_WAITING] = rep;
+	s->n_waiting++;
+	log_debug("%s waits for a probe: %u reports waiting", ds, s->n_waiting);
 }
 
 static void
@@ -440,6 +488,9 @@ seed_start(struct seed *s)
 void
 seed_stop(struct seed *s)
 {
+	free(s->waiting);
+	s->waiting = NULL;
+	s->n_waiting = 0;
 	while (s->probes)
 		probe_finish(s->probes, PROBE_CANCELLED, "seed stopping");
 	while (s->clients)

@@ -13,8 +13,10 @@
 #include "registry.h"
 #include "util.h"
 
-/* Probes of reported peers running at once; further reports wait for the lease. */
+/* Probes of reported peers running at once; further reports wait their turn. */
 #define SEED_MAX_PROBES 64
+/* Reports waiting for a probe, at most; beyond that the lease decides. */
+#define SEED_MAX_WAITING 4096
 
 struct seed_client {
 	struct seed *seed;
@@ -31,6 +33,13 @@ struct seed_probe {
 	uint64_t nonce;
 	sd_event_source *timer;
 	struct seed_probe *prev, *next;
+};
+
+/* A report waiting for a free probe. */
+struct seed_report {
+	struct node_addr target;
+	struct node_addr reporter;
+	uint64_t report_time;
 };
 
 struct seed {
@@ -52,6 +61,9 @@ struct seed {
 	unsigned n_clients;
 	struct seed_probe *probes;
 	unsigned n_probes;
+	struct seed_report *waiting; /* FIFO ring of SEED_MAX_WAITING */
+	unsigned waiting_head, n_waiting;
+	bool starting_probes;
 
 	uint64_t refused_connections;
 	uint64_t last_refusal_log;

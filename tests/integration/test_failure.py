@@ -2,12 +2,13 @@
 """Failures and departures: a killed peer, a silent peer's lease, forged reports, a clean leave."""
 import re
 import signal
+import socket
 import time
 import uuid
 
 from conftest import FAST
 from gossipnet import LOCAL, wait_until
-from wireproto import WireConn, dead_report
+from wireproto import WireConn, dead_report, register
 
 # How long FAST settings take to find a dead neighbour and a seed to confirm it.
 DETECTION = (FAST["peer_ping_interval"] * (FAST["peer_ping_misses"] + 1) + FAST["peer_ping_timeout"]
@@ -163,6 +164,60 @@ def test_forged_dead_report_is_rejected_by_probe(network):
     a.send(text)
     net.wait_delivered([b], text)
     assert b.up_neighbours() == {a.addr}
+
+
+def test_a_starved_peer_lengthens_its_timeouts(network):
+    """A peer whose timers run late (stopped here for 1.5 s, as a CPU-starved process is)
+    raises its local health score, which lengthens its ping timeouts, and lowers it back
+    to 0 once its timers run on time."""
+    net = network("health", **FAST)
+    net.start_seeds(1)
+    a = net.add_peer()
+    assert a.stats()["local_health"] == 0
+    a.signal(signal.SIGSTOP)
+    time.sleep(1.5)  # the starvation being simulated, not a wait for a condition
+    a.signal(signal.SIGCONT)
+    (ln,) = a.wait_log(r"this host is slow: a timer ran \d+\.\d+ s late")
+    late = float(re.search(r"ran (\d+\.\d+) s late", ln).group(1))
+    assert 1.0 < late < 1.5 + MARGIN, ln
+    stats = a.stats()
+    assert stats["local_health_raises"] >= 1, stats
+    # One step down per tick on time (every 0.25 s).
+    a.wait_log(r"this host keeps time again; ping timeouts are back to 0\.250 s")
+    assert a.stats()["local_health"] == 0
+
+
+def test_more_reports_than_probes_wait_their_turn(network):
+    """A seed probes at most 64 reported peers at once; the other reports wait for a free
+    probe instead of being left to the lease (120 s here)."""
+    net = network("probe-queue", seed_lease_time=120, seed_probe_timeout=0.5)
+    (seed,) = net.start_seeds(1)
+    # 70 registered "peers" on one port of many loopback addresses: the kernel completes
+    # each probe's connection, and nothing ever answers its PING.
+    mute = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        mute.bind(("0.0.0.0", 0))
+        mute.listen(512)
+        port = mute.getsockname()[1]
+        fakes = [(f"127.0.0.{i}", port) for i in range(2, 72)]
+        names = {f"{ip}:{p}" for ip, p in fakes}
+        for f in fakes:
+            with WireConn(seed.port) as c:
+                c.send(register(*f))
+                assert c.recv_frame()[0] is not None
+        assert names <= seed.registry()
+        t0 = time.monotonic()
+        with WireConn(seed.port) as c:
+            c.send(b"".join(dead_report(f, (LOCAL, 1)) for f in fakes))
+            wait_until(lambda: not names & seed.registry(), 15, what="every reported peer probed")
+        elapsed = time.monotonic() - t0
+        # Two rounds of probes, not the lease.
+        assert elapsed < 10, elapsed
+        removed = seed.log_lines(r"Removed peer 127\.0\.0\.\d+:\d+ \(dead: .*confirmed: no answer")
+        assert len(removed) == len(fakes), removed
+        assert not seed.log_lines("lease will decide")
+    finally:
+        mute.close()
 
 
 def test_dead_report_without_confirmation(network):

@@ -355,6 +355,91 @@ test_liveness_timeout_boundary(void **state)
 }
 
 static void
+test_local_health_score(void **state)
+{
+	struct liveness_params p = {.interval_usec = 500 * MS, .timeout_usec = 400 * MS, .misses = 3};
+	struct local_health h = {0};
+
+	/* On time, or late by at most a quarter of the timeout: nothing changes. */
+	assert_false(local_health_tick(&h, 0, &p));
+	assert_false(local_health_tick(&h, 100 * MS, &p));
+	assert_int_equal(h.score, 0);
+	/* Later than that: one up per late tick, never past the maximum. */
+	assert_true(local_health_tick(&h, 100 * MS + 1, &p));
+	assert_int_equal(h.score, 1);
+	for (int i = 0; i < 3 * LOCAL_HEALTH_MAX; i++)
+		(void)local_health_tick(&h, 10 * SEC, &p);
+	assert_int_equal(h.score, LOCAL_HEALTH_MAX);
+	assert_false(local_health_tick(&h, 10 * SEC, &p));
+	/* Back on time: one down per tick, to 0 and no further. */
+	for (uint32_t k = LOCAL_HEALTH_MAX; k > 0; k--) {
+		assert_true(local_health_tick(&h, 1 * MS, &p));
+		assert_int_equal(h.score, k - 1);
+	}
+	assert_false(local_health_tick(&h, 1 * MS, &p));
+	assert_int_equal(h.score, 0);
+}
+
+static void
+test_local_health_misses(void **state)
+{
+	struct liveness_params p = {.interval_usec = 500 * MS, .timeout_usec = 400 * MS, .misses = 3};
+	struct local_health h = {0};
+
+	/* One hung neighbour among several says nothing about this host; half do not either. */
+	assert_false(local_health_misses(&h, 0, 0));
+	assert_false(local_health_misses(&h, 1, 3));
+	assert_false(local_health_misses(&h, 2, 4));
+	assert_int_equal(h.score, 0);
+	/* Most of them, or the only one: the host is suspect. */
+	assert_true(local_health_misses(&h, 3, 4));
+	assert_int_equal(h.score, 1);
+	assert_true(local_health_misses(&h, 1, 1));
+	assert_int_equal(h.score, 2);
+	/* A tick on time right after such misses does not lower it; the next one does. */
+	assert_false(local_health_tick(&h, 0, &p));
+	assert_int_equal(h.score, 2);
+	assert_true(local_health_tick(&h, 0, &p));
+	assert_int_equal(h.score, 1);
+	/* Capped like the lateness. */
+	for (int i = 0; i < 3 * LOCAL_HEALTH_MAX; i++)
+		(void)local_health_misses(&h, 5, 5);
+	assert_int_equal(h.score, LOCAL_HEALTH_MAX);
+	assert_false(local_health_misses(&h, 5, 5));
+}
+
+static void
+test_local_health_scales_timeouts(void **state)
+{
+	struct liveness_params p = {.interval_usec = 1 * SEC, .timeout_usec = 300 * MS, .misses = 2};
+	struct liveness_params s2 = liveness_scaled(&p, 2), s0 = liveness_scaled(&p, 0);
+	struct liveness l;
+	struct rng rng;
+	uint64_t t = 10 * SEC;
+
+	assert_true(s0.timeout_usec == 300 * MS);
+	assert_true(s2.timeout_usec == 900 * MS);
+	assert_true(s2.interval_usec == p.interval_usec && s2.misses == p.misses);
+	assert_true(liveness_scaled(&p, 1000).timeout_usec == (1 + LOCAL_HEALTH_MAX) * 300 * MS);
+
+	/* Scaled, a ping outstanding for the plain timeout is not yet a miss. */
+	rng_seed(&rng, 4);
+	liveness_init(&l);
+	assert_int_equal(liveness_tick(&l, LINK_UP, t, &s2, &rng), LIVENESS_PING);
+	assert_int_equal(liveness_tick(&l, LINK_UP, t + 300 * MS, &s2, &rng), LIVENESS_WAIT);
+	assert_int_equal(liveness_tick(&l, LINK_UP, t + 900 * MS - 1, &s2, &rng), LIVENESS_WAIT);
+	assert_int_equal(l.misses, 0);
+	assert_int_equal(liveness_tick(&l, LINK_UP, t + 900 * MS, &s2, &rng), LIVENESS_PING);
+	assert_int_equal(l.misses, 1);
+	/* A connect that hangs gets the longer timeout too. */
+	liveness_init(&l);
+	l.attempt_at = t;
+	assert_int_equal(liveness_tick(&l, LINK_CONNECTING, t + 600 * MS, &s2, &rng), LIVENESS_WAIT);
+	assert_int_equal(liveness_tick(&l, LINK_CONNECTING, t + 900 * MS, &s2, &rng),
+			 LIVENESS_RECONNECT);
+}
+
+static void
 test_liveness_heard(void **state)
 {
 	struct liveness l;
@@ -488,6 +573,9 @@ main(void)
 	    cmocka_unit_test(test_liveness_ping_pong),
 	    cmocka_unit_test(test_liveness_dead_after_misses),
 	    cmocka_unit_test(test_liveness_timeout_boundary),
+	    cmocka_unit_test(test_local_health_score),
+	    cmocka_unit_test(test_local_health_misses),
+	    cmocka_unit_test(test_local_health_scales_timeouts),
 	    cmocka_unit_test(test_liveness_heard),
 	    cmocka_unit_test(test_liveness_down_reconnect),
 	    cmocka_unit_test(test_liveness_miss_clears_ping),
