@@ -124,7 +124,7 @@ ERROR_CASES = {
                                    "ping_timeout = 0.3; };\n",
                                    [(None, "peer.ping_timeout must not exceed peer.ping_interval")], DAEMONS),
     "queue-under-message": ("gossip.conf", f"{SEEDS_LINE}\npeer = {{ max_message_size = 1000000; "
-                            "send_queue_limit = 524288; }};\n",
+                            "send_queue_limit = 524288; };\n",
                             [(None, "peer.send_queue_limit must be at least peer.max_message_size "
                                     "+ 79 (1000079)")], DAEMONS),
     "address-not-ip": ("gossip.conf", f'{SEEDS_LINE}\naddress = "gossip.example.org";\n',
