@@ -261,6 +261,14 @@ conn_flush(struct conn *c)
 	set_events(c);
 }
 
+bool
+conn_room_for(const struct conn *c, size_t len, size_t keep)
+{
+	if (!c->queue_limit || !c->queued_bytes)
+		return true;
+	return keep < c->queue_limit && c->queued_bytes + len <= c->queue_limit - keep;
+}
+
 void
 conn_set_input_paused(struct conn *c, bool paused)
 {

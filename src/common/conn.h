@@ -113,6 +113,12 @@ int conn_connect(struct conn_loop *l, const struct node_addr *to, const struct c
 int conn_send_blob(struct conn *c, struct blob *bl);
 /* Queues a copy of b's contents and empties b. */
 int conn_send_buf(struct conn *c, struct buf *b);
+/*
+ * Whether a frame of len bytes can be queued on c and still leave keep bytes
+ * of its queue_limit free. An empty queue takes any frame (within the limit,
+ * as conn_send_blob() checks), so that a frame larger than the share still goes.
+ */
+bool conn_room_for(const struct conn *c, size_t len, size_t keep);
 /* Stops or resumes reading (frames already read are still handled). */
 void conn_set_input_paused(struct conn *c, bool paused);
 /* Sends what is queued now (also done automatically at the end of the loop iteration). */

@@ -170,13 +170,19 @@ liveness_pong(struct liveness *l, uint64_t nonce, uint64_t now)
 	return true;
 }
 
+bool
+liveness_ping_overdue(const struct liveness *l, uint64_t now, const struct liveness_params *p)
+{
+	return l->awaiting && now - l->ping_sent_at >= p->timeout_usec;
+}
+
 enum liveness_action
 liveness_tick(struct liveness *l, enum link_state state, uint64_t now,
 	      const struct liveness_params *p, struct rng *rng)
 {
 	switch (state) {
 	case LINK_UP:
-		if (l->awaiting && now - l->ping_sent_at >= p->timeout_usec) {
+		if (liveness_ping_overdue(l, now, p)) {
 			if (liveness_miss(l, p))
 				return LIVENESS_DEAD;
 		}

@@ -103,6 +103,8 @@ struct liveness_params liveness_scaled(const struct liveness_params *p, uint32_t
 void liveness_init(struct liveness *l);
 enum liveness_action liveness_tick(struct liveness *l, enum link_state state, uint64_t now,
 				   const struct liveness_params *p, struct rng *rng);
+/* Whether the outstanding ping of a neighbour that is up has timed out (a miss at the next tick). */
+bool liveness_ping_overdue(const struct liveness *l, uint64_t now, const struct liveness_params *p);
 /* Records one failure (lost connection, refused connect). True when now dead. */
 bool liveness_miss(struct liveness *l, const struct liveness_params *p);
 /* Any frame from the neighbour. */

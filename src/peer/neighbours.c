@@ -551,7 +551,7 @@ neighbours_tick(struct peer *p, uint64_t now)
 		}
 		if (nb->state == LINK_UP) {
 			up++;
-			missed += nb->live.awaiting && now - nb->live.ping_sent_at >= live.timeout_usec;
+			missed += liveness_ping_overdue(&nb->live, now, &live);
 		}
 		switch (liveness_tick(&nb->live, nb->state, now, &live, &p->rng)) {
 		case LIVENESS_WAIT:

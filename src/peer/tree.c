@@ -116,19 +116,16 @@ queue_ihave(struct peer *p, struct neighbour *nb, const uint8_t *id)
 }
 
 /*
- * Payloads (pushes and GRAFT answers) fill at most 3/4 of send_queue_limit;
- * an empty queue takes any. The rest is for ids and control frames: a
- * neighbour that falls behind for a while is told the ids (IHAVE) and GRAFTs
- * the messages once it has caught up, instead of losing its connection, and
- * everything queued on it, at the limit.
+ * Payloads (pushes and GRAFT answers) fill at most 3/4 of send_queue_limit.
+ * The rest is for ids and control frames: a neighbour that falls behind for a
+ * while is told the ids (IHAVE) and GRAFTs the messages once it has caught
+ * up, instead of losing its connection, and everything queued on it, at the
+ * limit.
  */
 static bool
 payload_fits(const struct neighbour *nb, size_t len)
 {
-	const struct conn *c = nb->conn;
-
-	return !c->queue_limit || !c->queued_bytes ||
-	       c->queued_bytes + len <= c->queue_limit - c->queue_limit / 4;
+	return conn_room_for(nb->conn, len, nb->conn->queue_limit / 4);
 }
 
 uint32_t
