@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The seed's registry of live peers: registrations as leases, bounded in size. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,4 +109,44 @@ registry_format(const struct registry *r, size_t limit)
 	}
 	buf_append(&b, "}", 2); /* with the NUL */
 	return (char *)b.data;
+}
+
+void
+report_queue_init(struct report_queue *q, size_t cap)
+{
+	memset(q, 0, sizeof(*q));
+	q->cap = cap;
+}
+
+void
+report_queue_free(struct report_queue *q)
+{
+	free(q->v);
+	report_queue_init(q, q->cap);
+}
+
+int
+report_queue_push(struct report_queue *q, const struct report *r)
+{
+	for (size_t i = 0; i < q->n; i++)
+		if (node_addr_equal(&q->v[(q->head + i) % q->cap].target, &r->target))
+			return -EEXIST;
+	if (q->n == q->cap)
+		return -ENOSPC;
+	if (!q->v)
+		q->v = xcalloc(q->cap, sizeof(*q->v));
+	q->v[(q->head + q->n) % q->cap] = *r;
+	q->n++;
+	return 0;
+}
+
+bool
+report_queue_pop(struct report_queue *q, struct report *r)
+{
+	if (!q->n)
+		return false;
+	*r = q->v[q->head];
+	q->head = (q->head + 1) % q->cap;
+	q->n--;
+	return true;
 }

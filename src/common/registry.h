@@ -45,4 +45,24 @@ size_t registry_list(const struct registry *r, struct node_addr *out, size_t max
 /* "{a, b, c}" with at most limit entries then ", ... (N in all)"; malloc'd. */
 char *registry_format(const struct registry *r, size_t limit);
 
+/* A dead-node report about target, from reporter. */
+struct report {
+	struct node_addr target;
+	struct node_addr reporter;
+	uint64_t report_time; /* unix seconds, from the report */
+};
+
+/* Reports waiting for a probe: first in, first out, one per target, at most cap. */
+struct report_queue {
+	struct report *v; /* a ring, allocated on the first push */
+	size_t cap, head, n;
+};
+
+void report_queue_init(struct report_queue *q, size_t cap);
+void report_queue_free(struct report_queue *q);
+/* Appends r: 0, -EEXIST when a report about its target waits already, -ENOSPC when full. */
+int report_queue_push(struct report_queue *q, const struct report *r);
+/* Takes the oldest report into *r; false when none waits. */
+bool report_queue_pop(struct report_queue *q, struct report *r);
+
 #endif

@@ -217,7 +217,7 @@ probe_on_close(struct conn *c, const char *reason, int error)
 
 /* Probes rep->target (a probe that cannot start ends at once, with its verdict). */
 static void
-probe_start(struct seed *s, const struct seed_report *rep)
+probe_start(struct seed *s, const struct report *rep)
 {
 	char ds[NODE_ADDR_STRLEN];
 	struct seed_probe *p;
@@ -251,27 +251,16 @@ probe_start(struct seed *s, const struct seed_report *rep)
 	}
 }
 
-static bool
-report_waiting(const struct seed *s, const struct node_addr *a)
-{
-	for (unsigned i = 0; i < s->n_waiting; i++)
-		if (node_addr_equal(&s->waiting[(s->waiting_head + i) % SEED_MAX_WAITING].target, a))
-			return true;
-	return false;
-}
-
 /* Probes waiting reports while probes are free; those about peers gone meanwhile are dropped. */
 static void
 probes_start_waiting(struct seed *s)
 {
+	struct report rep;
+
 	if (s->starting_probes)
 		return; /* a probe that failed at once, from within the loop below */
 	s->starting_probes = true;
-	while (s->n_waiting && s->n_probes < SEED_MAX_PROBES) {
-		struct seed_report rep = s->waiting[s->waiting_head];
-
-		s->waiting_head = (s->waiting_head + 1) % SEED_MAX_WAITING;
-		s->n_waiting--;
+	while (s->n_probes < SEED_MAX_PROBES && report_queue_pop(&s->waiting, &rep)) {
 		if (registry_find(&s->registry, &rep.target) && !find_probe(s, &rep.target))
 			probe_start(s, &rep);
 	}
@@ -284,7 +273,7 @@ handle_dead_report(struct seed *s, struct conn *c, const struct wire_msg *m)
 	char ds[NODE_ADDR_STRLEN], rip[NODE_ADDR_STRLEN], rs[NODE_ADDR_STRLEN];
 	struct log_fields f = {.event = "dead-report", .remote = node_addr_str(&m->dead.dead, ds),
 			       .sd_id = GOSSIP_SD_ID_DEAD_NODE};
-	struct seed_report rep = {m->dead.dead, m->dead.reporter, m->dead.timestamp};
+	struct report rep = {m->dead.dead, m->dead.reporter, m->dead.timestamp};
 
 	node_addr_ip_str(&m->dead.reporter, rip);
 	/* The prototype's report text: Dead Node:<ip>:<port>:<timestamp>:<reporter ip> */
@@ -300,22 +289,23 @@ handle_dead_report(struct seed *s, struct conn *c, const struct wire_msg *m)
 		log_removed(s, &m->dead.dead, "dead: reported, seed.confirm_dead is off");
 		return;
 	}
-	if (find_probe(s, &m->dead.dead) || report_waiting(s, &m->dead.dead))
-		return; /* already being checked, or about to be */
+	if (find_probe(s, &m->dead.dead))
+		return; /* already being checked */
 	if (s->n_probes < SEED_MAX_PROBES) {
 		probe_start(s, &rep);
 		return;
 	}
-	if (s->n_waiting == SEED_MAX_WAITING) {
+	switch (report_queue_push(&s->waiting, &rep)) {
+	case 0:
+		log_debug("%s waits for a probe: %zu reports waiting", ds, s->waiting.n);
+		break;
+	case -ENOSPC:
 		log_warn("not probing %s: %d probes running and %d reports waiting; its lease will "
 			 "decide", ds, SEED_MAX_PROBES, SEED_MAX_WAITING);
-		return;
+		break;
+	default:
+		break; /* about to be checked */
 	}
-	if (!s->waiting)
-		s->waiting = xcalloc(SEED_MAX_WAITING, sizeof(*s->waiting));
-	s->waiting[(s->waiting_head + s->n_waiting) % SEED_MAX_WAITING] = rep;
-	s->n_waiting++;
-	log_debug("%s waits for a probe: %u reports waiting", ds, s->n_waiting);
 }
 
 static void
@@ -478,6 +468,7 @@ seed_start(struct seed *s)
 	int r;
 
 	registry_init(&s->registry, s->cfg.seed.max_peers);
+	report_queue_init(&s->waiting, SEED_MAX_WAITING);
 	r = sd_event_add_io(s->event, &s->listen_src, s->listen_fd, EPOLLIN, on_accept, s);
 	if (r < 0)
 		return r;
@@ -488,9 +479,7 @@ seed_start(struct seed *s)
 void
 seed_stop(struct seed *s)
 {
-	free(s->waiting);
-	s->waiting = NULL;
-	s->n_waiting = 0;
+	report_queue_free(&s->waiting);
 	while (s->probes)
 		probe_finish(s->probes, PROBE_CANCELLED, "seed stopping");
 	while (s->clients)

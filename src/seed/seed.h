@@ -35,13 +35,6 @@ struct seed_probe {
 	struct seed_probe *prev, *next;
 };
 
-/* A report waiting for a free probe. */
-struct seed_report {
-	struct node_addr target;
-	struct node_addr reporter;
-	uint64_t report_time;
-};
-
 struct seed {
 	sd_event *event;
 	struct conn_loop loop;
@@ -61,8 +54,7 @@ struct seed {
 	unsigned n_clients;
 	struct seed_probe *probes;
 	unsigned n_probes;
-	struct seed_report *waiting; /* FIFO ring of SEED_MAX_WAITING */
-	unsigned waiting_head, n_waiting;
+	struct report_queue waiting; /* reports beyond SEED_MAX_PROBES, up to SEED_MAX_WAITING */
 	bool starting_probes;
 
 	uint64_t refused_connections;

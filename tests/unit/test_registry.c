@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Unit tests for registry.c: the seed's lease registry of peers. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -231,6 +232,56 @@ test_format(void **state)
 	registry_free(&r);
 }
 
+static int
+push_about(struct report_queue *q, const char *target)
+{
+	struct report r = {.target = addr(target), .reporter = addr("10.0.0.1:1"), .report_time = 7};
+	return report_queue_push(q, &r);
+}
+
+/* Pops the oldest report and checks it is the whole report about target. */
+static void
+pop_is(struct report_queue *q, const char *target)
+{
+	struct report r;
+	struct node_addr want = addr(target), reporter = addr("10.0.0.1:1");
+
+	assert_true(report_queue_pop(q, &r));
+	assert_true(node_addr_equal(&r.target, &want));
+	assert_true(node_addr_equal(&r.reporter, &reporter));
+	assert_true(r.report_time == 7);
+}
+
+static void
+test_report_queue_limit(void **state)
+{
+	struct report_queue q;
+	struct report r;
+
+	report_queue_init(&q, 3);
+	assert_false(report_queue_pop(&q, &r));
+	assert_int_equal(push_about(&q, "10.0.1.1:6000"), 0);
+	assert_int_equal(push_about(&q, "10.0.1.2:6000"), 0);
+	assert_int_equal(push_about(&q, "10.0.1.3:6000"), 0);
+	/* Exactly cap wait; one more does not, nor does a second report about a waiting target. */
+	assert_int_equal(push_about(&q, "10.0.1.4:6000"), -ENOSPC);
+	assert_int_equal(push_about(&q, "10.0.1.2:6000"), -EEXIST);
+	assert_int_equal(q.n, 3);
+	/* First in, first out; a freed place takes one more, and the ring wraps in order. */
+	pop_is(&q, "10.0.1.1:6000");
+	assert_int_equal(push_about(&q, "10.0.1.4:6000"), 0);
+	/* A target that has left the queue may be reported again. */
+	pop_is(&q, "10.0.1.2:6000");
+	assert_int_equal(push_about(&q, "10.0.1.2:6000"), 0);
+	pop_is(&q, "10.0.1.3:6000");
+	pop_is(&q, "10.0.1.4:6000");
+	pop_is(&q, "10.0.1.2:6000");
+	assert_false(report_queue_pop(&q, &r));
+	report_queue_free(&q);
+	assert_null(q.v);
+	assert_int_equal(q.n, 0);
+}
+
 int
 main(void)
 {
@@ -241,6 +292,7 @@ main(void)
 	    cmocka_unit_test(test_pop_expired),
 	    cmocka_unit_test(test_list),
 	    cmocka_unit_test(test_format),
+	    cmocka_unit_test(test_report_queue_limit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
