@@ -8,7 +8,7 @@ import uuid
 
 from conftest import FAST
 from gossipnet import LOCAL, wait_until
-from wireproto import WireConn, dead_report, register
+from wireproto import HELLO, PING, WireConn, dead_report, hello, register
 
 # How long FAST settings take to find a dead neighbour and a seed to confirm it.
 DETECTION = (FAST["peer_ping_interval"] * (FAST["peer_ping_misses"] + 1) + FAST["peer_ping_timeout"]
@@ -185,6 +185,33 @@ def test_a_starved_peer_lengthens_its_timeouts(network):
     # One step down per tick on time (every 0.25 s).
     a.wait_log(r"this host keeps time again; ping timeouts are back to 0\.250 s")
     assert a.stats()["local_health"] == 0
+
+
+def test_most_neighbours_missing_lengthens_the_timeouts_used(network):
+    """A peer whose only neighbour stops answering cannot tell a hung neighbour from its own
+    overload: each tick with the miss raises the score, and the next ping waits for the
+    lengthened timeout (FAST: 0.25 s, so 0.5 s and more), not the configured one."""
+    net = network("health-miss", **FAST)
+    net.start_seeds(1)
+    a = net.add_peer()
+    fake = ("127.0.0.1", 2)
+    with WireConn(a.port) as c:
+        c.send(hello(*fake))
+        assert c.recv_frame()[0] == HELLO
+        pings = []
+        while True:  # never answered; ends when the peer declares it dead and closes
+            fr = c.recv_frame(timeout=30)
+            if fr is None:
+                break
+            if fr[0] == PING:
+                pings.append(time.monotonic())
+    a.wait_log(rf"Neighbour {fake[0]}:{fake[1]} is dead")
+    a.wait_log(r"this host is slow: 1 of 1 neighbours missed a ping")
+    gaps = [b - x for x, b in zip(pings, pings[1:])]
+    assert len(pings) == FAST["peer_ping_misses"], pings
+    # With the configured timeout every ping would follow the last after one interval.
+    assert max(gaps) >= 2 * FAST["peer_ping_timeout"] - 0.05, gaps
+    assert a.stats()["local_health_raises"] >= 2
 
 
 def test_more_reports_than_probes_wait_their_turn(network):
