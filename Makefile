@@ -34,12 +34,10 @@ ifeq ($(filter auto static dynamic,$(CRYPTO_LINK)),)
 $(error CRYPTO_LINK must be auto, static or dynamic, not '$(CRYPTO_LINK)')
 endif
 CRYPTO_ARCHIVE = $(wildcard $(shell $(PKG_CONFIG) --variable=libdir libcrypto)/libcrypto.a)
-CRYPTO_STATIC = -Wl,-Bstatic $(shell $(PKG_CONFIG) --libs-only-l libcrypto) -Wl,-Bdynamic
-CRYPTO_DYNAMIC = $(shell $(PKG_CONFIG) --libs libcrypto)
-CRYPTO_LIBS = $(if $(filter static,$(CRYPTO_LINK)),$(CRYPTO_STATIC),$(if \
-	$(filter dynamic,$(CRYPTO_LINK)),$(CRYPTO_DYNAMIC),$(if \
-	$(CRYPTO_ARCHIVE),$(CRYPTO_STATIC),$(CRYPTO_DYNAMIC))))
-PKG_LIBS = $(shell $(PKG_CONFIG) --libs libsystemd libconfig) $(CRYPTO_LIBS)
+CRYPTO_LIBS_static = -Wl,-Bstatic $(shell $(PKG_CONFIG) --libs-only-l libcrypto) -Wl,-Bdynamic
+CRYPTO_LIBS_dynamic = $(shell $(PKG_CONFIG) --libs libcrypto)
+CRYPTO_LIBS_auto = $(if $(CRYPTO_ARCHIVE),$(CRYPTO_LIBS_static),$(CRYPTO_LIBS_dynamic))
+PKG_LIBS = $(shell $(PKG_CONFIG) --libs libsystemd libconfig) $(CRYPTO_LIBS_$(CRYPTO_LINK))
 
 ifeq ($(SANITIZE),1)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
