@@ -88,12 +88,18 @@ $(BUILD)/%.o: src/%.c $(wildcard src/common/*.h src/*/*.h)
 $(LIB): $(COMMON_OBJS)
 	$(AR) rcs $@ $^
 
-$(BUILD)/gossip-seed: $(SEED_OBJS) $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
-$(BUILD)/gossip-peer: $(PEER_OBJS) $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
-$(BUILD)/gossipctl: $(CTL_OBJS) $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+# The programs are linked again when CRYPTO_LINK changes.
+LINK_VARS := $(BUILD)/.link-vars
+$(LINK_VARS): FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(CRYPTO_LINK)' | cmp -s - $@ 2>/dev/null || echo '$(CRYPTO_LINK)' > $@
+
+$(BUILD)/gossip-seed: $(SEED_OBJS) $(LIB) $(LINK_VARS)
+	$(CC) $(LDFLAGS) -o $@ $(filter-out $(LINK_VARS),$^) $(PKG_LIBS) -lm
+$(BUILD)/gossip-peer: $(PEER_OBJS) $(LIB) $(LINK_VARS)
+	$(CC) $(LDFLAGS) -o $@ $(filter-out $(LINK_VARS),$^) $(PKG_LIBS) -lm
+$(BUILD)/gossipctl: $(CTL_OBJS) $(LIB) $(LINK_VARS)
+	$(CC) $(LDFLAGS) -o $@ $(filter-out $(LINK_VARS),$^) $(PKG_LIBS) -lm
 
 # Unit tests may #include the module's .c to reach static functions.
 $(BUILD)/tests/%: tests/unit/%.c $(LIB) $(wildcard src/common/*.h src/common/*.c tests/unit/*.h)
