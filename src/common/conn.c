@@ -63,7 +63,11 @@ conn_loop_flush(struct conn_loop *l)
 static int
 on_post(sd_event_source *s, void *userdata)
 {
-	conn_loop_flush(userdata);
+	struct conn_loop *l = userdata;
+
+	conn_loop_flush(l);
+	if (l->after_flush)
+		l->after_flush(l->after_flush_ctx);
 	return 0;
 }
 
@@ -343,13 +347,16 @@ handle_input(struct conn *c)
 
 	while (!c->closed && !c->closing && !c->input_paused && budget > 0) {
 		ssize_t n, used;
+		size_t want;
 
 		if (c->in.len == 0) {
 			/* Nothing pending: read into the shared buffer, keep only a partial frame. */
-			n = c->tr->recv(c, c->loop->scratch, READ_CHUNK);
+			want = READ_CHUNK;
+			n = c->tr->recv(c, c->loop->scratch, want);
 		} else {
 			buf_reserve(&c->in, READ_CHUNK);
-			n = c->tr->recv(c, c->in.data + c->in.len, c->in.cap - c->in.len);
+			want = c->in.cap - c->in.len;
+			n = c->tr->recv(c, c->in.data + c->in.len, want);
 		}
 		if (n == -EAGAIN || n == -EINTR)
 			break;
@@ -378,6 +385,13 @@ handle_input(struct conn *c)
 		/* An idle connection holds no input memory. */
 		if (c->in.len == 0 && c->in.cap)
 			buf_free(&c->in);
+		/*
+		 * A short read emptied the socket: the next bytes wake the loop
+		 * again (level-triggered), so asking now would only return EAGAIN,
+		 * one system call per wakeup for nothing.
+		 */
+		if ((size_t)n < want)
+			break;
 	}
 }
 

@@ -57,6 +57,9 @@ struct conn_loop {
 	sd_event_source *post;
 	struct conn *dirty; /* connections with unsent data, linked through dirty_next */
 	uint8_t *scratch;   /* reads land here; only partial frames are kept per connection */
+	/* Optional: called at the end of every loop iteration, after the connections are flushed. */
+	void (*after_flush)(void *ctx);
+	void *after_flush_ctx;
 };
 
 struct out_chunk {

@@ -13,16 +13,24 @@
 #include <systemd/sd-journal.h>
 
 #include "log.h"
+#include "sink.h"
 #include "util.h"
 
 static struct {
 	const char *ident;
 	int max_prio;
 	bool journal;
-	int file_fd;
+	bool buffered;
+	struct sink err;  /* stderr */
+	struct sink file; /* the per-node log file */
 	char node[NODE_ADDR_STRLEN];
 	char role[8];
-} log_state = {"gossip", LOG_INFO, false, -1, "", ""};
+} log_state = {
+	.ident = "gossip",
+	.max_prio = LOG_INFO,
+	.err = {.fd = STDERR_FILENO},
+	.file = {.fd = -1},
+};
 
 /* systemd sets JOURNAL_STREAM=dev:ino when stderr is connected to the journal. */
 static bool
@@ -82,16 +90,40 @@ log_open_file(const char *path)
 	if (fd < 0)
 		return -errno;
 	log_close_file();
-	log_state.file_fd = fd;
+	sink_init(&log_state.file, fd);
+	sink_set_buffered(&log_state.file, log_state.buffered);
 	return 0;
 }
 
 void
 log_close_file(void)
 {
-	if (log_state.file_fd >= 0)
-		close(log_state.file_fd);
-	log_state.file_fd = -1;
+	int fd = log_state.file.fd;
+
+	(void)sink_flush(&log_state.err);
+	sink_done(&log_state.file);
+	if (fd >= 0)
+		close(fd);
+}
+
+void
+log_set_buffered(bool buffered)
+{
+	static bool registered;
+
+	/* Whatever way the process exits, what is pending is written. */
+	if (buffered && !registered)
+		registered = atexit(log_flush) == 0;
+	log_state.buffered = buffered;
+	sink_set_buffered(&log_state.err, buffered);
+	sink_set_buffered(&log_state.file, buffered);
+}
+
+void
+log_flush(void)
+{
+	(void)sink_flush(&log_state.err);
+	(void)sink_flush(&log_state.file);
 }
 
 static const char *
@@ -111,22 +143,18 @@ prio_prefix(int prio)
 	return "";
 }
 
-/* One write() per line so concurrent appenders never interleave within a line. */
+/* "[stamp] prefix msg": a failed write of a log line has nowhere to be reported. */
 static void
-write_line(int fd, const char *stamp, const char *prefix, const char *msg)
+write_line(struct sink *s, const char *stamp, const char *prefix, const char *msg, size_t msg_len)
 {
 	struct iovec iov[5] = {
 		{(void *)"[", 1},
 		{(void *)stamp, strlen(stamp)},
 		{(void *)"] ", 2},
 		{(void *)prefix, strlen(prefix)},
-		{(void *)msg, strlen(msg)},
+		{(void *)msg, msg_len},
 	};
-	struct iovec all[6];
-	memcpy(all, iov, sizeof(iov));
-	all[5] = (struct iovec){(void *)"\n", 1};
-	ssize_t r = writev(fd, all, 6);
-	(void)r;
+	(void)sink_line(s, iov, 5);
 }
 
 static void
@@ -197,9 +225,12 @@ log_emit(int prio, const char *file, int line, const char *func, const struct lo
 	if (log_state.journal)
 		journal_send(prio, file, line, func, f, msg);
 	else
-		write_line(STDERR_FILENO, stamp, prio_prefix(prio), msg);
-	if (log_state.file_fd >= 0 && prio <= LOG_INFO)
-		write_line(log_state.file_fd, stamp, prio_prefix(prio), msg);
+		write_line(&log_state.err, stamp, prio_prefix(prio), msg, (size_t)n);
+	if (prio <= LOG_INFO)
+		write_line(&log_state.file, stamp, prio_prefix(prio), msg, (size_t)n);
+	/* Warnings and errors are written at once, in order after what was pending. */
+	if (prio <= LOG_WARNING)
+		log_flush();
 	if (msg != stack)
 		free(msg);
 }

@@ -29,6 +29,13 @@ void log_set_node(const char *node, const char *role);
 /* The per-node log file ("[YYYY-MM-DD HH:MM:SS] message" lines). 0 or -errno. */
 int log_open_file(const char *path);
 void log_close_file(void);
+/*
+ * Buffered: stderr and log file lines of one event-loop iteration are
+ * written together by log_flush(), which the daemon calls at its end;
+ * warnings and errors are still written at once.
+ */
+void log_set_buffered(bool buffered);
+void log_flush(void);
 bool log_to_journal(void);
 void log_set_max_prio(int max_prio);
 bool log_enabled(int prio);

@@ -165,25 +165,62 @@ node_addr_parse(const char *s, struct node_addr *ret)
 	return 0;
 }
 
+/* Decimal digits of v at p; returns the end. */
+static char *
+put_decimal(char *p, unsigned v)
+{
+	char tmp[10];
+	int n = 0;
+
+	do
+		tmp[n++] = (char)('0' + v % 10);
+	while ((v /= 10));
+	while (n)
+		*p++ = tmp[--n];
+	return p;
+}
+
+/* The address without the port at buf (NODE_ADDR_STRLEN bytes); returns the end. */
+static char *
+put_ip(const struct node_addr *a, char *buf, bool brackets)
+{
+	char *p = buf;
+
+	if (a->family != AF_INET6) {
+		/* Every received message is logged with addresses: no printf for IPv4. */
+		for (int i = 0; i < 4; i++) {
+			if (i)
+				*p++ = '.';
+			p = put_decimal(p, a->addr[i]);
+		}
+		*p = '\0';
+		return p;
+	}
+	if (brackets)
+		*p++ = '[';
+	if (!inet_ntop(AF_INET6, a->addr, p, INET6_ADDRSTRLEN))
+		strcpy(p, "?");
+	p += strlen(p);
+	if (brackets)
+		*p++ = ']';
+	*p = '\0';
+	return p;
+}
+
 const char *
 node_addr_ip_str(const struct node_addr *a, char *buf)
 {
-	if (!inet_ntop(a->family == AF_INET6 ? AF_INET6 : AF_INET, a->addr, buf, NODE_ADDR_STRLEN))
-		snprintf(buf, NODE_ADDR_STRLEN, "?");
+	put_ip(a, buf, false);
 	return buf;
 }
 
 const char *
 node_addr_str(const struct node_addr *a, char *buf)
 {
-	char ip[INET6_ADDRSTRLEN];
+	char *p = put_ip(a, buf, true);
 
-	if (!inet_ntop(a->family == AF_INET6 ? AF_INET6 : AF_INET, a->addr, ip, sizeof(ip)))
-		snprintf(ip, sizeof(ip), "?");
-	if (a->family == AF_INET6)
-		snprintf(buf, NODE_ADDR_STRLEN, "[%s]:%u", ip, a->port);
-	else
-		snprintf(buf, NODE_ADDR_STRLEN, "%s:%u", ip, a->port);
+	*p++ = ':';
+	*put_decimal(p, a->port) = '\0';
 	return buf;
 }
 
@@ -281,11 +318,27 @@ now_realtime_usec(void)
 const char *
 format_wallclock(uint64_t realtime_usec, char *buf, size_t len)
 {
+	/* A busy peer stamps thousands of lines a second, nearly all in the same second. */
+	static time_t cached_t = -1;
+	static char cached[32];
 	time_t t = (time_t)(realtime_usec / USEC_PER_SEC);
 	struct tm tm;
 
-	if (!localtime_r(&t, &tm) || strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm) == 0)
-		snprintf(buf, len, "?");
+	if (t != cached_t) {
+		if (!localtime_r(&t, &tm) ||
+		    strftime(cached, sizeof(cached), "%Y-%m-%d %H:%M:%S", &tm) == 0) {
+			snprintf(buf, len, "?");
+			return buf;
+		}
+		cached_t = t;
+	}
+	if (len) {
+		size_t n = strlen(cached);
+		if (n >= len)
+			n = len - 1;
+		memcpy(buf, cached, n);
+		buf[n] = '\0';
+	}
 	return buf;
 }
 

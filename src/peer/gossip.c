@@ -21,6 +21,8 @@ gossip_init(struct peer *p)
 	p->output_fd = open(p->output_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
 	if (p->output_fd < 0)
 		return -errno;
+	sink_init(&p->output, p->output_fd);
+	sink_set_buffered(&p->output, true);
 	/* The first sequence number is random so a restarted origin never reuses an id. */
 	p->next_seq = rng_next(&p->rng) >> 16;
 	return 0;
@@ -36,6 +38,9 @@ gossip_free(struct peer *p)
 	p->history_len = 0;
 	tree_free(p);
 	seen_cache_free(&p->seen);
+	gossip_flush_output(p);
+	sink_done(&p->output);
+	buf_free(&p->line_buf);
 	if (p->output_fd >= 0)
 		close(p->output_fd);
 	p->output_fd = -1;
@@ -106,22 +111,48 @@ remember(struct peer *p, const struct wire_msg *m, const struct node_addr *from,
 	p->history_len++;
 }
 
-/* "[stamp] Received from <from>: <origin> - <origin time>:<origin ip>:'<text>'" */
-static char *
-format_received(const struct wire_msg *m, const char *from)
+static void
+put_str(struct buf *b, const char *s)
 {
-	char os[NODE_ADDR_STRLEN], oip[NODE_ADDR_STRLEN], ots[32], *text, *line;
+	buf_append(b, s, strlen(s));
+}
 
-	node_addr_str(&m->gossip.origin, os);
+/*
+ * "Received from <from>: <origin> - <origin time>:<origin ip>:'<text>'", NUL
+ * terminated, in b; os is the origin as node_addr_str() gives it. Built by
+ * hand: a busy peer writes one per message.
+ */
+static void
+format_received(struct buf *b, const struct wire_msg *m, const char *from, const char *os)
+{
+	char oip[NODE_ADDR_STRLEN], ots[32], *text;
+
 	node_addr_ip_str(&m->gossip.origin, oip);
 	format_wallclock(m->gossip.timestamp, ots, sizeof(ots));
 	text = escape_text(m->gossip.payload, m->gossip.len);
-	if (asprintf(&line, "Received from %s: %s - %s:%s:'%s'", from, os, ots, oip, text) < 0)
-		abort();
+	b->len = 0;
+	put_str(b, "Received from ");
+	put_str(b, from);
+	put_str(b, ": ");
+	put_str(b, os);
+	put_str(b, " - ");
+	put_str(b, ots);
+	buf_append(b, ":", 1);
+	put_str(b, oip);
+	put_str(b, ":'");
+	put_str(b, text);
+	buf_append(b, "'", 2); /* with the NUL */
 	free(text);
-	return line;
 }
 
+static void
+output_failed(struct peer *p, int r)
+{
+	if (r < 0)
+		log_warn("cannot write %s: %s", p->output_path, strerror(-r));
+}
+
+/* Whole lines, one write per loop iteration: peers sharing output.txt never interleave. */
 static void
 write_output(struct peer *p, const char *line, uint64_t now_real)
 {
@@ -133,10 +164,13 @@ write_output(struct peer *p, const char *line, uint64_t now_real)
 	iov[1] = (struct iovec){stamp, strlen(stamp)};
 	iov[2] = (struct iovec){(void *)"] ", 2};
 	iov[3] = (struct iovec){(void *)line, strlen(line)};
-	/* One writev of the whole line: peers sharing output.txt never interleave. */
-	struct iovec all[5] = {iov[0], iov[1], iov[2], iov[3], {(void *)"\n", 1}};
-	if (writev(p->output_fd, all, 5) < 0)
-		log_warn("cannot write %s: %s", p->output_path, strerror(errno));
+	output_failed(p, sink_line(&p->output, iov, 4));
+}
+
+void
+gossip_flush_output(struct peer *p)
+{
+	output_failed(p, sink_flush(&p->output));
 }
 
 int
@@ -147,7 +181,7 @@ gossip_receive(struct peer *p, struct neighbour *nb, const uint8_t *frame, size_
 	uint64_t now = now_monotonic_usec(), real;
 	char hex[2 * WIRE_ID_LEN + 1], os[NODE_ADDR_STRLEN];
 	struct blob *copy;
-	char *line;
+	const char *line;
 
 	p->stats.gossip_frames_received++;
 	if (seen_cache_contains(&p->seen, m->gossip.id)) {
@@ -189,15 +223,15 @@ gossip_receive(struct peer *p, struct neighbour *nb, const uint8_t *frame, size_
 	if (nb->conn && nb->conn->last_in_chunk)
 		conn_loop_flush(&p->loop);
 
-	line = format_received(m, nb->addr_str);
+	node_addr_str(&m->gossip.origin, os);
+	format_received(&p->line_buf, m, nb->addr_str, os);
+	line = (const char *)p->line_buf.data;
 	write_output(p, line, real);
 	{
-		struct log_fields f = {.event = "received", .msg_id = hex,
-				       .origin = node_addr_str(&m->gossip.origin, os),
+		struct log_fields f = {.event = "received", .msg_id = hex, .origin = os,
 				       .remote = nb->addr_str, .sd_id = GOSSIP_SD_ID_RECEIVED};
 		log_event(LOG_INFO, &f, "%s (id %s)", line, hex);
 	}
-	free(line);
 
 	if (p->cfg.peer.history) {
 		struct wire_msg hm = *m;

@@ -191,6 +191,14 @@ peer_health_changed(struct peer *p, uint32_t was, const char *why)
 			 (double)p->live.timeout_usec / 1e6);
 }
 
+/* The end of each loop iteration: the log and output lines it produced are written. */
+static void
+flush_files(void *userdata)
+{
+	log_flush();
+	gossip_flush_output(userdata);
+}
+
 static int
 on_tick(sd_event_source *src, uint64_t usec, void *userdata)
 {
@@ -379,6 +387,8 @@ main(int argc, char **argv)
 		fatal("cannot create event loop: %s", strerror(-r));
 	if ((r = conn_loop_init(&p.loop, p.event)) < 0)
 		fatal("cannot set up connections: %s", strerror(-r));
+	p.loop.after_flush = flush_files;
+	p.loop.after_flush_ctx = &p;
 	sd_event_add_signal(p.event, NULL, SIGTERM, on_sigterm, &p);
 	sd_event_add_signal(p.event, NULL, SIGINT, on_sigterm, &p);
 	sd_event_add_signal(p.event, NULL, SIGHUP, on_sighup, &p);
@@ -386,6 +396,8 @@ main(int argc, char **argv)
 
 	if ((r = gossip_init(&p)) < 0)
 		fatal("cannot open %s: %s", p.output_path, strerror(-r));
+	/* A busy peer writes a line per message to two files: one write per loop iteration. */
+	log_set_buffered(true);
 	if (daemon_fds_collect() < 0)
 		log_warn("ignoring malformed socket activation environment");
 	p.listen_fd = daemon_fds_take(&p.self);

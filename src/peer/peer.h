@@ -13,6 +13,7 @@
 #include "conn.h"
 #include "membership.h"
 #include "seen.h"
+#include "sink.h"
 #include "util.h"
 #include "wire.h"
 
@@ -152,6 +153,8 @@ struct peer {
 	struct seen_cache seen;
 	uint64_t next_seq;
 	int output_fd;
+	struct sink output; /* output.txt, batched per loop iteration */
+	struct buf line_buf; /* the line of the message being delivered */
 	char *output_path;
 	char *log_path;
 	struct history_entry *history;
@@ -214,6 +217,8 @@ int gossip_broadcast(struct peer *p, const uint8_t *payload, size_t len, uint8_t
 int gossip_receive(struct peer *p, struct neighbour *nb, const uint8_t *frame, size_t len,
 		   const struct wire_msg *m, const char **reason);
 void gossip_stdin_start(struct peer *p);
+/* Writes the output.txt lines of this loop iteration. */
+void gossip_flush_output(struct peer *p);
 
 /* tree.c */
 void tree_init(struct peer *p);

@@ -130,6 +130,18 @@ test_node_addr_roundtrip(void **state)
 	assert_memory_equal(a.addr, ((uint8_t[]){0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}),
 	                    16);
 	assert_string_equal(node_addr_ip_str(&a, ip), "::1");
+
+	/* Every digit count of an IPv4 byte and of a port. */
+	memset(&a, 0, sizeof(a));
+	a.family = AF_INET;
+	assert_string_equal(node_addr_str(&a, ip), "0.0.0.0:0");
+	memcpy(a.addr, ((uint8_t[]){9, 10, 99, 100}), 4);
+	a.port = 10000;
+	assert_string_equal(node_addr_str(&a, ip), "9.10.99.100:10000");
+	assert_string_equal(node_addr_ip_str(&a, ip), "9.10.99.100");
+	/* An IPv4-mapped IPv6 address stays IPv6. */
+	assert_int_equal(node_addr_parse("[::ffff:10.1.2.3]:7", &a), 0);
+	assert_string_equal(node_addr_str(&a, ip), "[::ffff:10.1.2.3]:7");
 }
 
 static void
@@ -328,6 +340,17 @@ test_format_wallclock(void **state)
 	assert_string_equal(
 	    format_wallclock(86400ULL * USEC_PER_SEC + 61 * USEC_PER_SEC + 5, buf, sizeof(buf)),
 	    "1970-01-02 00:01:01");
+	/* The same second again (the cached text), the next one, and back. */
+	assert_string_equal(
+	    format_wallclock(86400ULL * USEC_PER_SEC + 61 * USEC_PER_SEC + 999999, buf, sizeof(buf)),
+	    "1970-01-02 00:01:01");
+	assert_string_equal(
+	    format_wallclock(86400ULL * USEC_PER_SEC + 62 * USEC_PER_SEC, buf, sizeof(buf)),
+	    "1970-01-02 00:01:02");
+	assert_string_equal(format_wallclock(0, buf, sizeof(buf)), "1970-01-01 00:00:00");
+	/* A short buffer gets what fits, terminated. */
+	assert_string_equal(format_wallclock(0, buf, 5), "1970");
+	assert_string_equal(format_wallclock(0, buf, 1), "");
 }
 
 int

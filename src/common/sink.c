@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: MIT */
+/* Append-only line output (log files, output.txt, stderr), batched per loop iteration if asked. */
+#include <errno.h>
+#include <unistd.h>
+
+#include "sink.h"
+
+#define SINK_MAX_PIECES 15
+
+void
+sink_init(struct sink *s, int fd)
+{
+	s->fd = fd;
+	s->buffered = false;
+	s->pending = (struct buf){0};
+}
+
+void
+sink_done(struct sink *s)
+{
+	(void)sink_flush(s);
+	buf_free(&s->pending);
+	s->fd = -1;
+}
+
+void
+sink_set_buffered(struct sink *s, bool buffered)
+{
+	if (!buffered)
+		(void)sink_flush(s);
+	s->buffered = buffered;
+}
+
+/* Writes all of p[0..len), retrying short writes and EINTR. */
+static int
+write_all(int fd, const uint8_t *p, size_t len)
+{
+	while (len) {
+		ssize_t w = write(fd, p, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+int
+sink_flush(struct sink *s)
+{
+	int r = 0;
+
+	if (s->pending.len && s->fd >= 0)
+		r = write_all(s->fd, s->pending.data, s->pending.len);
+	s->pending.len = 0;
+	return r;
+}
+
+int
+sink_line(struct sink *s, const struct iovec *iov, int n)
+{
+	struct iovec all[SINK_MAX_PIECES + 1];
+	ssize_t w;
+
+	if (s->fd < 0)
+		return 0;
+	if (s->buffered) {
+		for (int i = 0; i < n; i++)
+			buf_append(&s->pending, iov[i].iov_base, iov[i].iov_len);
+		buf_append(&s->pending, "\n", 1);
+		return s->pending.len >= SINK_FLUSH_BYTES ? sink_flush(s) : 0;
+	}
+	if (n > SINK_MAX_PIECES) {
+		/* Not for this tree's callers; still one write per line. */
+		for (int i = 0; i < n; i++)
+			buf_append(&s->pending, iov[i].iov_base, iov[i].iov_len);
+		buf_append(&s->pending, "\n", 1);
+		return sink_flush(s);
+	}
+	/* One writev of the whole line. */
+	for (int i = 0; i < n; i++)
+		all[i] = iov[i];
+	all[n] = (struct iovec){(void *)"\n", 1};
+	do
+		w = writev(s->fd, all, n + 1);
+	while (w < 0 && errno == EINTR);
+	return w < 0 ? -errno : 0;
+}
