@@ -51,6 +51,7 @@ static const struct setting_desc settings[] = {
 	S("peer", "send_queue_limit", K_U64, peer.send_queue_limit, 65536, 1ULL << 34),
 	S("peer", "history", K_U32, peer.history, 0, 100000),
 	S("peer", "lazy_push", K_BOOL, peer.lazy_push, 0, 1),
+	S("peer", "ihave_delay", K_DURATION, peer.ihave_delay_usec, 0, SEC(10)),
 	S("peer", "graft_timeout", K_DURATION, peer.graft_timeout_usec, SEC(0.001), SEC(60)),
 	S("peer", "resend_cache_size", K_U64, peer.resend_cache_size, 0, 1ULL << 32),
 	S("peer", "register_retry_max", K_DURATION, peer.register_retry_max_usec, SEC(0.1), SEC(3600)),
@@ -79,8 +80,9 @@ conf_init(struct gossip_config *c)
 	c->peer.send_queue_limit = 8 * 1024 * 1024;
 	c->peer.history = 100;
 	c->peer.lazy_push = true;
-	c->peer.graft_timeout_usec = SEC(0.1);
-	c->peer.resend_cache_size = 4 * 1024 * 1024;
+	c->peer.ihave_delay_usec = SEC(0.05);
+	c->peer.graft_timeout_usec = SEC(0.5);
+	c->peer.resend_cache_size = 16 * 1024 * 1024;
 	c->peer.register_retry_max_usec = SEC(30);
 	c->peer.max_control_clients = 64;
 }

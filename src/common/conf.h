@@ -32,7 +32,8 @@ struct peer_config {
 	uint64_t send_queue_limit;    /* bytes queued to one neighbour before it is dropped */
 	uint32_t history;             /* received messages kept for gossipctl tail */
 	bool lazy_push;               /* broadcast tree (eager push + IHAVE/GRAFT); false: flood */
-	uint64_t graft_timeout_usec;  /* wait after an IHAVE before asking for the message */
+	uint64_t ihave_delay_usec;    /* ids gathered this long before one IHAVE announces them */
+	uint64_t graft_timeout_usec;  /* least wait after an IHAVE before asking for the message */
 	uint64_t resend_cache_size;   /* bytes of recent messages kept to answer GRAFT */
 	uint64_t register_retry_max_usec; /* backoff cap while a seed majority is not reached */
 	uint32_t max_control_clients;

@@ -53,6 +53,12 @@ slot_of(const struct seen_cache *c, const uint8_t *id)
 	return (size_t)h & c->table_mask;
 }
 
+void
+seen_cache_prefetch(const struct seen_cache *c, const uint8_t id[WIRE_ID_LEN])
+{
+	__builtin_prefetch(&c->table[slot_of(c, id)]);
+}
+
 /* The table slot holding id, or the empty slot where it would go. */
 static size_t
 find_slot(const struct seen_cache *c, const uint8_t *id, bool *found)
@@ -78,6 +84,17 @@ seen_cache_contains(const struct seen_cache *c, const uint8_t id[WIRE_ID_LEN])
 {
 	bool found;
 	find_slot(c, id, &found);
+	return found;
+}
+
+bool
+seen_cache_tag(const struct seen_cache *c, const uint8_t id[WIRE_ID_LEN], uint32_t *ret_tag)
+{
+	bool found;
+	size_t slot = find_slot(c, id, &found);
+
+	if (found)
+		*ret_tag = c->ring[c->table[slot] - 1].tag;
 	return found;
 }
 
@@ -125,6 +142,13 @@ enforce_budget(struct seen_cache *c)
 		release_frame(c, &c->ring[(c->head + c->frame_skip) % c->capacity]);
 		c->frame_skip++;
 	}
+}
+
+void
+seen_cache_set_tag(struct seen_cache *c, uint32_t tag)
+{
+	if (c->count)
+		c->ring[(c->head + c->count - 1) % c->capacity].tag = tag;
 }
 
 void
@@ -194,6 +218,7 @@ seen_cache_insert(struct seen_cache *c, const uint8_t id[WIRE_ID_LEN], uint64_t 
 	memcpy(c->ring[pos].id, id, WIRE_ID_LEN);
 	c->ring[pos].at = now;
 	c->ring[pos].frame = NULL;
+	c->ring[pos].tag = 0;
 	c->table[slot] = (uint32_t)pos + 1;
 	c->count++;
 	return true;

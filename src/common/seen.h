@@ -25,6 +25,7 @@ struct seen_entry {
 	uint8_t id[WIRE_ID_LEN];
 	uint64_t at; /* insertion time, usec */
 	struct blob *frame; /* NULL when not kept */
+	uint32_t tag;       /* the caller's, 0 unless set */
 };
 
 struct seen_cache {
@@ -45,10 +46,16 @@ struct seen_cache {
 void seen_cache_init(struct seen_cache *c, size_t capacity, uint64_t max_age_usec);
 void seen_cache_free(struct seen_cache *c);
 bool seen_cache_contains(const struct seen_cache *c, const uint8_t id[WIRE_ID_LEN]);
+/* A hint that id is about to be looked up: its table slot is fetched into the CPU cache. */
+void seen_cache_prefetch(const struct seen_cache *c, const uint8_t id[WIRE_ID_LEN]);
+/* Whether id is present; if so, *ret_tag is its tag. */
+bool seen_cache_tag(const struct seen_cache *c, const uint8_t id[WIRE_ID_LEN], uint32_t *ret_tag);
 /* Inserts id at time now. Returns false when it was already present. */
 bool seen_cache_insert(struct seen_cache *c, const uint8_t id[WIRE_ID_LEN], uint64_t now);
 /* Drops entries older than max_age. Returns how many. */
 size_t seen_cache_expire(struct seen_cache *c, uint64_t now);
+/* Tags the newest entry (the id just inserted). */
+void seen_cache_set_tag(struct seen_cache *c, uint32_t tag);
 /* Keeps a reference to frame in the newest entry (the id just inserted). */
 void seen_cache_keep_frame(struct seen_cache *c, struct blob *frame);
 /* The frame kept with id, or NULL. */

@@ -147,11 +147,16 @@ do_stats(struct ctl_client *cl)
 	ctl_record_u64(&r, "ihave_frames_sent", s->ihave_frames_sent);
 	ctl_record_u64(&r, "ihave_ids_sent", s->ihave_ids_sent);
 	ctl_record_u64(&r, "ihave_ids_received", s->ihave_ids_received);
+	ctl_record_u64(&r, "ihave_ids_spared", s->ihave_ids_spared);
 	ctl_record_u64(&r, "grafts_sent", s->grafts_sent);
 	ctl_record_u64(&r, "grafts_answered", s->grafts_answered);
 	ctl_record_u64(&r, "grafts_failed", s->grafts_failed);
+	ctl_record_u64(&r, "grafts_deferred", s->grafts_deferred);
+	ctl_record_u64(&r, "graft_retries", s->graft_retries);
 	ctl_record_u64(&r, "prunes_sent", s->prunes_sent);
 	ctl_record_u64(&r, "prunes_received", s->prunes_received);
+	ctl_record_u64(&r, "prunes_withheld", s->prunes_withheld);
+	ctl_record_u64(&r, "tree_rejoins", s->tree_rejoins);
 	ctl_record_u64(&r, "announcements_dropped", s->announcements_dropped);
 	{
 		uint64_t lazy = 0;

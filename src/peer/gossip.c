@@ -181,12 +181,13 @@ gossip_receive(struct peer *p, struct neighbour *nb, const uint8_t *frame, size_
 	uint64_t now = now_monotonic_usec(), real;
 	char hex[2 * WIRE_ID_LEN + 1], os[NODE_ADDR_STRLEN];
 	struct blob *copy;
+	uint32_t first_from;
 	const char *line;
 
 	p->stats.gossip_frames_received++;
-	if (seen_cache_contains(&p->seen, m->gossip.id)) {
+	if (seen_cache_tag(&p->seen, m->gossip.id, &first_from)) {
 		p->stats.duplicates_received++;
-		tree_duplicate(p, nb);
+		tree_duplicate(p, nb, m->gossip.id, first_from);
 		return 0;
 	}
 	if (wire_message_id(&m->gossip.origin, m->gossip.timestamp, m->gossip.seq,
@@ -208,6 +209,8 @@ gossip_receive(struct peer *p, struct neighbour *nb, const uint8_t *frame, size_
 		return 0;
 	}
 	seen_cache_insert(&p->seen, m->gossip.id, now);
+	seen_cache_set_tag(&p->seen, nb->serial);
+	tree_received(p, m->gossip.id, now);
 	p->stats.messages_received++;
 	real = now_realtime_usec();
 

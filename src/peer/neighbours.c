@@ -78,6 +78,7 @@ detach_conn(struct neighbour *nb, const char *reason)
 
 	if (!c)
 		return;
+	tree_link_lost(nb->peer, nb);
 	nb->conn = NULL;
 	nb->link->owner = NULL;
 	nb->link = NULL;
@@ -90,6 +91,8 @@ neighbour_new(struct peer *p, const struct node_addr *a, bool wanted)
 	struct neighbour *nb = xcalloc(1, sizeof(*nb));
 
 	nb->peer = p;
+	/* 2^32 neighbours in one run would take centuries of churn; 0 stays "none". */
+	nb->serial = ++p->neighbour_serial ? p->neighbour_serial : ++p->neighbour_serial;
 	nb->addr = *a;
 	node_addr_str(a, nb->addr_str);
 	nb->wanted = wanted;
@@ -462,6 +465,7 @@ link_on_close(struct conn *c, const char *reason, int error)
 	free(lk);
 	if (!nb)
 		return; /* detached on purpose */
+	tree_link_lost(p, nb);
 	nb->conn = NULL;
 	nb->link = NULL;
 	if (p->state == PEER_LEAVING) {

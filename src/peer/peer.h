@@ -45,6 +45,7 @@ struct link {
 
 struct neighbour {
 	struct peer *peer;
+	uint32_t serial; /* this peer's own number for it, never 0 nor reused */
 	struct node_addr addr;
 	char addr_str[NODE_ADDR_STRLEN];
 	bool wanted; /* one of the `degree` neighbours this peer chose itself */
@@ -98,8 +99,9 @@ struct peer_stats {
 	uint64_t gossip_frames_sent, gossip_frames_received, gossip_bytes_sent;
 	uint64_t pings_sent, pongs_received, neighbours_dead, neighbours_dropped_slow;
 	uint64_t malformed_frames, connections_accepted, oversized_dropped;
-	uint64_t ihave_frames_sent, ihave_ids_sent, ihave_ids_received;
-	uint64_t grafts_sent, grafts_answered, grafts_failed, prunes_sent, prunes_received;
+	uint64_t ihave_frames_sent, ihave_ids_sent, ihave_ids_received, ihave_ids_spared;
+	uint64_t grafts_sent, grafts_answered, grafts_failed, grafts_deferred, graft_retries;
+	uint64_t prunes_sent, prunes_received, prunes_withheld, tree_rejoins;
 	uint64_t announcements_dropped, control_pauses, pushes_deferred, local_health_raises;
 };
 
@@ -144,6 +146,7 @@ struct peer {
 	uint64_t avoid_cleared_at;
 	struct neighbour *neighbours;
 	uint32_t n_neighbours;
+	uint32_t neighbour_serial; /* the last one given */
 	struct link *pending; /* inbound before HELLO, and seed probes */
 	uint32_t n_pending;
 	struct liveness_params live;
@@ -163,6 +166,11 @@ struct peer {
 	/* broadcast tree (tree.c) */
 	struct seen_cache announced; /* ids heard in IHAVE, so each is waited for once */
 	struct tree_fifo *missing; /* announced messages not received yet, per attempt */
+	uint64_t tree_delivered_at; /* the last message received in full */
+	uint8_t last_delivered[WIRE_ID_LEN]; /* its id */
+	bool delivered_any;
+	uint64_t tree_cut_at;       /* an eager link was lost */
+	uint64_t graft_jitter;      /* this peer's own part of the GRAFT wait (tree.c) */
 	sd_event_source *ihave_timer, *graft_timer;
 
 	/* control */
@@ -227,8 +235,15 @@ void tree_reconfigure(struct peer *p);
 /* Sends frame (message id) on eager links and queues IHAVE on lazy ones; returns the eager count. */
 uint32_t tree_push(struct peer *p, struct blob *frame, const uint8_t id[WIRE_ID_LEN],
 		   const struct neighbour *except, const struct node_addr *origin);
-/* A duplicate GOSSIP came from nb: prune the link. */
-void tree_duplicate(struct peer *p, struct neighbour *nb);
+/* A message arrived in full for the first time. */
+void tree_received(struct peer *p, const uint8_t id[WIRE_ID_LEN], uint64_t now);
+/* From the periodic tick: GRAFTs held back too long by a stream of input go now. */
+void tree_tick(struct peer *p, uint64_t now);
+/* nb's connection is going away (while nb->state still says whether it was up). */
+void tree_link_lost(struct peer *p, const struct neighbour *nb);
+/* A duplicate came from nb; first_from: the serial of the neighbour of the first copy, or 0. */
+void tree_duplicate(struct peer *p, struct neighbour *nb, const uint8_t id[WIRE_ID_LEN],
+		    uint32_t first_from);
 /* IHAVE, GRAFT or PRUNE from nb. */
 void tree_on_frame(struct peer *p, struct neighbour *nb, const struct wire_msg *m);
 

@@ -27,6 +27,7 @@ def garbage():
 
 
 FAKE = (LOCAL, 1)  # an address nobody listens on, used by the forged frames
+FAKE2 = (LOCAL, 2)  # a second one
 
 # name -> (bytes to send, reason the node logs)
 COMMON_CASES = {
@@ -127,22 +128,39 @@ def test_peer_accepts_a_wellformed_foreign_peer(net):
         for p in (a, b):
             (e,) = [e for e in p.tail() if e["text"] == text]
             assert e["id"] == mid.hex() and e["origin"] == f"{LOCAL}:1" and e["seq"] == 42
-        # A duplicate is not delivered again; it prunes the link from the broadcast tree
-        # (PRUNE back), and the link stays up.
-        dups = a.stats()["duplicates_received"]
+        # A duplicate is not delivered again. Over the link the first copy came by, it
+        # prunes nothing: that link is how the message reached this peer.
+        before = a.stats()
         c.send(fr + w.ping(5))
-        # (The peer's own PINGs and IHAVEs may come in between.)
-        got = []
-        while (w.PONG, struct.pack(">Q", 5)) not in got:
-            f = c.recv_frame()
-            assert f is not None, f"connection closed after {got}"
-            if f[0] not in (w.PING, w.IHAVE):
-                got.append(f)
-        assert got == [(w.PRUNE, b""), (w.PONG, struct.pack(">Q", 5))]
-        assert a.stats()["duplicates_received"] == dups + 1
+        assert frames_until_pong(c, 5) == [(w.PONG, struct.pack(">Q", 5))]
+        after = a.stats()
+        assert after["duplicates_received"] == before["duplicates_received"] + 1
+        assert after["prunes_withheld"] == before["prunes_withheld"] + 1
+        assert after["prunes_sent"] == before["prunes_sent"]
+        # Over another link it proves a cycle: that link is pruned from the broadcast tree
+        # (PRUNE back), and stays up.
+        with w.WireConn(a.port) as c2:
+            c2.send(w.hello(*FAKE2))
+            assert c2.recv_frame()[0] == w.HELLO
+            c2.send(fr + w.ping(6))
+            assert frames_until_pong(c2, 6) == [(w.PRUNE, b""), (w.PONG, struct.pack(">Q", 6))]
+            assert a.stats()["duplicates_received"] == before["duplicates_received"] + 2
+            c2.send(w.leave(*FAKE2))
+            a.wait_log(rf"Neighbour {LOCAL}:2 left")
         assert len([ln for ln in a.output_lines() if text in ln]) == 1
         c.send(w.leave(*FAKE))
         a.wait_log(rf"Neighbour {LOCAL}:1 left")
+
+
+def frames_until_pong(c, nonce):
+    """The frames c receives up to the PONG for nonce, without the peer's own PINGs and IHAVEs."""
+    got = []
+    while (w.PONG, struct.pack(">Q", nonce)) not in got:
+        f = c.recv_frame()
+        assert f is not None, f"connection closed after {got}"
+        if f[0] not in (w.PING, w.IHAVE):
+            got.append(f)
+    return got
 
 
 @pytest.mark.parametrize("target", ["seed", "peer"])

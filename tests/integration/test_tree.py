@@ -3,6 +3,7 @@
 as ids (IHAVE) elsewhere, so each peer gets about one copy; a missing message is asked
 for (GRAFT) and resent; duplicates prune links. With lazy_push = false: flooding."""
 import random
+import select
 import struct
 import time
 import uuid
@@ -167,3 +168,195 @@ def test_bad_ids_frames_close_the_link(pair, body):
         assert c.wait_closed(timeout=10)
     a.wait_log(rf"{LOCAL}:\d+.*(no ids|too many ids|id count does not match|truncated body)")
     assert a.alive()
+
+
+# --- one real peer and fake neighbours: who gets asked, and when ------------------------------
+
+SOLO_GRAFT = 0.05
+FAKES = [(LOCAL, 11), (LOCAL, 12), (LOCAL, 13)]
+
+
+@pytest.fixture(scope="module")
+def solo(module_network):
+    net = module_network("tree-solo", peer_degree=1, peer_graft_timeout=SOLO_GRAFT,
+                         peer_ihave_delay=0.3, **STEADY)
+    net.start_seeds(1)
+    return net.add_peer()  # ready: registered and listening; its only neighbours are fakes
+
+
+class Fakes:
+    """Fake neighbours of one peer, read together: PINGs answered, frames kept with their time."""
+
+    def __init__(self, peer, addrs):
+        self.conns = []
+        for a in addrs:
+            c = w.WireConn(peer.port)
+            c.send(w.hello(*a))
+            assert c.recv_frame()[0] == w.HELLO
+            self.conns.append(c)
+        self.got = [[] for _ in addrs]  # (monotonic time, type, body) per neighbour
+
+    def pump(self, seconds, until=None):
+        """Reads for `seconds`, or until until(self) is true."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and not (until and until(self)):
+            ready, _, _ = select.select([c.sock for c in self.conns], [], [],
+                                        max(0.0, deadline - time.monotonic()))
+            for i, c in enumerate(self.conns):
+                if c.sock not in ready:
+                    continue
+                f = c.recv_frame(timeout=1.0)
+                assert f is not None, f"the peer closed fake neighbour {i}"
+                if f[0] == w.PING:
+                    c.send(w.frame(w.PONG, f[1]))
+                else:
+                    self.got[i].append((time.monotonic(), f[0], f[1]))
+
+    def of_type(self, i, ftype):
+        return [(t, body) for t, ty, body in self.got[i] if ty == ftype]
+
+    def close(self):
+        for c, a in zip(self.conns, FAKES):
+            c.send(w.leave(*a))
+            c.close()
+
+
+@pytest.fixture
+def fakes(solo):
+    made = []
+
+    def make(n):
+        f = Fakes(solo, FAKES[:n])
+        made.append(f)
+        return f
+    yield make
+    for f in made:
+        f.close()
+    for a in FAKES:
+        wait_until(lambda a=a: all(n["addr"] != f"{a[0]}:{a[1]}" for n in solo.neighbours()),
+                   what="the fake neighbours to be gone")
+
+
+def ids_body(*ids):
+    return struct.pack(">H", len(ids)) + b"".join(ids)
+
+
+def test_graft_retries_ask_one_neighbour_at_a_time(solo, fakes):
+    """The announcer first, then one other neighbour per attempt, the fifth time all."""
+    f = fakes(3)
+    _, mid = w.gossip(FAKE, f"never sent {uuid.uuid4().hex}".encode(), seq=101)
+    before = solo.stats()
+    t0 = time.monotonic()
+    f.conns[0].send(w.frame(w.IHAVE, ids_body(mid)))
+
+    def grafts(fk):
+        return [(t, i) for i in range(3) for t, body in fk.of_type(i, w.GRAFT)
+                if body == ids_body(mid)]
+    f.pump(30, until=lambda fk: len(grafts(fk)) >= 7)
+    got = sorted(grafts(f))
+    assert len(got) == 7, f"GRAFTs (time, neighbour): {got}"
+    # The first went to the announcer, after the wait.
+    assert got[0][1] == 0 and got[0][0] - t0 >= SOLO_GRAFT
+    # The next three each to one neighbour other than the announcer, waiting twice as long
+    # each time; the fifth to all three.
+    for k in (1, 2, 3):
+        assert got[k][1] in (1, 2), f"retry {k} went to the announcer: {got}"
+        assert got[k][0] - got[k - 1][0] >= SOLO_GRAFT * 2 ** k * 0.9, got
+    assert sorted(i for _, i in got[4:]) == [0, 1, 2]
+    after = solo.stats()
+    assert after["graft_retries"] == before["graft_retries"] + 4
+    assert after["grafts_sent"] == before["grafts_sent"] + 7
+    # After one more doubled wait it gives up, and says so.
+    solo.wait_log(rf"message {mid.hex()} was announced but never arrived after 5 GRAFT attempts")
+    assert solo.stats()["grafts_failed"] == before["grafts_failed"] + 1
+
+
+def test_graft_waits_while_other_messages_arrive(solo, fakes):
+    """A peer that keeps receiving messages in full waits longer for an announced one: the
+    tree is delivering, only late. Then it asks anyway."""
+    f = fakes(2)
+    feeder, announcer = f.conns
+    announcer.send(w.frame(w.PRUNE))  # a lazy link, as IHAVE comes over
+    wait_until(lambda: any(n["addr"] == f"{LOCAL}:12" and n["push"] == "lazy"
+                           for n in solo.neighbours()), what="the announcer's link to be lazy")
+    late, mid = w.gossip(FAKE, f"late {uuid.uuid4().hex}".encode(), seq=201)
+    before = solo.stats()
+    t0 = time.monotonic()
+    announcer.send(w.frame(w.IHAVE, ids_body(mid)))
+    seq = 300
+    graft = []
+    while not graft and time.monotonic() - t0 < 10:
+        fr, _ = w.gossip(FAKE, f"flowing {seq} {uuid.uuid4().hex}".encode(), seq=seq)
+        feeder.send(fr)
+        seq += 1
+        f.pump(SOLO_GRAFT / 4)
+        graft = [t for t, body in f.of_type(1, w.GRAFT) if body == ids_body(mid)]
+    assert graft, "no GRAFT at all"
+    # Not after one wait, as without other messages (test_ihave_for_an_unknown_message_is_grafted),
+    # but after four.
+    assert graft[0] - t0 >= 4 * SOLO_GRAFT
+    assert solo.stats()["grafts_deferred"] >= before["grafts_deferred"] + 1
+    # Answered, so that no retry reaches the next test's neighbours.
+    announcer.send(late)
+    wait_until(lambda: any(e["id"] == mid.hex() for e in solo.tail()), what="the late message")
+
+
+def test_duplicate_over_a_pruned_first_link_prunes_nothing(solo, fakes):
+    f = fakes(2)
+    first, second = f.conns
+    fr, mid = w.gossip(FAKE, f"twice {uuid.uuid4().hex}".encode(), seq=401)
+    first.send(fr)
+    wait_until(lambda: any(e["id"] == mid.hex() for e in solo.tail()), what="the first copy")
+    first.send(w.frame(w.PRUNE))  # the link of the first copy leaves the tree
+    wait_until(lambda: any(n["addr"] == f"{LOCAL}:11" and n["push"] == "lazy"
+                           for n in solo.neighbours()), what="the first link to be lazy")
+    before = solo.stats()
+    second.send(fr + w.ping(9))
+    f.pump(5, until=lambda fk: any(ty == w.PONG for _, ty, _ in fk.got[1]))
+    # The duplicate came over the only eager link left: it stays.
+    assert not f.of_type(1, w.PRUNE)
+    after = solo.stats()
+    assert after["duplicates_received"] == before["duplicates_received"] + 1
+    assert after["prunes_withheld"] == before["prunes_withheld"] + 1
+    assert any(n["addr"] == f"{LOCAL}:12" and n["push"] == "eager" for n in solo.neighbours())
+
+
+def test_pruned_out_of_the_tree_asks_back_in(solo, fakes):
+    f = fakes(2)
+    fr, mid = w.gossip(FAKE, f"last {uuid.uuid4().hex}".encode(), seq=501)
+    f.conns[0].send(fr)
+    wait_until(lambda: any(e["id"] == mid.hex() for e in solo.tail()), what="the message")
+    before = solo.stats()
+    f.conns[0].send(w.frame(w.PRUNE))
+    wait_until(lambda: any(n["addr"] == f"{LOCAL}:11" and n["push"] == "lazy"
+                           for n in solo.neighbours()), what="the first link to be lazy")
+    assert solo.stats()["tree_rejoins"] == before["tree_rejoins"]
+    f.conns[1].send(w.frame(w.PRUNE))
+    # The second PRUNE leaves it with no eager link: it asks that neighbour back, for the
+    # last message it received.
+    f.pump(5, until=lambda fk: (0, ids_body(mid)) in [(0, b) for _, b in fk.of_type(1, w.GRAFT)])
+    assert ids_body(mid) in [body for _, body in f.of_type(1, w.GRAFT)]
+    assert ids_body(mid) not in [body for _, body in f.of_type(0, w.GRAFT)]
+    assert solo.stats()["tree_rejoins"] == before["tree_rejoins"] + 1
+    wait_until(lambda: any(n["addr"] == f"{LOCAL}:12" and n["push"] == "eager"
+                           for n in solo.neighbours()), what="the link to be eager again")
+
+
+def test_no_ihave_to_a_neighbour_that_has_the_message(solo, fakes):
+    """Ids wait peer.ihave_delay (0.3 s here); one the lazy neighbour announces meanwhile is
+    not announced back to it."""
+    f = fakes(2)
+    sender, lazy = f.conns
+    lazy.send(w.frame(w.PRUNE))
+    wait_until(lambda: any(n["addr"] == f"{LOCAL}:12" and n["push"] == "lazy"
+                           for n in solo.neighbours()), what="a lazy link")
+    fr1, id1 = w.gossip(FAKE, f"known {uuid.uuid4().hex}".encode(), seq=601)
+    fr2, id2 = w.gossip(FAKE, f"unknown {uuid.uuid4().hex}".encode(), seq=602)
+    before = solo.stats()
+    sender.send(fr1 + fr2)
+    wait_until(lambda: {id1.hex(), id2.hex()} <= {e["id"] for e in solo.tail()},
+               what="both messages")
+    lazy.send(w.frame(w.IHAVE, ids_body(id1)))
+    f.pump(5, until=lambda fk: fk.of_type(1, w.IHAVE))
+    assert [body for _, body in f.of_type(1, w.IHAVE)] == [ids_body(id2)]
+    assert solo.stats()["ihave_ids_spared"] == before["ihave_ids_spared"] + 1

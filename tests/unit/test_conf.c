@@ -203,6 +203,10 @@ test_defaults(void **state)
 	assert_int_equal(c.peer.max_message_size, 65536);
 	assert_true(c.peer.send_queue_limit == 8 * 1024 * 1024);
 	assert_int_equal(c.peer.history, 100);
+	assert_true(c.peer.lazy_push);
+	assert_true(c.peer.ihave_delay_usec == 50 * MS);
+	assert_true(c.peer.graft_timeout_usec == 500 * MS);
+	assert_true(c.peer.resend_cache_size == 16 * 1024 * 1024);
 	assert_true(c.peer.register_retry_max_usec == 30 * SEC);
 	assert_int_equal(c.peer.max_control_clients, 64);
 	assert_null(c.peer.control_socket);
@@ -240,6 +244,10 @@ static const char full_config[] =
     "  max_message_size = 1000000;\n"
     "  send_queue_limit = 1048576L;\n"
     "  history = 0;\n"
+    "  lazy_push = false;\n"
+    "  ihave_delay = 0;\n"
+    "  graft_timeout = 0.2;\n"
+    "  resend_cache_size = 0;\n"
     "  register_retry_max = 0.1;\n"
     "  max_control_clients = 4096;\n"
     "  control_socket = \"/run/g/peer.sock\";\n"
@@ -269,6 +277,10 @@ check_full(const struct gossip_config *c)
 	assert_int_equal(c->peer.max_message_size, 1000000);
 	assert_true(c->peer.send_queue_limit == 1048576);
 	assert_int_equal(c->peer.history, 0);
+	assert_false(c->peer.lazy_push);
+	assert_true(c->peer.ihave_delay_usec == 0);
+	assert_true(c->peer.graft_timeout_usec == 200 * MS);
+	assert_true(c->peer.resend_cache_size == 0);
 	assert_true(c->peer.register_retry_max_usec == 100 * MS);
 	assert_int_equal(c->peer.max_control_clients, 4096);
 	assert_string_equal(c->peer.control_socket, "/run/g/peer.sock");
@@ -495,6 +507,10 @@ test_out_of_range(void **state)
 	apply_bad("seed = { probe_timeout = 60.5; };\n", 1, "seed.probe_timeout");
 	apply_bad("peer = { seen_cache_age = 0.5; };\n", 1, "peer.seen_cache_age");
 	apply_bad("peer = { register_retry_max = 0.05; };\n", 1, "peer.register_retry_max");
+	apply_bad("peer = { ihave_delay = 10.5; };\n", 1,
+	          "peer.ihave_delay = 10.5 out of range [0.0, 10.0] seconds");
+	apply_bad("peer = { ihave_delay = -0.1; };\n", 1, "peer.ihave_delay");
+	apply_bad("peer = { graft_timeout = 0.0005; };\n", 1, "peer.graft_timeout");
 
 	/* The bounds themselves are accepted. */
 	{
@@ -912,6 +928,9 @@ test_print_golden(void **state)
 	expect_line(text, "  degree = 4;");
 	expect_line(text, "  seen_cache_age = 600.0;");
 	expect_line(text, "  send_queue_limit = 8388608L;");
+	expect_line(text, "  ihave_delay = 0.05;");
+	expect_line(text, "  graft_timeout = 0.5;");
+	expect_line(text, "  resend_cache_size = 16777216L;");
 	expect_line(text, "  # control_socket unset (default)");
 	expect_line(text, "};");
 	free(text);

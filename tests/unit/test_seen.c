@@ -468,6 +468,47 @@ test_frames(void **state)
 	}
 }
 
+static void
+test_tags(void **state)
+{
+	struct seen_cache c;
+	uint8_t a[WIRE_ID_LEN], b[WIRE_ID_LEN], x[WIRE_ID_LEN];
+	uint32_t tag = 99;
+
+	seen_cache_init(&c, 2, 600 * SEC);
+	make_id(a, 1);
+	make_id(b, 2);
+	make_id(x, 3);
+	/* Nothing to tag yet, and an absent id has no tag. */
+	seen_cache_set_tag(&c, 5);
+	assert_false(seen_cache_tag(&c, a, &tag));
+	assert_int_equal(tag, 99);
+	/* A tag goes on the newest entry only; untagged entries say 0. */
+	assert_true(seen_cache_insert(&c, a, 1));
+	assert_true(seen_cache_tag(&c, a, &tag));
+	assert_int_equal(tag, 0);
+	seen_cache_set_tag(&c, 7);
+	assert_true(seen_cache_insert(&c, b, 2));
+	seen_cache_set_tag(&c, 8);
+	assert_true(seen_cache_tag(&c, a, &tag));
+	assert_int_equal(tag, 7);
+	assert_true(seen_cache_tag(&c, b, &tag));
+	assert_int_equal(tag, 8);
+	/* An entry reused at capacity starts untagged. */
+	assert_true(seen_cache_insert(&c, x, 3));
+	assert_false(seen_cache_contains(&c, a));
+	assert_true(seen_cache_tag(&c, x, &tag));
+	assert_int_equal(tag, 0);
+	assert_true(seen_cache_tag(&c, b, &tag));
+	assert_int_equal(tag, 8);
+	/* Prefetching is only a hint: nothing changes. */
+	seen_cache_prefetch(&c, a);
+	seen_cache_prefetch(&c, x);
+	assert_false(seen_cache_contains(&c, a));
+	assert_true(seen_cache_contains(&c, x));
+	seen_cache_free(&c);
+}
+
 int
 main(void)
 {
@@ -476,7 +517,7 @@ main(void)
 	    cmocka_unit_test(test_capacity_one),    cmocka_unit_test(test_age_expiry),
 	    cmocka_unit_test(test_expire_many),     cmocka_unit_test(test_collisions_and_wrap),
 	    cmocka_unit_test(test_churn_colliding), cmocka_unit_test(test_churn_spread),
-	    cmocka_unit_test(test_frames),
+	    cmocka_unit_test(test_frames),          cmocka_unit_test(test_tags),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
