@@ -157,6 +157,7 @@ void
 liveness_heard(struct liveness *l)
 {
 	l->misses = 0;
+	l->heard = true;
 }
 
 bool
@@ -180,13 +181,17 @@ enum liveness_action
 liveness_tick(struct liveness *l, enum link_state state, uint64_t now,
 	      const struct liveness_params *p, struct rng *rng)
 {
+	bool heard = l->heard;
+
+	l->heard = false;
 	switch (state) {
 	case LINK_UP:
 		if (liveness_ping_overdue(l, now, p)) {
 			if (liveness_miss(l, p))
 				return LIVENESS_DEAD;
 		}
-		if (l->awaiting)
+		/* A neighbour heard from since the last tick is alive: no ping needed. */
+		if (l->awaiting || heard)
 			return LIVENESS_WAIT;
 		l->awaiting = true;
 		l->nonce = rng_next(rng);

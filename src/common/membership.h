@@ -47,7 +47,10 @@ bool addr_set_pick(const struct addr_set *s, struct rng *rng,
  * Liveness of one neighbour, driven by a periodic tick. A neighbour is
  * dead after `misses` consecutive failures: a ping unanswered within the
  * timeout, a lost connection, or a failed or timed-out reconnect. Any frame
- * received from it proves it alive, so a busy link never counts as silent.
+ * received from it proves it alive, so a busy link never counts as silent,
+ * and a tick pings only a neighbour not heard from since the previous tick:
+ * one side's PING is the other side's proof, so an idle link carries one
+ * PING and PONG an interval instead of two of each.
  */
 struct liveness_params {
 	uint64_t interval_usec;
@@ -64,6 +67,7 @@ enum link_state {
 struct liveness {
 	uint32_t misses;
 	bool awaiting; /* a ping is outstanding */
+	bool heard;    /* a frame came from it since the last tick: the tick sends no ping */
 	uint64_t nonce;
 	uint64_t ping_sent_at;
 	uint64_t attempt_at; /* when the current connect began */

@@ -457,13 +457,48 @@ test_liveness_heard(void **state)
 	/* Any frame from the neighbour resets the count... */
 	liveness_heard(&l);
 	assert_int_equal(l.misses, 0);
-	/* ...so it takes `misses` more timeouts to declare it dead. */
+	/*
+	 * ...and proves it alive until the next tick, which sends no ping (the
+	 * outstanding one still counts as missed)...
+	 */
+	t += SEC;
+	assert_int_equal(liveness_tick(&l, LINK_UP, t, &params, &rng), LIVENESS_WAIT);
+	assert_int_equal(l.misses, 1);
+	assert_false(l.awaiting);
+	/* ...so it takes `misses` more timeouts to declare it dead, counting that one. */
 	t += SEC;
 	assert_int_equal(liveness_tick(&l, LINK_UP, t, &params, &rng), LIVENESS_PING);
 	t += SEC;
 	assert_int_equal(liveness_tick(&l, LINK_UP, t, &params, &rng), LIVENESS_PING);
+	assert_int_equal(l.misses, 2);
 	t += SEC;
 	assert_int_equal(liveness_tick(&l, LINK_UP, t, &params, &rng), LIVENESS_DEAD);
+}
+
+static void
+test_liveness_heard_skips_the_ping(void **state)
+{
+	struct liveness l;
+	struct rng rng;
+	uint64_t t = 0;
+
+	rng_seed(&rng, 11);
+	liveness_init(&l);
+	/* A neighbour that talks every interval (its own PINGs, traffic) is never pinged. */
+	for (int i = 0; i < 10; i++, t += SEC) {
+		liveness_heard(&l);
+		assert_int_equal(liveness_tick(&l, LINK_UP, t, &params, &rng), LIVENESS_WAIT);
+	}
+	assert_int_equal(l.misses, 0);
+	/* One interval of silence: pinged at the next tick. */
+	assert_int_equal(liveness_tick(&l, LINK_UP, t, &params, &rng), LIVENESS_PING);
+	/* Two sides that skip when heard take turns: each PING answers for its sender. */
+	liveness_heard(&l); /* the PONG... */
+	assert_true(liveness_pong(&l, l.nonce, t + 1));
+	t += SEC;
+	assert_int_equal(liveness_tick(&l, LINK_UP, t, &params, &rng), LIVENESS_WAIT);
+	t += SEC;
+	assert_int_equal(liveness_tick(&l, LINK_UP, t, &params, &rng), LIVENESS_PING);
 }
 
 static void
@@ -554,6 +589,8 @@ test_liveness_connect_then_up(void **state)
 	/* Handshake done; the neighbour talks: alive again. */
 	liveness_heard(&l);
 	assert_int_equal(l.misses, 0);
+	/* Its HELLO was just heard: the first tick up has nothing to ask, the next pings. */
+	assert_int_equal(liveness_tick(&l, LINK_UP, 2 * SEC + SEC / 2, &params, &rng), LIVENESS_WAIT);
 	assert_int_equal(liveness_tick(&l, LINK_UP, 3 * SEC, &params, &rng), LIVENESS_PING);
 	assert_true(liveness_pong(&l, l.nonce, 3 * SEC));
 	/* Same-microsecond answers still count as a measured round trip. */
@@ -577,6 +614,7 @@ main(void)
 	    cmocka_unit_test(test_local_health_misses),
 	    cmocka_unit_test(test_local_health_scales_timeouts),
 	    cmocka_unit_test(test_liveness_heard),
+	    cmocka_unit_test(test_liveness_heard_skips_the_ping),
 	    cmocka_unit_test(test_liveness_down_reconnect),
 	    cmocka_unit_test(test_liveness_miss_clears_ping),
 	    cmocka_unit_test(test_liveness_connecting_timeout),
