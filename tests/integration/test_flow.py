@@ -108,8 +108,10 @@ def test_a_forwarder_announces_what_a_slow_neighbour_cannot_take(network):
     stuck = stuck_neighbour(b.port)
     try:
         wait_until(lambda: f"{FAKE[0]}:{FAKE[1]}" in b.up_neighbours(), what="stuck neighbour up")
+        # Until the kernel's buffers towards the stuck neighbour are full (TCP grows them to
+        # megabytes), b's own queue stays empty and every message goes to it in full.
         ids = []
-        for i in range(40):
+        for i in range(400):
             ids.append(a.send(chr(65 + i % 26) * SIZE))
             if b.stats()["pushes_deferred"] >= 3:
                 break
