@@ -5,8 +5,6 @@
 
 #include "sink.h"
 
-#define SINK_MAX_PIECES 15
-
 void
 sink_init(struct sink *s, int fd)
 {
@@ -61,30 +59,11 @@ sink_flush(struct sink *s)
 int
 sink_line(struct sink *s, const struct iovec *iov, int n)
 {
-	struct iovec all[SINK_MAX_PIECES + 1];
-	ssize_t w;
-
 	if (s->fd < 0)
 		return 0;
-	if (s->buffered) {
-		for (int i = 0; i < n; i++)
-			buf_append(&s->pending, iov[i].iov_base, iov[i].iov_len);
-		buf_append(&s->pending, "\n", 1);
-		return s->pending.len >= SINK_FLUSH_BYTES ? sink_flush(s) : 0;
-	}
-	if (n > SINK_MAX_PIECES) {
-		/* Not for this tree's callers; still one write per line. */
-		for (int i = 0; i < n; i++)
-			buf_append(&s->pending, iov[i].iov_base, iov[i].iov_len);
-		buf_append(&s->pending, "\n", 1);
-		return sink_flush(s);
-	}
-	/* One writev of the whole line. */
+	/* Unbuffered, the line still goes out in one write: it is gathered first. */
 	for (int i = 0; i < n; i++)
-		all[i] = iov[i];
-	all[n] = (struct iovec){(void *)"\n", 1};
-	do
-		w = writev(s->fd, all, n + 1);
-	while (w < 0 && errno == EINTR);
-	return w < 0 ? -errno : 0;
+		buf_append(&s->pending, iov[i].iov_base, iov[i].iov_len);
+	buf_append(&s->pending, "\n", 1);
+	return !s->buffered || s->pending.len >= SINK_FLUSH_BYTES ? sink_flush(s) : 0;
 }

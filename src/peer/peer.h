@@ -166,9 +166,8 @@ struct peer {
 	/* broadcast tree (tree.c) */
 	struct seen_cache announced; /* ids heard in IHAVE, so each is waited for once */
 	struct tree_fifo *missing; /* announced messages not received yet, per attempt */
-	uint64_t tree_delivered_at; /* the last message received in full */
+	uint64_t tree_delivered_at; /* the last message received in full; 0: none yet */
 	uint8_t last_delivered[WIRE_ID_LEN]; /* its id */
-	bool delivered_any;
 	uint64_t tree_cut_at;       /* an eager link was lost */
 	uint64_t graft_jitter;      /* this peer's own part of the GRAFT wait (tree.c) */
 	sd_event_source *ihave_timer, *graft_timer;

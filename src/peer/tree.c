@@ -110,7 +110,6 @@ tree_received(struct peer *p, const uint8_t id[WIRE_ID_LEN], uint64_t now)
 {
 	p->tree_delivered_at = now;
 	memcpy(p->last_delivered, id, WIRE_ID_LEN);
-	p->delivered_any = true;
 }
 
 void
@@ -519,7 +518,7 @@ tree_on_frame(struct peer *p, struct neighbour *nb, const struct wire_msg *m)
 		 * tree. Then it asks this one, with GRAFT for the last message it
 		 * received, to take it back (an answer is only a duplicate).
 		 */
-		if (!in_tree(p) && p->delivered_any) {
+		if (!in_tree(p) && p->tree_delivered_at) {
 			p->stats.tree_rejoins++;
 			queue_graft(nb, p->last_delivered);
 			flush_ids(p, nb, WIRE_GRAFT, &nb->graft);
@@ -573,8 +572,7 @@ void
 tree_init(struct peer *p)
 {
 	seen_cache_init(&p->announced, TREE_MAX_MISSING, p->cfg.peer.seen_cache_age_usec);
-	seen_cache_set_frame_budget(&p->seen, p->cfg.peer.resend_cache_size);
-	p->graft_jitter = rng_below(&p->rng, p->cfg.peer.graft_timeout_usec / 4 + 1);
+	tree_reconfigure(p);
 }
 
 void
