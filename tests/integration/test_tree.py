@@ -2,6 +2,7 @@
 """The broadcast tree (peer.lazy_push): messages travel in full over a spanning tree and
 as ids (IHAVE) elsewhere, so each peer gets about one copy; a missing message is asked
 for (GRAFT) and resent; duplicates prune links. With lazy_push = false: flooding."""
+import hashlib
 import random
 import select
 import struct
@@ -360,3 +361,78 @@ def test_no_ihave_to_a_neighbour_that_has_the_message(solo, fakes):
     f.pump(5, until=lambda fk: fk.of_type(1, w.IHAVE))
     assert [body for _, body in f.of_type(1, w.IHAVE)] == [ids_body(id2)]
     assert solo.stats()["ihave_ids_spared"] == before["ihave_ids_spared"] + 1
+
+
+def test_ihave_over_an_eager_link_is_not_waited_on(solo, fakes):
+    """An IHAVE over a link still in the tree means a push held back for a full queue: the
+    message comes only when asked for, so messages arriving meanwhile do not defer it."""
+    f = fakes(2)
+    feeder, announcer = f.conns  # both links new, so eager
+    late, mid = w.gossip(FAKE, f"held back {uuid.uuid4().hex}".encode(), seq=701)
+    before = solo.stats()
+    announcer.send(w.frame(w.IHAVE, ids_body(mid)))
+    seq, t0, graft = 710, time.monotonic(), []
+    while not graft and time.monotonic() - t0 < 10:
+        fr, _ = w.gossip(FAKE, f"flowing {seq} {uuid.uuid4().hex}".encode(), seq=seq)
+        feeder.send(fr)
+        seq += 1
+        f.pump(SOLO_GRAFT / 4)
+        graft = [t for t, body in f.of_type(1, w.GRAFT) if body == ids_body(mid)]
+    assert graft, "no GRAFT at all"
+    assert solo.stats()["grafts_deferred"] == before["grafts_deferred"]
+    announcer.send(late)
+    wait_until(lambda: any(e["id"] == mid.hex() for e in solo.tail()), what="the message")
+
+
+@pytest.mark.parametrize("waiting", [32, 33], ids=["at-limit", "over-limit"])
+def test_ids_spared_only_while_few_wait(solo, fakes, waiting):
+    """The search for an id to spare covers up to 32 waiting ids (under load frames carry
+    hundreds, and the search would cost more than the id)."""
+    f = fakes(2)
+    sender, lazy = f.conns
+    lazy.send(w.frame(w.PRUNE))
+    wait_until(lambda: any(n["addr"] == f"{LOCAL}:12" and n["push"] == "lazy"
+                           for n in solo.neighbours()), what="a lazy link")
+    msgs = [w.gossip(FAKE, f"many {i} {uuid.uuid4().hex}".encode(), seq=800 + i)
+            for i in range(waiting)]
+    before = solo.stats()
+    sender.send(b"".join(fr for fr, _ in msgs))
+    wait_until(lambda: {mid.hex() for _, mid in msgs} <= {e["id"] for e in solo.tail(200)},
+               what="the messages")
+    first = msgs[0][1]
+    lazy.send(w.frame(w.IHAVE, ids_body(first)))
+    f.pump(5, until=lambda fk: fk.of_type(1, w.IHAVE))
+    announced = {body[2 + 32 * k:34 + 32 * k] for _, body in f.of_type(1, w.IHAVE)
+                 for k in range(struct.unpack_from(">H", body)[0])}
+    spared = solo.stats()["ihave_ids_spared"] - before["ihave_ids_spared"]
+    if waiting <= 32:
+        assert first not in announced and spared == 1
+        assert announced == {mid for _, mid in msgs[1:]}
+    else:
+        assert first in announced and spared == 0
+        assert announced == {mid for _, mid in msgs}
+
+
+def test_a_full_fifo_asks_for_its_oldest_at_once(network):
+    """With more announced messages waiting than the 16384 a FIFO holds, the oldest is asked
+    for at once instead of forgotten (graft_timeout is 30 s here: no GRAFT is due)."""
+    net = network("tree-full", peer_degree=1, peer_graft_timeout=30, **STEADY)
+    net.start_seeds(1)
+    peer = net.add_peer()
+    f = Fakes(peer, FAKES[:1])
+    try:
+        ids = [hashlib.sha256(b"full %d" % i).digest() for i in range(16384 + 2)]
+        for off in range(0, 16384, 1024):
+            f.conns[0].send(w.frame(w.IHAVE, ids_body(*ids[off:off + 1024])))
+        wait_until(lambda: peer.stats()["ihave_ids_received"] >= 16384, what="16384 ids read")
+        f.pump(1)
+        assert not f.of_type(0, w.GRAFT), "a GRAFT before any was due"
+        f.conns[0].send(w.frame(w.IHAVE, ids_body(ids[16384], ids[16385])))
+        f.pump(10, until=lambda fk: len(fk.of_type(0, w.GRAFT)) >= 1)
+        asked = [body[2 + 32 * k:34 + 32 * k] for _, body in f.of_type(0, w.GRAFT)
+                 for k in range(struct.unpack_from(">H", body)[0])]
+        assert asked[:2] == ids[:2], "the two oldest, in order"
+        assert ids[2] not in asked
+        assert peer.stats()["announcements_dropped"] == 0
+    finally:
+        f.close()
