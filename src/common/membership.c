@@ -99,11 +99,11 @@ addr_set_pick(const struct addr_set *s, struct rng *rng,
 }
 
 static bool
-local_health_raise(struct local_health *h)
+local_health_raise(struct local_health *h, uint32_t by)
 {
 	if (h->score >= LOCAL_HEALTH_MAX)
 		return false;
-	h->score++;
+	h->score = by < LOCAL_HEALTH_MAX - h->score ? h->score + by : LOCAL_HEALTH_MAX;
 	return true;
 }
 
@@ -113,8 +113,15 @@ local_health_tick(struct local_health *h, uint64_t lag_usec, const struct livene
 	bool missed = h->missed;
 
 	h->missed = false;
-	if (lag_usec > p->timeout_usec / 4)
-		return local_health_raise(h);
+	/*
+	 * Starved for lag_usec, this process probably was not alone: its
+	 * neighbours' answers may be as late, so the timeout grows by about as
+	 * much (one step per timeout of lateness, rounded up).
+	 */
+	if (lag_usec > p->timeout_usec / 4) {
+		uint64_t steps = lag_usec / (p->timeout_usec ? p->timeout_usec : 1) + 1;
+		return local_health_raise(h, steps < LOCAL_HEALTH_MAX ? (uint32_t)steps : LOCAL_HEALTH_MAX);
+	}
 	if (missed || !h->score)
 		return false;
 	h->score--;
@@ -127,7 +134,7 @@ local_health_misses(struct local_health *h, unsigned missed, unsigned checked)
 	if (!missed || 2 * missed <= checked)
 		return false;
 	h->missed = true;
-	return local_health_raise(h);
+	return local_health_raise(h, 1);
 }
 
 struct liveness_params

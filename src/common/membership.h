@@ -86,10 +86,12 @@ enum liveness_action {
  * overloaded, misses say more about it than about the neighbours: a process
  * starved of CPU runs its periodic tick late, and on such a host most
  * neighbours answer late at once, while one hung neighbour is alone in
- * missing. Each tick later than a quarter of the ping timeout, and each tick
- * in which most neighbours that are up missed a ping, raises the score by one,
- * up to LOCAL_HEALTH_MAX; a tick on time after one without such misses lowers
- * it by one. Ping and connect timeouts are multiplied by 1 + score. A
+ * missing. Each tick later than a quarter of the ping timeout raises the
+ * score by one plus the whole ping timeouts it ran late (the neighbours,
+ * starved as long, may answer as late), each tick in which most neighbours
+ * that are up missed a ping raises it by one, up to LOCAL_HEALTH_MAX; a tick
+ * on time after one without such misses lowers it by one. Ping and connect
+ * timeouts are multiplied by 1 + score. A
  * neighbour that crashed refuses the reconnect and is found as fast as before.
  */
 #define LOCAL_HEALTH_MAX 8

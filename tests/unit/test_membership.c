@@ -364,11 +364,14 @@ test_local_health_score(void **state)
 	assert_false(local_health_tick(&h, 0, &p));
 	assert_false(local_health_tick(&h, 100 * MS, &p));
 	assert_int_equal(h.score, 0);
-	/* Later than that: one up per late tick, never past the maximum. */
+	/* Later than that: up by one, and one more per whole timeout late, never past the maximum. */
 	assert_true(local_health_tick(&h, 100 * MS + 1, &p));
 	assert_int_equal(h.score, 1);
-	for (int i = 0; i < 3 * LOCAL_HEALTH_MAX; i++)
-		(void)local_health_tick(&h, 10 * SEC, &p);
+	assert_true(local_health_tick(&h, 400 * MS - 1, &p));
+	assert_int_equal(h.score, 2);
+	assert_true(local_health_tick(&h, 1000 * MS, &p)); /* 2.5 timeouts */
+	assert_int_equal(h.score, 5);
+	assert_true(local_health_tick(&h, 10 * SEC, &p));
 	assert_int_equal(h.score, LOCAL_HEALTH_MAX);
 	assert_false(local_health_tick(&h, 10 * SEC, &p));
 	/* Back on time: one down per tick, to 0 and no further. */
