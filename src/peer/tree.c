@@ -271,12 +271,19 @@ tree_duplicate(struct peer *p, struct neighbour *nb, const uint8_t id[WIRE_ID_LE
 	neighbour_send_buf(nb, &b);
 }
 
-/* Asks nb for the message (sent with the others at the end of the timer run); nb is eager again. */
+/*
+ * Asks nb for the message (sent with the others at the end of the timer run,
+ * or now, once a frame's worth waits: a run with many ids due, after a burst,
+ * would otherwise grow each neighbour's buffer to megabytes, and keep them);
+ * nb is eager again.
+ */
 static void
-queue_graft(struct neighbour *nb, const uint8_t *id)
+queue_graft(struct peer *p, struct neighbour *nb, const uint8_t *id)
 {
 	nb->lazy = false;
 	buf_append(&nb->graft, id, WIRE_ID_LEN);
+	if (nb->graft.len / WIRE_ID_LEN >= WIRE_MAX_IDS)
+		flush_ids(p, nb, WIRE_GRAFT, &nb->graft);
 }
 
 /*
@@ -445,13 +452,13 @@ missing_due(struct peer *p, struct tree_missing e, uint64_t now, bool forced)
 	if (e.tries == TREE_GRAFT_TRIES - 1) {
 		for (nb = p->neighbours; nb; nb = nb->next)
 			if (nb->state == LINK_UP && nb->conn)
-				queue_graft(nb, e.id);
+				queue_graft(p, nb, e.id);
 		p->stats.graft_retries++;
 	} else {
 		if (e.tries > 0 || !(nb = find_up(p, &e.from)))
 			nb = pick_other(p, &e.from);
 		if (nb)
-			queue_graft(nb, e.id);
+			queue_graft(p, nb, e.id);
 		if (nb && e.tries > 0)
 			p->stats.graft_retries++;
 	}
@@ -520,7 +527,7 @@ tree_on_frame(struct peer *p, struct neighbour *nb, const struct wire_msg *m)
 		 */
 		if (!in_tree(p) && p->tree_delivered_at) {
 			p->stats.tree_rejoins++;
-			queue_graft(nb, p->last_delivered);
+			queue_graft(p, nb, p->last_delivered);
 			flush_ids(p, nb, WIRE_GRAFT, &nb->graft);
 		}
 		return;
