@@ -53,7 +53,7 @@
  *   seen_cache_evicted connections_accepted oversized_dropped ihave_frames_sent
  *   ihave_ids_sent ihave_ids_received grafts_sent grafts_answered grafts_failed
  *   prunes_sent prunes_received announcements_dropped lazy_links resend_cache_bytes
- *   control_pauses pushes_deferred local_health local_health_raises
+ *   control_pauses pushes_deferred local_health local_health_raises stale_dropped
  */
 enum ctl_type {
 	/* requests */

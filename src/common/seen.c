@@ -209,6 +209,7 @@ seen_cache_insert(struct seen_cache *c, const uint8_t id[WIRE_ID_LEN], uint64_t 
 	if (found)
 		return false;
 	if (c->count == c->capacity) {
+		c->evicted_at = c->ring[c->head].at;
 		drop_oldest(c);
 		c->evicted++;
 		/* The deletion shifted entries back: the free slot may have moved. */

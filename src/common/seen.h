@@ -37,6 +37,7 @@ struct seen_cache {
 	size_t count;
 	uint64_t max_age_usec;
 	uint64_t evicted; /* dropped at capacity before reaching max_age */
+	uint64_t evicted_at; /* insertion time of the newest of those, 0 = none yet */
 	uint64_t expired; /* dropped for age */
 	size_t frame_bytes;  /* held by entries' frames */
 	size_t frame_budget; /* at most */
@@ -52,6 +53,16 @@ void seen_cache_prefetch(const struct seen_cache *c, const uint8_t id[WIRE_ID_LE
 bool seen_cache_tag(const struct seen_cache *c, const uint8_t id[WIRE_ID_LEN], uint32_t *ret_tag);
 /* Inserts id at time now. Returns false when it was already present. */
 bool seen_cache_insert(struct seen_cache *c, const uint8_t id[WIRE_ID_LEN], uint64_t now);
+/*
+ * The cache's memory: ids inserted at or before the returned time (same
+ * clock as now) may have been evicted at capacity, and a miss for them
+ * proves nothing. 0 while nothing was evicted.
+ */
+static inline uint64_t
+seen_cache_horizon(const struct seen_cache *c)
+{
+	return c->evicted_at;
+}
 /* Drops entries older than max_age. Returns how many. */
 size_t seen_cache_expire(struct seen_cache *c, uint64_t now);
 /* Tags the newest entry (the id just inserted). */

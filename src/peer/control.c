@@ -169,6 +169,7 @@ do_stats(struct ctl_client *cl)
 	ctl_record_u64(&r, "pushes_deferred", s->pushes_deferred);
 	ctl_record_u64(&r, "local_health", p->health.score);
 	ctl_record_u64(&r, "local_health_raises", s->local_health_raises);
+	ctl_record_u64(&r, "stale_dropped", s->stale_dropped);
 	ctl_record_end(&r);
 	ctl_encode_end(&b, CTL_OK, "");
 	send_or_drop(cl, &b);

@@ -173,6 +173,46 @@ gossip_flush_output(struct peer *p)
 	output_failed(p, sink_flush(&p->output));
 }
 
+/* At most one warning about stale messages this often. */
+#define GOSSIP_STALE_LOG_USEC (10 * 1000 * 1000)
+
+/*
+ * A message not in the seen cache may have been delivered before if it was
+ * sent (by its origin's clock) before the newest id the cache evicted at
+ * capacity arrived: this copy (a late GRAFT answer, a push that waited in a
+ * queue) may be of a message delivered and forgotten since. It is dropped,
+ * not delivered twice. Only while the cache is evicting, that is when
+ * messages come faster than peer.seen_cache_size per peer.seen_cache_age; an
+ * origin whose clock is behind ours by more than the time the cache covers
+ * then loses messages.
+ */
+static bool
+is_stale(const struct peer *p, const struct wire_msg *m, uint64_t now, uint64_t real)
+{
+	uint64_t horizon = seen_cache_horizon(&p->seen), age;
+
+	if (!horizon)
+		return false;
+	age = now - horizon; /* how long ago it arrived */
+	return age < real && m->gossip.timestamp < real - age;
+}
+
+void
+gossip_tick(struct peer *p, uint64_t now)
+{
+	uint64_t n = p->stats.stale_dropped - p->stale_logged;
+
+	if (!n || (p->stale_logged_at && now - p->stale_logged_at < GOSSIP_STALE_LOG_USEC))
+		return;
+	log_warn("dropped %llu message(s) older than the seen cache's memory (full, it forgets ids "
+		 "after %.1f s): each may have been delivered already; raise peer.seen_cache_size "
+		 "(now %u) to remember more",
+		 (unsigned long long)n, (double)(now - seen_cache_horizon(&p->seen)) / 1e6,
+		 p->cfg.peer.seen_cache_size);
+	p->stale_logged = p->stats.stale_dropped;
+	p->stale_logged_at = now;
+}
+
 int
 gossip_receive(struct peer *p, struct neighbour *nb, const uint8_t *frame, size_t len,
 	       const struct wire_msg *m, const char **reason)
@@ -208,11 +248,17 @@ gossip_receive(struct peer *p, struct neighbour *nb, const uint8_t *frame, size_
 			 hex, nb->addr_str, m->gossip.len, p->cfg.peer.max_message_size);
 		return 0;
 	}
+	real = now_realtime_usec();
+	if (is_stale(p, m, now, real)) {
+		p->stats.stale_dropped++;
+		log_debug("dropping message %s from %s: sent before the seen cache's memory begins",
+			  hex, nb->addr_str);
+		return 0;
+	}
 	seen_cache_insert(&p->seen, m->gossip.id, now);
 	seen_cache_set_tag(&p->seen, nb->serial);
 	tree_received(p, m->gossip.id, now);
 	p->stats.messages_received++;
-	real = now_realtime_usec();
 
 	/* Forward first: the copy to neighbours matters more than our own bookkeeping. */
 	copy = blob_new(frame, len);

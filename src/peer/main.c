@@ -213,6 +213,7 @@ on_tick(sd_event_source *src, uint64_t usec, void *userdata)
 	}
 	neighbours_tick(p, now);
 	tree_tick(p, now);
+	gossip_tick(p, now);
 	seeds_tick(p, now);
 	seen_cache_expire(&p->seen, now);
 	peer_update_status(p);

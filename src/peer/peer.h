@@ -103,6 +103,7 @@ struct peer_stats {
 	uint64_t grafts_sent, grafts_answered, grafts_failed, grafts_deferred, graft_retries;
 	uint64_t prunes_sent, prunes_received, prunes_withheld, tree_rejoins;
 	uint64_t announcements_dropped, control_pauses, pushes_deferred, local_health_raises;
+	uint64_t stale_dropped;
 };
 
 enum peer_state {
@@ -139,6 +140,7 @@ struct peer {
 	uint32_t *seed_order;
 	uint32_t seeds_required;
 	uint64_t last_retry_log;
+	uint64_t stale_logged_at, stale_logged; /* the last "stale" warning: when, stale_dropped then */
 
 	/* overlay */
 	struct addr_set known;
@@ -226,6 +228,8 @@ int gossip_receive(struct peer *p, struct neighbour *nb, const uint8_t *frame, s
 void gossip_stdin_start(struct peer *p);
 /* Writes the output.txt lines of this loop iteration. */
 void gossip_flush_output(struct peer *p);
+/* Periodic: warns, at most every GOSSIP_STALE_LOG_USEC, of messages dropped as stale. */
+void gossip_tick(struct peer *p, uint64_t now);
 
 /* tree.c */
 void tree_init(struct peer *p);

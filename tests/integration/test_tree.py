@@ -436,3 +436,34 @@ def test_a_full_fifo_asks_for_its_oldest_at_once(network):
         assert peer.stats()["announcements_dropped"] == 0
     finally:
         f.close()
+
+
+def test_a_copy_older_than_the_seen_cache_is_not_delivered_twice(network):
+    """A full seen cache forgets its oldest ids; a copy of one of those messages arriving
+    later (a late GRAFT answer, a push that waited in a queue) is dropped as stale, not
+    delivered again, while a message sent since is delivered as usual."""
+    net = network("tree-stale", peer_degree=1, peer_seen_cache_size=16, **STEADY)
+    net.start_seeds(1)
+    peer = net.add_peer()
+    f = Fakes(peer, FAKES[:1])
+    origin = (LOCAL, 21)
+    try:
+        now = int(time.time() * 1e6)
+        old, _ = w.gossip(origin, b"old", timestamp=now - 10_000_000)
+        f.conns[0].send(old)
+        for i in range(16):  # evicts "old": the cache holds 16 ids
+            f.conns[0].send(w.gossip(origin, b"filler %d" % i, timestamp=now, seq=2 + i)[0])
+        wait_until(lambda: peer.stats()["messages_received"] == 17, what="17 messages delivered")
+        assert peer.stats()["seen_cache_evicted"] >= 1
+        f.conns[0].send(old)
+        wait_until(lambda: peer.stats()["stale_dropped"] == 1, what="the old copy dropped")
+        f.conns[0].send(w.gossip(origin, b"new", seq=100)[0])
+        wait_until(lambda: peer.stats()["messages_received"] == 18, what="the new message delivered")
+        stats = peer.stats()
+        assert stats["stale_dropped"] == 1 and stats["messages_received"] == 18, stats
+        peer.wait_log(r"dropped 1 message\(s\) older than the seen cache's memory .* "
+                      r"raise peer\.seen_cache_size \(now 16\)")
+        texts = [r["text"] for r in peer.tail(32)]
+        assert texts.count("old") == 1, texts
+    finally:
+        f.close()

@@ -509,6 +509,32 @@ test_tags(void **state)
 	seen_cache_free(&c);
 }
 
+/* The horizon: when the newest id evicted at capacity arrived; expiry by age does not move it. */
+static void
+test_horizon(void **state)
+{
+	struct seen_cache c;
+	uint8_t id[WIRE_ID_LEN];
+
+	(void)state;
+	seen_cache_init(&c, 4, 10 * SEC);
+	for (uint64_t i = 0; i < 4; i++) {
+		make_id(id, i);
+		assert_true(seen_cache_insert(&c, id, (i + 1) * SEC));
+	}
+	assert_int_equal(seen_cache_horizon(&c), 0); /* full, nothing forgotten yet */
+	make_id(id, 4);
+	assert_true(seen_cache_insert(&c, id, 5 * SEC));
+	assert_int_equal(seen_cache_horizon(&c), 1 * SEC);
+	make_id(id, 5);
+	assert_true(seen_cache_insert(&c, id, 6 * SEC));
+	assert_int_equal(seen_cache_horizon(&c), 2 * SEC);
+	/* Ids 2..5 expire by age (inserted 3..6 s, max age 10 s): the horizon stays. */
+	assert_int_equal(seen_cache_expire(&c, 17 * SEC), 4);
+	assert_int_equal(seen_cache_horizon(&c), 2 * SEC);
+	seen_cache_free(&c);
+}
+
 int
 main(void)
 {
@@ -518,6 +544,7 @@ main(void)
 	    cmocka_unit_test(test_expire_many),     cmocka_unit_test(test_collisions_and_wrap),
 	    cmocka_unit_test(test_churn_colliding), cmocka_unit_test(test_churn_spread),
 	    cmocka_unit_test(test_frames),          cmocka_unit_test(test_tags),
+	    cmocka_unit_test(test_horizon),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
