@@ -101,6 +101,7 @@ addr_set_pick(const struct addr_set *s, struct rng *rng,
 static bool
 local_health_raise(struct local_health *h, uint32_t by)
 {
+	h->calm = 0;
 	if (h->score >= LOCAL_HEALTH_MAX)
 		return false;
 	h->score = by < LOCAL_HEALTH_MAX - h->score ? h->score + by : LOCAL_HEALTH_MAX;
@@ -122,8 +123,13 @@ local_health_tick(struct local_health *h, uint64_t lag_usec, const struct livene
 		uint64_t steps = lag_usec / (p->timeout_usec ? p->timeout_usec : 1) + 1;
 		return local_health_raise(h, steps < LOCAL_HEALTH_MAX ? (uint32_t)steps : LOCAL_HEALTH_MAX);
 	}
-	if (missed || !h->score)
+	if (missed || !h->score) {
+		h->calm = 0;
 		return false;
+	}
+	if (++h->calm < LOCAL_HEALTH_CALM_TICKS)
+		return false;
+	h->calm = 0;
 	h->score--;
 	return true;
 }

@@ -89,15 +89,20 @@ enum liveness_action {
  * missing. Each tick later than a quarter of the ping timeout raises the
  * score by one plus the whole ping timeouts it ran late (the neighbours,
  * starved as long, may answer as late), each tick in which most neighbours
- * that are up missed a ping raises it by one, up to LOCAL_HEALTH_MAX; a tick
- * on time after one without such misses lowers it by one. Ping and connect
+ * that are up missed a ping raises it by one, up to LOCAL_HEALTH_MAX; every
+ * LOCAL_HEALTH_CALM_TICKS ticks on time, each after one without such misses,
+ * lower it by one (overload comes in bursts: a calm tick between two is not
+ * the end of it). Ping and connect
  * timeouts are multiplied by 1 + score. A
  * neighbour that crashed refuses the reconnect and is found as fast as before.
  */
 #define LOCAL_HEALTH_MAX 8
+/* Calm ticks (on time, after one without such misses) per step down. */
+#define LOCAL_HEALTH_CALM_TICKS 2
 struct local_health {
 	uint32_t score;
-	bool missed; /* the last tick had most neighbours miss */
+	uint32_t calm; /* calm ticks since the last step down or raise */
+	bool missed;   /* the last tick had most neighbours miss */
 };
 /* Before a tick's checks: the tick ran lag_usec late. True when the score changed. */
 bool local_health_tick(struct local_health *h, uint64_t lag_usec, const struct liveness_params *p);

@@ -182,7 +182,7 @@ def test_a_starved_peer_lengthens_its_timeouts(network):
     assert 1.0 < late < 1.5 + MARGIN, ln
     stats = a.stats()
     assert stats["local_health_raises"] >= 1, stats
-    # One step down per tick on time (every 0.25 s).
+    # One step down per two ticks on time (every 0.25 s).
     a.wait_log(r"this host keeps time again; ping timeouts are back to 0\.250 s")
     assert a.stats()["local_health"] == 0
 

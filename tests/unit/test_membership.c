@@ -374,8 +374,12 @@ test_local_health_score(void **state)
 	assert_true(local_health_tick(&h, 10 * SEC, &p));
 	assert_int_equal(h.score, LOCAL_HEALTH_MAX);
 	assert_false(local_health_tick(&h, 10 * SEC, &p));
-	/* Back on time: one down per tick, to 0 and no further. */
+	/* Back on time: one down per LOCAL_HEALTH_CALM_TICKS ticks, to 0 and no further. */
 	for (uint32_t k = LOCAL_HEALTH_MAX; k > 0; k--) {
+		for (int i = 1; i < LOCAL_HEALTH_CALM_TICKS; i++) {
+			assert_false(local_health_tick(&h, 1 * MS, &p));
+			assert_int_equal(h.score, k);
+		}
 		assert_true(local_health_tick(&h, 1 * MS, &p));
 		assert_int_equal(h.score, k - 1);
 	}
@@ -399,9 +403,19 @@ test_local_health_misses(void **state)
 	assert_int_equal(h.score, 1);
 	assert_true(local_health_misses(&h, 1, 1));
 	assert_int_equal(h.score, 2);
-	/* A tick on time right after such misses does not lower it; the next one does. */
+	/* A tick on time right after such misses does not lower it, nor count as calm. */
 	assert_false(local_health_tick(&h, 0, &p));
 	assert_int_equal(h.score, 2);
+	for (int i = 1; i < LOCAL_HEALTH_CALM_TICKS; i++)
+		assert_false(local_health_tick(&h, 0, &p));
+	assert_true(local_health_tick(&h, 0, &p));
+	assert_int_equal(h.score, 1);
+	/* Misses start the count of calm ticks again. */
+	assert_false(local_health_tick(&h, 0, &p));
+	assert_true(local_health_misses(&h, 1, 1));
+	assert_false(local_health_tick(&h, 0, &p)); /* after misses */
+	for (int i = 1; i < LOCAL_HEALTH_CALM_TICKS; i++)
+		assert_false(local_health_tick(&h, 0, &p));
 	assert_true(local_health_tick(&h, 0, &p));
 	assert_int_equal(h.score, 1);
 	/* Capped like the lateness. */
