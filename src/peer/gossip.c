@@ -193,7 +193,7 @@ is_stale(const struct peer *p, const struct wire_msg *m, uint64_t now, uint64_t 
 
 	if (!horizon)
 		return false;
-	age = now - horizon; /* how long ago it arrived */
+	age = now > horizon ? now - horizon : 0; /* how long ago it arrived */
 	return age < real && m->gossip.timestamp < real - age;
 }
 
