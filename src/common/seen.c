@@ -152,6 +152,13 @@ seen_cache_set_tag(struct seen_cache *c, uint32_t tag)
 }
 
 void
+seen_cache_set_stamp(struct seen_cache *c, uint64_t stamp)
+{
+	if (c->count)
+		c->ring[(c->head + c->count - 1) % c->capacity].stamp = stamp;
+}
+
+void
 seen_cache_keep_frame(struct seen_cache *c, struct blob *frame)
 {
 	struct seen_entry *e;
@@ -209,6 +216,8 @@ seen_cache_insert(struct seen_cache *c, const uint8_t id[WIRE_ID_LEN], uint64_t 
 	if (found)
 		return false;
 	if (c->count == c->capacity) {
+		if (c->ring[c->head].stamp > c->evicted_stamp)
+			c->evicted_stamp = c->ring[c->head].stamp;
 		c->evicted_at = c->ring[c->head].at;
 		drop_oldest(c);
 		c->evicted++;
@@ -220,6 +229,7 @@ seen_cache_insert(struct seen_cache *c, const uint8_t id[WIRE_ID_LEN], uint64_t 
 	c->ring[pos].at = now;
 	c->ring[pos].frame = NULL;
 	c->ring[pos].tag = 0;
+	c->ring[pos].stamp = 0;
 	c->table[slot] = (uint32_t)pos + 1;
 	c->count++;
 	return true;

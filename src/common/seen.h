@@ -26,6 +26,7 @@ struct seen_entry {
 	uint64_t at; /* insertion time, usec */
 	struct blob *frame; /* NULL when not kept */
 	uint32_t tag;       /* the caller's, 0 unless set */
+	uint64_t stamp;     /* the caller's (a message's origin timestamp), 0 unless set */
 };
 
 struct seen_cache {
@@ -37,7 +38,8 @@ struct seen_cache {
 	size_t count;
 	uint64_t max_age_usec;
 	uint64_t evicted; /* dropped at capacity before reaching max_age */
-	uint64_t evicted_at; /* insertion time of the newest of those, 0 = none yet */
+	uint64_t evicted_stamp; /* the largest stamp of those, 0 = none yet */
+	uint64_t evicted_at;    /* the insertion time of the newest of those */
 	uint64_t expired; /* dropped for age */
 	size_t frame_bytes;  /* held by entries' frames */
 	size_t frame_budget; /* at most */
@@ -54,19 +56,22 @@ bool seen_cache_tag(const struct seen_cache *c, const uint8_t id[WIRE_ID_LEN], u
 /* Inserts id at time now. Returns false when it was already present. */
 bool seen_cache_insert(struct seen_cache *c, const uint8_t id[WIRE_ID_LEN], uint64_t now);
 /*
- * The cache's memory: ids inserted at or before the returned time (same
- * clock as now) may have been evicted at capacity, and a miss for them
- * proves nothing. 0 while nothing was evicted.
+ * The cache's memory: an id whose stamp is at most the returned one may have
+ * been evicted at capacity, and a miss for it proves nothing; one stamped
+ * later was not. 0 while no stamped id was evicted. (evicted_at tells how
+ * recent the evictions are.)
  */
 static inline uint64_t
 seen_cache_horizon(const struct seen_cache *c)
 {
-	return c->evicted_at;
+	return c->evicted_stamp;
 }
 /* Drops entries older than max_age. Returns how many. */
 size_t seen_cache_expire(struct seen_cache *c, uint64_t now);
 /* Tags the newest entry (the id just inserted). */
 void seen_cache_set_tag(struct seen_cache *c, uint32_t tag);
+/* Stamps the newest entry (the id just inserted); see seen_cache_horizon(). */
+void seen_cache_set_stamp(struct seen_cache *c, uint64_t stamp);
 /* Keeps a reference to frame in the newest entry (the id just inserted). */
 void seen_cache_keep_frame(struct seen_cache *c, struct blob *frame);
 /* The frame kept with id, or NULL. */

@@ -68,6 +68,7 @@ gossip_broadcast(struct peer *p, const uint8_t *payload, size_t len, uint8_t id[
 	if (wire_message_id(&p->self, ts, *seq, payload, len, id) < 0)
 		return -EIO;
 	seen_cache_insert(&p->seen, id, now_monotonic_usec());
+	seen_cache_set_stamp(&p->seen, ts);
 	wire_encode_gossip(&b, id, &p->self, ts, *seq, payload, (uint32_t)len);
 	frame = blob_from_buf(&b);
 	buf_free(&b);
@@ -177,24 +178,31 @@ gossip_flush_output(struct peer *p)
 #define GOSSIP_STALE_LOG_USEC (10 * 1000 * 1000)
 
 /*
- * A message not in the seen cache may have been delivered before if it was
- * sent (by its origin's clock) before the newest id the cache evicted at
- * capacity arrived: this copy (a late GRAFT answer, a push that waited in a
- * queue) may be of a message delivered and forgotten since. It is dropped,
- * not delivered twice. Only while the cache is evicting, that is when
- * messages come faster than peer.seen_cache_size per peer.seen_cache_age; an
- * origin whose clock is behind ours by more than the time the cache covers
- * then loses messages.
+ * The seen cache's ids carry their messages' timestamps. A message not in the
+ * cache may have been delivered before if it was sent no later than the
+ * latest message the cache evicted at capacity: this copy (a late GRAFT
+ * answer, a push that waited in a queue) may be of a message delivered and
+ * forgotten since. It is dropped, not delivered twice. Messages that arrive
+ * in the order they were sent, however late, are newer than what was
+ * evicted. Only while the cache is evicting, that is when messages come
+ * faster than peer.seen_cache_size per peer.seen_cache_age. The horizon is
+ * never later than when the newest evicted id arrived (by our clock): an
+ * origin whose clock runs ahead cannot make everyone's messages look old. One
+ * whose clock is behind ours by more than the cache covers loses messages.
  */
+static uint64_t
+stale_horizon(const struct peer *p, uint64_t now, uint64_t real)
+{
+	uint64_t h = seen_cache_horizon(&p->seen), age = now - p->seen.evicted_at, arrived;
+
+	arrived = now >= p->seen.evicted_at && age < real ? real - age : 0;
+	return h < arrived ? h : arrived;
+}
+
 static bool
 is_stale(const struct peer *p, const struct wire_msg *m, uint64_t now, uint64_t real)
 {
-	uint64_t horizon = seen_cache_horizon(&p->seen), age;
-
-	if (!horizon)
-		return false;
-	age = now > horizon ? now - horizon : 0; /* how long ago it arrived */
-	return age < real && m->gossip.timestamp < real - age;
+	return seen_cache_horizon(&p->seen) && m->gossip.timestamp <= stale_horizon(p, now, real);
 }
 
 void
@@ -204,11 +212,10 @@ gossip_tick(struct peer *p, uint64_t now)
 
 	if (!n || (p->stale_logged_at && now - p->stale_logged_at < GOSSIP_STALE_LOG_USEC))
 		return;
-	log_warn("dropped %llu message(s) older than the seen cache's memory (full, it forgets ids "
-		 "after %.1f s): each may have been delivered already; raise peer.seen_cache_size "
-		 "(now %u) to remember more",
-		 (unsigned long long)n, (double)(now - seen_cache_horizon(&p->seen)) / 1e6,
-		 p->cfg.peer.seen_cache_size);
+	log_warn("dropped %llu message(s) sent before the latest one the full seen cache forgot "
+		 "(it reached back %.1f s at the last drop): each may have been delivered already; "
+		 "raise peer.seen_cache_size (now %u) to remember more",
+		 (unsigned long long)n, (double)p->stale_reach / 1e6, p->cfg.peer.seen_cache_size);
 	p->stale_logged = p->stats.stale_dropped;
 	p->stale_logged_at = now;
 }
@@ -242,8 +249,10 @@ gossip_receive(struct peer *p, struct neighbour *nb, const uint8_t *frame, size_
 	hex_encode(m->gossip.id, WIRE_ID_LEN, hex);
 	if (m->gossip.len > p->cfg.peer.max_message_size) {
 		/* Another peer allows larger messages; ours does not: drop it, keep the link. */
-		if (seen_cache_insert(&p->seen, m->gossip.id, now))
+		if (seen_cache_insert(&p->seen, m->gossip.id, now)) {
+			seen_cache_set_stamp(&p->seen, m->gossip.timestamp);
 			p->stats.oversized_dropped++;
+		}
 		log_warn("dropping message %s from %s: %u bytes is over peer.max_message_size (%u)",
 			 hex, nb->addr_str, m->gossip.len, p->cfg.peer.max_message_size);
 		return 0;
@@ -251,12 +260,14 @@ gossip_receive(struct peer *p, struct neighbour *nb, const uint8_t *frame, size_
 	real = now_realtime_usec();
 	if (is_stale(p, m, now, real)) {
 		p->stats.stale_dropped++;
+		p->stale_reach = real - stale_horizon(p, now, real);
 		log_debug("dropping message %s from %s: sent before the seen cache's memory begins",
 			  hex, nb->addr_str);
 		return 0;
 	}
 	seen_cache_insert(&p->seen, m->gossip.id, now);
 	seen_cache_set_tag(&p->seen, nb->serial);
+	seen_cache_set_stamp(&p->seen, m->gossip.timestamp);
 	tree_received(p, m->gossip.id, now);
 	p->stats.messages_received++;
 

@@ -141,6 +141,7 @@ struct peer {
 	uint32_t seeds_required;
 	uint64_t last_retry_log;
 	uint64_t stale_logged_at, stale_logged; /* the last "stale" warning: when, stale_dropped then */
+	uint64_t stale_reach; /* at the last stale drop, how far back the seen cache reached */
 
 	/* overlay */
 	struct addr_set known;

@@ -509,29 +509,44 @@ test_tags(void **state)
 	seen_cache_free(&c);
 }
 
-/* The horizon: when the newest id evicted at capacity arrived; expiry by age does not move it. */
+/*
+ * The horizon: the largest stamp of the ids evicted at capacity, and when
+ * the newest of them arrived; unstamped ids and expiry by age move neither.
+ */
 static void
 test_horizon(void **state)
 {
 	struct seen_cache c;
 	uint8_t id[WIRE_ID_LEN];
+	/* Stamps out of order, as messages recovered late arrive. */
+	static const uint64_t stamps[] = {50, 20, 0, 40, 10, 10};
 
 	(void)state;
 	seen_cache_init(&c, 4, 10 * SEC);
 	for (uint64_t i = 0; i < 4; i++) {
 		make_id(id, i);
 		assert_true(seen_cache_insert(&c, id, (i + 1) * SEC));
+		if (stamps[i])
+			seen_cache_set_stamp(&c, stamps[i]);
 	}
 	assert_int_equal(seen_cache_horizon(&c), 0); /* full, nothing forgotten yet */
 	make_id(id, 4);
 	assert_true(seen_cache_insert(&c, id, 5 * SEC));
-	assert_int_equal(seen_cache_horizon(&c), 1 * SEC);
+	seen_cache_set_stamp(&c, stamps[4]);
+	assert_int_equal(seen_cache_horizon(&c), 50); /* id 0 */
+	assert_int_equal(c.evicted_at, 1 * SEC);
 	make_id(id, 5);
 	assert_true(seen_cache_insert(&c, id, 6 * SEC));
-	assert_int_equal(seen_cache_horizon(&c), 2 * SEC);
-	/* Ids 2..5 expire by age (inserted 3..6 s, max age 10 s): the horizon stays. */
-	assert_int_equal(seen_cache_expire(&c, 17 * SEC), 4);
-	assert_int_equal(seen_cache_horizon(&c), 2 * SEC);
+	assert_int_equal(seen_cache_horizon(&c), 50); /* id 1 (20) does not lower it */
+	assert_int_equal(c.evicted_at, 2 * SEC);
+	make_id(id, 6);
+	assert_true(seen_cache_insert(&c, id, 7 * SEC));
+	assert_int_equal(seen_cache_horizon(&c), 50); /* id 2, unstamped */
+	assert_int_equal(c.evicted_at, 3 * SEC);
+	/* Ids 3..6 expire by age (inserted 4..7 s, max age 10 s): neither moves. */
+	assert_int_equal(seen_cache_expire(&c, 18 * SEC), 4);
+	assert_int_equal(seen_cache_horizon(&c), 50);
+	assert_int_equal(c.evicted_at, 3 * SEC);
 	seen_cache_free(&c);
 }
 
