@@ -261,6 +261,12 @@ gossip_receive(struct peer *p, struct neighbour *nb, const uint8_t *frame, size_
 	if (is_stale(p, m, now, real)) {
 		p->stats.stale_dropped++;
 		p->stale_reach = real - stale_horizon(p, now, real);
+		/*
+		 * Counted as announced already, so an IHAVE naming it does not make
+		 * it asked for (each answer would be dropped too). Not in the seen
+		 * cache: it would evict a newer id there, and move the horizon.
+		 */
+		seen_cache_insert(&p->announced, m->gossip.id, now);
 		log_debug("dropping message %s from %s: sent before the seen cache's memory begins",
 			  hex, nb->addr_str);
 		return 0;

@@ -442,14 +442,15 @@ def test_a_copy_older_than_the_seen_cache_is_not_delivered_twice(network):
     """A full seen cache forgets its oldest ids; a copy of one of those messages arriving
     later (a late GRAFT answer, a push that waited in a queue) is dropped as stale, not
     delivered again, while messages sent after it are delivered, however late they come."""
-    net = network("tree-stale", peer_degree=1, peer_seen_cache_size=16, **STEADY)
+    net = network("tree-stale", peer_degree=1, peer_seen_cache_size=16,
+                  peer_graft_timeout=SOLO_GRAFT, **STEADY)
     net.start_seeds(1)
     peer = net.add_peer()
     f = Fakes(peer, FAKES[:1])
     origin = (LOCAL, 21)
     try:
         now = int(time.time() * 1e6)
-        old, _ = w.gossip(origin, b"old", timestamp=now - 10_000_000)
+        old, old_id = w.gossip(origin, b"old", timestamp=now - 10_000_000)
         f.conns[0].send(old)
         for i in range(16):  # evicts "old": the cache holds 16 ids
             f.conns[0].send(w.gossip(origin, b"filler %d" % i, timestamp=now, seq=2 + i)[0])
@@ -469,5 +470,10 @@ def test_a_copy_older_than_the_seen_cache_is_not_delivered_twice(network):
                       r"raise peer\.seen_cache_size \(now 16\)")
         texts = [r["text"] for r in peer.tail(32)]
         assert texts.count("old") == 1, texts
+        # Dropped as stale, it counts as seen: an IHAVE naming it asks for nothing.
+        f.conns[0].send(w.frame(w.IHAVE, ids_body(old_id)))
+        wait_until(lambda: peer.stats()["ihave_ids_received"] >= 1, what="the IHAVE read")
+        f.pump(20 * SOLO_GRAFT)
+        assert not f.of_type(0, w.GRAFT), "a GRAFT for a message dropped as stale"
     finally:
         f.close()
