@@ -151,6 +151,18 @@ seen_cache_set_tag(struct seen_cache *c, uint32_t tag)
 		c->ring[(c->head + c->count - 1) % c->capacity].tag = tag;
 }
 
+uint64_t
+seen_cache_horizon(const struct seen_cache *c, uint64_t now, uint64_t stamp_now)
+{
+	uint64_t age, inserted;
+
+	if (!c->evicted_stamp || now < c->evicted_at)
+		return 0;
+	age = now - c->evicted_at;
+	inserted = age < stamp_now ? stamp_now - age : 0;
+	return c->evicted_stamp < inserted ? c->evicted_stamp : inserted;
+}
+
 void
 seen_cache_set_stamp(struct seen_cache *c, uint64_t stamp)
 {

@@ -56,16 +56,16 @@ bool seen_cache_tag(const struct seen_cache *c, const uint8_t id[WIRE_ID_LEN], u
 /* Inserts id at time now. Returns false when it was already present. */
 bool seen_cache_insert(struct seen_cache *c, const uint8_t id[WIRE_ID_LEN], uint64_t now);
 /*
- * The cache's memory: an id whose stamp is at most the returned one may have
- * been evicted at capacity, and a miss for it proves nothing; one stamped
- * later was not. 0 while no stamped id was evicted. (evicted_at tells how
- * recent the evictions are.)
+ * The cache's memory: an id stamped at most the returned time may have been
+ * evicted at capacity, and a miss for it proves nothing; one stamped later
+ * was not. 0 while no stamped id was evicted. Stamps are times on another
+ * clock than insertion times: `now` is on the insertion clock, `stamp_now`
+ * the same moment on the stamps' clock. The horizon is the largest evicted
+ * stamp, but never later than when the newest evicted id was inserted, so
+ * one stamp far ahead (a sender's clock running fast) cannot make every
+ * later id look forgotten.
  */
-static inline uint64_t
-seen_cache_horizon(const struct seen_cache *c)
-{
-	return c->evicted_stamp;
-}
+uint64_t seen_cache_horizon(const struct seen_cache *c, uint64_t now, uint64_t stamp_now);
 /* Drops entries older than max_age. Returns how many. */
 size_t seen_cache_expire(struct seen_cache *c, uint64_t now);
 /* Tags the newest entry (the id just inserted). */

@@ -185,24 +185,17 @@ gossip_flush_output(struct peer *p)
  * forgotten since. It is dropped, not delivered twice. Messages that arrive
  * in the order they were sent, however late, are newer than what was
  * evicted. Only while the cache is evicting, that is when messages come
- * faster than peer.seen_cache_size per peer.seen_cache_age. The horizon is
- * never later than when the newest evicted id arrived (by our clock): an
- * origin whose clock runs ahead cannot make everyone's messages look old. One
- * whose clock is behind ours by more than the cache covers loses messages.
+ * faster than peer.seen_cache_size per peer.seen_cache_age. An origin whose
+ * clock runs ahead cannot make everyone's messages look old (see
+ * seen_cache_horizon); one whose clock is behind ours by more than the cache
+ * covers loses messages. Returns the horizon when stale, else 0.
  */
 static uint64_t
-stale_horizon(const struct peer *p, uint64_t now, uint64_t real)
+stale_horizon(const struct peer *p, const struct wire_msg *m, uint64_t now, uint64_t real)
 {
-	uint64_t h = seen_cache_horizon(&p->seen), age = now - p->seen.evicted_at, arrived;
+	uint64_t h = seen_cache_horizon(&p->seen, now, real);
 
-	arrived = now >= p->seen.evicted_at && age < real ? real - age : 0;
-	return h < arrived ? h : arrived;
-}
-
-static bool
-is_stale(const struct peer *p, const struct wire_msg *m, uint64_t now, uint64_t real)
-{
-	return seen_cache_horizon(&p->seen) && m->gossip.timestamp <= stale_horizon(p, now, real);
+	return h && m->gossip.timestamp <= h ? h : 0;
 }
 
 void
@@ -225,7 +218,7 @@ gossip_receive(struct peer *p, struct neighbour *nb, const uint8_t *frame, size_
 	       const struct wire_msg *m, const char **reason)
 {
 	uint8_t check[WIRE_ID_LEN];
-	uint64_t now = now_monotonic_usec(), real;
+	uint64_t now = now_monotonic_usec(), real, horizon;
 	char hex[2 * WIRE_ID_LEN + 1], os[NODE_ADDR_STRLEN];
 	struct blob *copy;
 	uint32_t first_from;
@@ -258,9 +251,9 @@ gossip_receive(struct peer *p, struct neighbour *nb, const uint8_t *frame, size_
 		return 0;
 	}
 	real = now_realtime_usec();
-	if (is_stale(p, m, now, real)) {
+	if ((horizon = stale_horizon(p, m, now, real))) {
 		p->stats.stale_dropped++;
-		p->stale_reach = real - stale_horizon(p, now, real);
+		p->stale_reach = real - horizon;
 		/*
 		 * Counted as announced already, so an IHAVE naming it does not make
 		 * it asked for (each answer would be dropped too). Not in the seen

@@ -509,44 +509,56 @@ test_tags(void **state)
 	seen_cache_free(&c);
 }
 
+/* The stamps' clock in test_horizon: insertion time t (usec) is stamp time R(t). */
+#define R(t) (1000 * SEC + (t))
+
+/* Inserts id n at time t (seconds, on the insertion clock), stamped `stamp` (0: none). */
+static void
+insert_stamped(struct seen_cache *c, uint64_t n, uint64_t t, uint64_t stamp)
+{
+	uint8_t id[WIRE_ID_LEN];
+
+	make_id(id, n);
+	assert_true(seen_cache_insert(c, id, t * SEC));
+	if (stamp)
+		seen_cache_set_stamp(c, stamp);
+}
+
 /*
- * The horizon: the largest stamp of the ids evicted at capacity, and when
- * the newest of them arrived; unstamped ids and expiry by age move neither.
+ * The horizon: the largest stamp of the ids evicted at capacity, but never
+ * later than when the newest of them was inserted; unstamped ids and expiry
+ * by age move neither.
  */
 static void
 test_horizon(void **state)
 {
 	struct seen_cache c;
-	uint8_t id[WIRE_ID_LEN];
-	/* Stamps out of order, as messages recovered late arrive. */
-	static const uint64_t stamps[] = {50, 20, 0, 40, 10, 10};
 
 	(void)state;
-	seen_cache_init(&c, 4, 10 * SEC);
-	for (uint64_t i = 0; i < 4; i++) {
-		make_id(id, i);
-		assert_true(seen_cache_insert(&c, id, (i + 1) * SEC));
-		if (stamps[i])
-			seen_cache_set_stamp(&c, stamps[i]);
-	}
-	assert_int_equal(seen_cache_horizon(&c), 0); /* full, nothing forgotten yet */
-	make_id(id, 4);
-	assert_true(seen_cache_insert(&c, id, 5 * SEC));
-	seen_cache_set_stamp(&c, stamps[4]);
-	assert_int_equal(seen_cache_horizon(&c), 50); /* id 0 */
-	assert_int_equal(c.evicted_at, 1 * SEC);
-	make_id(id, 5);
-	assert_true(seen_cache_insert(&c, id, 6 * SEC));
-	assert_int_equal(seen_cache_horizon(&c), 50); /* id 1 (20) does not lower it */
-	assert_int_equal(c.evicted_at, 2 * SEC);
-	make_id(id, 6);
-	assert_true(seen_cache_insert(&c, id, 7 * SEC));
-	assert_int_equal(seen_cache_horizon(&c), 50); /* id 2, unstamped */
-	assert_int_equal(c.evicted_at, 3 * SEC);
-	/* Ids 3..6 expire by age (inserted 4..7 s, max age 10 s): neither moves. */
-	assert_int_equal(seen_cache_expire(&c, 18 * SEC), 4);
-	assert_int_equal(seen_cache_horizon(&c), 50);
-	assert_int_equal(c.evicted_at, 3 * SEC);
+	seen_cache_init(&c, 4, 100 * SEC);
+	insert_stamped(&c, 0, 1, R(SEC / 2)); /* sent 0.5 s before it arrived */
+	insert_stamped(&c, 1, 2, R(0));       /* older, recovered late */
+	insert_stamped(&c, 2, 3, 0);
+	insert_stamped(&c, 3, 4, R(3 * SEC + SEC / 2));
+	assert_int_equal(seen_cache_horizon(&c, 4 * SEC, R(4 * SEC)), 0); /* full, nothing forgotten */
+	insert_stamped(&c, 4, 5, R(5 * SEC));                             /* evicts 0 */
+	assert_int_equal(seen_cache_horizon(&c, 5 * SEC, R(5 * SEC)), R(SEC / 2));
+	insert_stamped(&c, 5, 6, R(6 * SEC)); /* evicts 1: its older stamp does not lower it */
+	assert_int_equal(seen_cache_horizon(&c, 6 * SEC, R(6 * SEC)), R(SEC / 2));
+	insert_stamped(&c, 6, 7, R(7 * SEC)); /* evicts 2, unstamped */
+	assert_int_equal(seen_cache_horizon(&c, 7 * SEC, R(7 * SEC)), R(SEC / 2));
+	/* A stamp 92 s ahead of its arrival: the horizon stops at when it arrived. */
+	insert_stamped(&c, 7, 8, R(100 * SEC)); /* evicts 3 */
+	assert_int_equal(seen_cache_horizon(&c, 8 * SEC, R(8 * SEC)), R(3 * SEC + SEC / 2));
+	for (uint64_t n = 8; n < 11; n++)
+		insert_stamped(&c, n, n + 1, R((n + 1) * SEC)); /* evict 4, 5, 6 */
+	assert_int_equal(seen_cache_horizon(&c, 11 * SEC, R(11 * SEC)), R(7 * SEC));
+	insert_stamped(&c, 11, 12, R(12 * SEC)); /* evicts 7, stamped R(100 s), inserted at 8 s */
+	assert_int_equal(seen_cache_horizon(&c, 12 * SEC, R(12 * SEC)), R(8 * SEC));
+	assert_int_equal(c.evicted_stamp, R(100 * SEC));
+	/* Everything expires by age: the horizon stays. */
+	assert_int_equal(seen_cache_expire(&c, 200 * SEC), 4);
+	assert_int_equal(seen_cache_horizon(&c, 200 * SEC, R(200 * SEC)), R(8 * SEC));
 	seen_cache_free(&c);
 }
 
