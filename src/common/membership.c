@@ -99,12 +99,12 @@ addr_set_pick(const struct addr_set *s, struct rng *rng,
 }
 
 static bool
-local_health_raise(struct local_health *h, uint32_t by)
+local_health_raise(struct local_health *h, uint64_t by)
 {
 	h->calm = 0;
 	if (h->score >= LOCAL_HEALTH_MAX)
 		return false;
-	h->score = by < LOCAL_HEALTH_MAX - h->score ? h->score + by : LOCAL_HEALTH_MAX;
+	h->score = by < LOCAL_HEALTH_MAX - h->score ? h->score + (uint32_t)by : LOCAL_HEALTH_MAX;
 	return true;
 }
 
@@ -119,10 +119,8 @@ local_health_tick(struct local_health *h, uint64_t lag_usec, const struct livene
 	 * neighbours' answers may be as late, so the timeout grows by about as
 	 * much (one step per timeout of lateness, rounded up).
 	 */
-	if (lag_usec > p->timeout_usec / 4) {
-		uint64_t steps = lag_usec / (p->timeout_usec ? p->timeout_usec : 1) + 1;
-		return local_health_raise(h, steps < LOCAL_HEALTH_MAX ? (uint32_t)steps : LOCAL_HEALTH_MAX);
-	}
+	if (lag_usec > p->timeout_usec / 4)
+		return local_health_raise(h, lag_usec / (p->timeout_usec ? p->timeout_usec : 1) + 1);
 	if (missed || !h->score) {
 		h->calm = 0;
 		return false;

@@ -369,9 +369,15 @@ test_local_health_score(void **state)
 	assert_int_equal(h.score, 1);
 	assert_true(local_health_tick(&h, 400 * MS - 1, &p));
 	assert_int_equal(h.score, 2);
-	assert_true(local_health_tick(&h, 1000 * MS, &p)); /* 2.5 timeouts */
-	assert_int_equal(h.score, 5);
-	assert_true(local_health_tick(&h, 10 * SEC, &p));
+	assert_true(local_health_tick(&h, 400 * MS, &p)); /* one whole timeout: two up */
+	assert_int_equal(h.score, 4);
+	assert_true(local_health_tick(&h, 1000 * MS, &p)); /* 2.5 timeouts: three up */
+	assert_int_equal(h.score, 7);
+	assert_true(local_health_tick(&h, 1000 * MS, &p)); /* stops at the maximum */
+	assert_int_equal(h.score, LOCAL_HEALTH_MAX);
+	assert_false(local_health_tick(&h, 10 * SEC, &p));
+	h.score = 0;
+	assert_true(local_health_tick(&h, UINT64_MAX, &p)); /* no wrap-around */
 	assert_int_equal(h.score, LOCAL_HEALTH_MAX);
 	assert_false(local_health_tick(&h, 10 * SEC, &p));
 	/* Back on time: one down per LOCAL_HEALTH_CALM_TICKS ticks, to 0 and no further. */
