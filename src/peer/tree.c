@@ -99,6 +99,20 @@ flush_ids(struct peer *p, struct neighbour *nb, uint8_t type, struct buf *ids)
 	ids->len = 0;
 }
 
+/*
+ * Adds id to the ids waiting for nb (IHAVE or GRAFT), sending them at once
+ * when a frame's worth waits: after a burst, a timer run with thousands of
+ * ids due would otherwise grow each neighbour's buffer to megabytes, which it
+ * keeps.
+ */
+static void
+add_id(struct peer *p, struct neighbour *nb, uint8_t type, struct buf *ids, const uint8_t *id)
+{
+	buf_append(ids, id, WIRE_ID_LEN);
+	if (ids->len / WIRE_ID_LEN >= WIRE_MAX_IDS)
+		flush_ids(p, nb, type, ids);
+}
+
 static void
 flush_ihave(struct peer *p, struct neighbour *nb)
 {
@@ -185,9 +199,7 @@ queue_ihave(struct peer *p, struct neighbour *nb, const uint8_t *id)
 	if (!timer_armed(p->ihave_timer, NULL))
 		arm(p, &p->ihave_timer, now_monotonic_usec() + p->cfg.peer.ihave_delay_usec,
 		    on_ihave_timer, SD_EVENT_PRIORITY_NORMAL);
-	buf_append(&nb->ihave, id, WIRE_ID_LEN);
-	if (nb->ihave.len / WIRE_ID_LEN >= WIRE_MAX_IDS)
-		flush_ihave(p, nb);
+	add_id(p, nb, WIRE_IHAVE, &nb->ihave, id);
 }
 
 /*
@@ -271,19 +283,12 @@ tree_duplicate(struct peer *p, struct neighbour *nb, const uint8_t id[WIRE_ID_LE
 	neighbour_send_buf(nb, &b);
 }
 
-/*
- * Asks nb for the message (sent with the others at the end of the timer run,
- * or now, once a frame's worth waits: a run with many ids due, after a burst,
- * would otherwise grow each neighbour's buffer to megabytes, and keep them);
- * nb is eager again.
- */
+/* Asks nb for the message (sent with the others at the end of the timer run); nb is eager again. */
 static void
 queue_graft(struct peer *p, struct neighbour *nb, const uint8_t *id)
 {
 	nb->lazy = false;
-	buf_append(&nb->graft, id, WIRE_ID_LEN);
-	if (nb->graft.len / WIRE_ID_LEN >= WIRE_MAX_IDS)
-		flush_ids(p, nb, WIRE_GRAFT, &nb->graft);
+	add_id(p, nb, WIRE_GRAFT, &nb->graft, id);
 }
 
 /*
