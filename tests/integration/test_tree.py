@@ -475,5 +475,15 @@ def test_a_copy_older_than_the_seen_cache_is_not_delivered_twice(network):
         wait_until(lambda: peer.stats()["ihave_ids_received"] >= 1, what="the IHAVE read")
         f.pump(20 * SOLO_GRAFT)
         assert not f.of_type(0, w.GRAFT), "a GRAFT for a message dropped as stale"
+        # One warning per 10 s at most: a second drop right after the first waits for it
+        # (ticks are 1 s apart here), then is reported on its own.
+        warning = r"warning: dropped 1 message\(s\) sent before the latest one the full seen cache"
+        f.conns[0].send(old)
+        wait_until(lambda: peer.stats()["stale_dropped"] == 2, what="the old copy dropped again")
+        f.pump(3)
+        assert len(peer.log_lines(warning)) == 1, peer.log_lines(warning)
+        first, second = peer.wait_log(warning, count=2)
+        stamp = lambda ln: time.mktime(time.strptime(ln[1:20], "%Y-%m-%d %H:%M:%S"))
+        assert stamp(second) - stamp(first) >= 9, (first, second)  # stamps are whole seconds
     finally:
         f.close()
