@@ -265,6 +265,17 @@ conn_flush(struct conn *c)
 	set_events(c);
 }
 
+void
+conn_trim(struct conn *c)
+{
+	if (c->out_n || c->out_cap <= CONN_OUT_KEEP)
+		return;
+	free(c->out);
+	c->out = NULL;
+	c->out_cap = 0;
+	c->out_head = 0;
+}
+
 bool
 conn_room_for(const struct conn *c, size_t len, size_t keep)
 {

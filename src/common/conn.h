@@ -122,6 +122,14 @@ int conn_send_buf(struct conn *c, struct buf *b);
  * as conn_send_blob() checks), so that a frame larger than the share still goes.
  */
 bool conn_room_for(const struct conn *c, size_t len, size_t keep);
+/*
+ * Gives back the send queue's ring of chunks when the queue is empty and the
+ * ring had grown past CONN_OUT_KEEP chunks (a burst's backlog): memory
+ * follows the load down again. Cheap; meant for a periodic tick, so a busy
+ * connection does not free and regrow it on every drain.
+ */
+#define CONN_OUT_KEEP 256
+void conn_trim(struct conn *c);
 /* Stops or resumes reading (frames already read are still handled). */
 void conn_set_input_paused(struct conn *c, bool paused);
 /* Sends what is queued now (also done automatically at the end of the loop iteration). */

@@ -552,6 +552,7 @@ neighbours_tick(struct peer *p, uint64_t now)
 			    (nb->live.awaiting && ioctl(nb->conn->fd, FIONREAD, &unread) == 0 && unread > 0))
 				liveness_heard(&nb->live);
 			nb->drained_mark = nb->conn->bytes_out;
+			conn_trim(nb->conn);
 		}
 		if (nb->state == LINK_UP) {
 			up++;

@@ -1,13 +1,33 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests of the send queue's room check (conn_room_for). */
+/* Unit tests of the send queue: its room check (conn_room_for) and giving its ring back (conn_trim). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/types.h>
 
 #include <cmocka.h>
 
 #include "conn.h"
+
+/* A socket that takes everything it is given. */
+static ssize_t
+sink_sendv(struct conn *c, const struct iovec *iov, int n)
+{
+	ssize_t total = 0;
+	for (int i = 0; i < n; i++)
+		total += (ssize_t)iov[i].iov_len;
+	return total;
+}
+
+/* A socket that is always full. */
+static ssize_t
+full_sendv(struct conn *c, const struct iovec *iov, int n)
+{
+	return -EAGAIN;
+}
 
 static void
 test_room_at_the_limit(void **state)
@@ -43,12 +63,57 @@ test_room_empty_or_unlimited(void **state)
 	assert_true(conn_room_for(&c, (size_t)1 << 40, 250));
 }
 
+static void
+queue(struct conn *c, unsigned n)
+{
+	struct blob *bl = blob_new("frame", 5);
+	for (unsigned i = 0; i < n; i++)
+		assert_int_equal(conn_send_blob(c, bl), 0);
+	blob_unref(bl);
+}
+
+static void
+test_trim_after_a_burst(void **state)
+{
+	struct conn_loop loop = {0};
+	struct conn_transport full = {.sendv = full_sendv}, sink = {.sendv = sink_sendv};
+	struct conn c = {.loop = &loop, .fd = -1, .tr = &full};
+
+	/* A burst's backlog grows the ring past what is kept. */
+	queue(&c, 4 * CONN_OUT_KEEP);
+	assert_true(c.out_cap >= 4 * CONN_OUT_KEEP);
+	/* Nothing is given back while frames wait. */
+	conn_flush(&c);
+	conn_trim(&c);
+	assert_non_null(c.out);
+	assert_int_equal(c.out_n, 4 * CONN_OUT_KEEP);
+	/* Drained: the ring goes, and the queue still works after. */
+	c.tr = &sink;
+	conn_flush(&c);
+	assert_int_equal(c.out_n, 0);
+	assert_int_equal(c.queued_bytes, 0);
+	conn_trim(&c);
+	assert_null(c.out);
+	assert_int_equal(c.out_cap, 0);
+	queue(&c, 3);
+	assert_int_equal(c.out_n, 3);
+	assert_int_equal(c.queued_bytes, 15);
+	conn_flush(&c);
+	assert_int_equal(c.out_n, 0);
+	/* A small ring is kept: a steady trickle does not reallocate it every tick. */
+	conn_trim(&c);
+	assert_non_null(c.out);
+	assert_true(c.out_cap <= CONN_OUT_KEEP);
+	free(c.out);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_room_at_the_limit),
 	    cmocka_unit_test(test_room_empty_or_unlimited),
+	    cmocka_unit_test(test_trim_after_a_burst),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
