@@ -511,6 +511,25 @@ tree_tick(struct peer *p, uint64_t now)
 
 	if (timer_armed(p->graft_timer, &at) && at + p->cfg.peer.graft_timeout_usec < now)
 		graft_run(p);
+	/*
+	 * A FIFO is allocated whole (TREE_MAX_MISSING entries) when a burst first
+	 * needs it. Entries at its front whose message has arrived are done with
+	 * now rather than at their deadline (up to 2^TREE_GRAFT_TRIES GRAFT waits
+	 * away), and a FIFO left empty gives its memory back: once a burst is
+	 * over, a peer holds only what it held before it.
+	 */
+	for (unsigned t = 0; p->missing && t <= TREE_GRAFT_TRIES; t++) {
+		struct tree_fifo *f = &p->missing[t];
+		while (f->count && seen_cache_contains(&p->seen, f->e[f->head].id)) {
+			f->head = (f->head + 1) % TREE_MAX_MISSING;
+			f->count--;
+		}
+		if (!f->count && f->e) {
+			free(f->e);
+			f->e = NULL;
+			f->head = 0;
+		}
+	}
 }
 
 void
