@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Daemon plumbing shared by gossip-seed and gossip-peer: sockets from systemd or bound here. */
 #include <errno.h>
+#include <malloc.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -177,6 +178,23 @@ daemon_raise_nofile(void)
 		rl.rlim_cur = rl.rlim_max;
 		(void)setrlimit(RLIMIT_NOFILE, &rl);
 	}
+}
+
+void
+daemon_tune_malloc(void)
+{
+	const char *t = getenv("GLIBC_TUNABLES");
+
+	if (t && strstr(t, "glibc.malloc."))
+		return; /* the operator's own settings */
+	/*
+	 * glibc raises its mmap threshold each time a large block is freed, so
+	 * after a burst's queues are given back the next ones come from the heap,
+	 * where they stay: resident memory would ratchet up with every burst.
+	 * A fixed threshold keeps large blocks in mappings that are returned
+	 * to the system when freed.
+	 */
+	(void)mallopt(M_MMAP_THRESHOLD, DAEMON_MMAP_THRESHOLD);
 }
 
 void

@@ -37,6 +37,10 @@ char *daemon_log_dir(const struct gossip_config *c);
 
 /* Raises RLIMIT_NOFILE's soft limit to the hard limit (many connections). */
 void daemon_raise_nofile(void);
+/* Blocks this large or larger are mapped on their own, and unmapped when freed. */
+#define DAEMON_MMAP_THRESHOLD (128 * 1024)
+/* Sets the allocator so memory freed after a burst goes back (unless GLIBC_TUNABLES sets it). */
+void daemon_tune_malloc(void);
 
 /* Command-line settings common to both daemons. */
 #define DAEMON_MAX_CONFIG_FILES 4

@@ -2,6 +2,7 @@
 /* gossip-peer: command line, configuration, readiness, signals and the event loop of the peer. */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -199,6 +200,27 @@ flush_files(void *userdata)
 	gossip_flush_output(userdata);
 }
 
+/*
+ * A tick with no frame in or out after one with some: the burst is over, and
+ * the memory its queues and buffers left free in the heap goes back to the
+ * system (glibc keeps it otherwise, and resident memory would stay at the
+ * burst's high-water mark).
+ */
+static void
+trim_when_quiet(struct peer *p)
+{
+	uint64_t mark = p->stats.gossip_frames_received + p->stats.gossip_frames_sent +
+			p->stats.ihave_frames_sent + p->stats.ihave_ids_received;
+
+	if (mark != p->trim_mark) {
+		p->trim_mark = mark;
+		p->trim_due = true;
+	} else if (p->trim_due) {
+		p->trim_due = false;
+		(void)malloc_trim(0);
+	}
+}
+
 static int
 on_tick(sd_event_source *src, uint64_t usec, void *userdata)
 {
@@ -216,6 +238,7 @@ on_tick(sd_event_source *src, uint64_t usec, void *userdata)
 	gossip_tick(p, now);
 	seeds_tick(p, now);
 	seen_cache_expire(&p->seen, now);
+	trim_when_quiet(p);
 	peer_update_status(p);
 	sd_event_source_set_time_relative(src, p->cfg.peer.ping_interval_usec);
 	sd_event_source_set_enabled(src, SD_EVENT_ON);
@@ -378,6 +401,7 @@ main(int argc, char **argv)
 	p.incarnation = rng_next(&p.rng);
 	p.started_at = now_monotonic_usec();
 	daemon_raise_nofile();
+	daemon_tune_malloc();
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);

@@ -142,6 +142,8 @@ struct peer {
 	uint64_t last_retry_log;
 	uint64_t stale_logged_at, stale_logged; /* the last "stale" warning: when, stale_dropped then */
 	uint64_t stale_reach; /* at the last stale drop, how far back the seen cache reached */
+	uint64_t trim_mark; /* frames in and out at the last tick */
+	bool trim_due;      /* frames moved since the last malloc_trim() */
 
 	/* overlay */
 	struct addr_set known;

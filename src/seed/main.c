@@ -188,6 +188,7 @@ main(int argc, char **argv)
 	rng_seed_random(&s.rng);
 	s.incarnation = rng_next(&s.rng);
 	daemon_raise_nofile();
+	daemon_tune_malloc();
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
