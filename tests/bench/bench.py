@@ -751,10 +751,17 @@ def parse_args(argv):
     ap.add_argument("--smoke", action="store_true",
                     help="quick check of the harness: N=5, few messages, short phases, no Serf, no thresholds")
     a = ap.parse_args(argv)
-    a.n = [int(x) for x in a.n.split()]
-    a.counts = [int(x) for x in a.counts.split()]
-    a.sizes = [int(x) for x in a.sizes.split()]
-    a.sustained_rates = [float(x) for x in a.sustained_rates.split()]
+
+    def numbers(opt, text, kind):
+        try:
+            return [kind(x) for x in text.replace(",", " ").split()]
+        except ValueError:
+            ap.error("%s: %r is not a list of numbers (separate them with spaces or commas)" % (opt, text))
+
+    a.n = numbers("--n", a.n, int)
+    a.counts = numbers("--counts", a.counts, int)
+    a.sizes = numbers("--sizes", a.sizes, int)
+    a.sustained_rates = numbers("--sustained-rates", a.sustained_rates, float)
     a.sustained = a.sustained not in ("0", "", "no", "false")
     a.long = a.long not in ("0", "", "no", "false")
     a.long_rate = a.long_rate or None
