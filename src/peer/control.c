@@ -363,22 +363,29 @@ caller_allowed(const struct peer *p, int fd, const struct ucred *cr)
 
 /*
  * Flow control: while a neighbour's send queue is over half of
- * peer.send_queue_limit, gossipctl requests are not read, so `send` waits
- * instead of the queue overflowing and that neighbour being dropped with the
- * messages in it. Checked after each SEND; while paused, after every event
- * until every queue is under a quarter of the limit.
+ * peer.send_queue_limit, or over PEER_CTL_PAUSE_BYTES, gossipctl requests are
+ * not read, so `send` waits instead of the queue overflowing and that
+ * neighbour being dropped with the messages in it. Checked after each SEND;
+ * while paused, after every event until every queue is under half of that.
+ *
+ * The byte cap keeps the backlog short in time, not only in memory: with
+ * 4 MiB queued, a burst of 64 KiB messages runs a second and more ahead of
+ * its slowest path. Copies then come after their IHAVE by more than a GRAFT
+ * wait, and the GRAFTs find their frames gone from the resend cache
+ * (peer.resend_cache_size holds 256 such messages): messages were lost.
  */
 static void
 flow_update(struct peer *p)
 {
-	size_t most = 0;
+	size_t most = 0, high = p->cfg.peer.send_queue_limit / 2;
 	bool pause;
 
+	if (high > PEER_CTL_PAUSE_BYTES)
+		high = PEER_CTL_PAUSE_BYTES;
 	for (struct neighbour *nb = p->neighbours; nb; nb = nb->next)
 		if (nb->conn && nb->conn->queued_bytes > most)
 			most = nb->conn->queued_bytes;
-	pause = p->ctl_paused ? most > p->cfg.peer.send_queue_limit / 4
-			      : most > p->cfg.peer.send_queue_limit / 2;
+	pause = p->ctl_paused ? most > high / 2 : most > high;
 	if (pause == p->ctl_paused)
 		return;
 	p->ctl_paused = pause;

@@ -21,6 +21,8 @@
 #define PEER_MAX_PENDING 64
 /* Bytes queued to one gossipctl client before it is dropped as too slow. */
 #define PEER_CTL_QUEUE_LIMIT (8u * 1024 * 1024)
+/* gossipctl requests wait while a neighbour has more than this queued (or half its limit; control.c). */
+#define PEER_CTL_PAUSE_BYTES ((size_t)512 * 1024)
 
 struct peer;
 struct tree_fifo;

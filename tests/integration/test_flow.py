@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: MIT
-"""Flow control: while a neighbour's send queue is over half of peer.send_queue_limit, the
-peer stops reading gossipctl requests, so a burst of sends waits instead of overflowing the
+"""Flow control: while a neighbour's send queue is over half of peer.send_queue_limit (or
+512 KiB, whichever is less), the peer stops reading gossipctl requests, so a burst of sends waits instead of overflowing the
 queue; reading resumes once the queue drains (or the stuck neighbour is dropped). A peer
 that forwards announces messages instead of queueing them past three quarters of it."""
+import re
 import socket
 import struct
 import subprocess
@@ -26,6 +27,25 @@ def stuck_neighbour(port):
     return s
 
 
+def start_sender(peer, stop):
+    """A thread sending SIZE-byte messages to peer until stop is set (200 at most): one
+    gossipctl per message, each allowed to wait as long as needed. Returns the thread and
+    the list of exit codes it fills."""
+    results = []
+
+    def sender():
+        for i in range(200):
+            if stop.is_set():
+                break
+            p = subprocess.run([str(CTL_BIN), "-s", str(peer.ctl_path), "-t", "0", "send", "-"],
+                               input=bytes([65 + i % 26]) * SIZE, env=peer.env(),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+            results.append(p.returncode)
+    t = threading.Thread(target=sender)
+    t.start()
+    return t, results
+
+
 def test_sends_wait_for_a_full_queue(network):
     # Slow liveness, so the stuck neighbour stays long enough to be waited for.
     net = network("flow", peer_degree=1, peer_send_queue_limit=LIMIT, peer_max_message_size=SIZE, peer_ping_interval=0.5,
@@ -35,21 +55,8 @@ def test_sends_wait_for_a_full_queue(network):
     stuck = stuck_neighbour(a.port)
     try:
         wait_until(lambda: f"{FAKE[0]}:{FAKE[1]}" in a.up_neighbours(), what="stuck neighbour up")
-        results = []
         stop = threading.Event()
-
-        def sender():
-            # One gossipctl per message, each allowed to wait as long as needed, until the
-            # kernel's socket buffers are full and the peer's own queue fills (at most 12 MB).
-            for i in range(200):
-                if stop.is_set():
-                    break
-                p = subprocess.run([str(CTL_BIN), "-s", str(a.ctl_path), "-t", "0", "send", "-"],
-                                   input=bytes([65 + i % 26]) * SIZE, env=a.env(),
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
-                results.append(p.returncode)
-        t = threading.Thread(target=sender)
-        t.start()
+        t, results = start_sender(a, stop)
         try:
             # The queue to the stuck neighbour passes half the limit: requests stop being
             # read, the queue never overflows, and the neighbour is not dropped as slow.
@@ -68,6 +75,39 @@ def test_sends_wait_for_a_full_queue(network):
         stats = a.stats()
         assert stats["messages_sent"] == len(results), stats
         assert stats["neighbours_dropped_slow"] == 0, stats
+    finally:
+        stuck.close()
+
+
+def test_the_pause_keeps_the_backlog_short(network):
+    """With the default send_queue_limit (8 MiB), half of it would be seconds of backlog of
+    small messages; the pause comes at 512 KiB instead."""
+    cap = 512 * 1024
+    net = network("flow-cap", peer_degree=1, peer_max_message_size=SIZE, peer_ping_interval=0.5,
+                  peer_ping_timeout=0.5, peer_ping_misses=4)
+    net.start_seeds(1)
+    a = net.add_peer(start=False)
+    a.custom_argv = [*a.argv(), "--debug"]  # the pause is logged at debug level, with the queue's size
+    a.start()
+    a.wait_ready()
+    stuck = stuck_neighbour(a.port)
+    try:
+        wait_until(lambda: f"{FAKE[0]}:{FAKE[1]}" in a.up_neighbours(), what="stuck neighbour up")
+        stop = threading.Event()
+        t, results = start_sender(a, stop)
+        pattern = re.compile(r"pausing reading gossipctl requests: a neighbour has (\d+) bytes queued")
+        try:
+            m = wait_until(lambda: pattern.search(a.stderr_text()), what="a pause of the control socket")
+        finally:
+            stop.set()
+        queued = int(m.group(1))
+        # Past the cap by at most the one message that crossed it; far below half the limit.
+        assert cap < queued <= cap + SIZE + 1024, queued
+        t.join(timeout=60)
+        assert not t.is_alive()
+        assert results and results == [0] * len(results), results
+        a.wait_log(rf"Neighbour {FAKE[0]}:{FAKE[1]} is dead")
+        assert a.stats()["neighbours_dropped_slow"] == 0
     finally:
         stuck.close()
 
