@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: MIT
 """Flow control: while a neighbour's send queue is over half of peer.send_queue_limit (or
-512 KiB, whichever is less), the peer stops reading gossipctl requests, so a burst of sends waits instead of overflowing the
-queue; reading resumes once the queue drains (or the stuck neighbour is dropped). A peer
-that forwards announces messages instead of queueing them past three quarters of it."""
+512 KiB, whichever is less), the peer stops reading gossipctl requests, so a burst of sends
+waits instead of overflowing the queue; reading resumes once the queue drains (or the stuck
+neighbour is dropped). A peer that forwards announces messages instead of queueing them past
+three quarters of it."""
 import re
 import socket
 import struct

@@ -107,6 +107,41 @@ test_trim_after_a_burst(void **state)
 	free(c.out);
 }
 
+/* Drains c completely through a socket that takes everything. */
+static void
+drain(struct conn *c)
+{
+	static struct conn_transport sink = {.sendv = sink_sendv};
+
+	c->tr = &sink;
+	conn_flush(c);
+	assert_int_equal(c->out_n, 0);
+}
+
+static void
+test_trim_at_the_limit(void **state)
+{
+	struct conn_loop loop = {0};
+	struct conn_transport full = {.sendv = full_sendv};
+	struct conn c = {.loop = &loop, .fd = -1, .tr = &full};
+
+	/* The ring doubles from 8, so CONN_OUT_KEEP chunks fill a ring of exactly that many. */
+	queue(&c, CONN_OUT_KEEP);
+	assert_int_equal(c.out_cap, CONN_OUT_KEEP);
+	drain(&c);
+	conn_trim(&c);
+	assert_non_null(c.out);
+	assert_int_equal(c.out_cap, CONN_OUT_KEEP);
+	/* One chunk more doubles it past the limit: that ring is given back. */
+	c.tr = &full;
+	queue(&c, CONN_OUT_KEEP + 1);
+	assert_int_equal(c.out_cap, 2 * CONN_OUT_KEEP);
+	drain(&c);
+	conn_trim(&c);
+	assert_null(c.out);
+	assert_int_equal(c.out_cap, 0);
+}
+
 int
 main(void)
 {
@@ -114,6 +149,7 @@ main(void)
 	    cmocka_unit_test(test_room_at_the_limit),
 	    cmocka_unit_test(test_room_empty_or_unlimited),
 	    cmocka_unit_test(test_trim_after_a_burst),
+	    cmocka_unit_test(test_trim_at_the_limit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
