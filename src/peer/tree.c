@@ -300,6 +300,14 @@ struct tree_fifo {
 	uint32_t head, count;
 };
 
+static void
+fifo_release(struct tree_fifo *f)
+{
+	free(f->e);
+	f->e = NULL;
+	f->head = f->count = 0;
+}
+
 static struct tree_fifo *
 fifo_of(struct peer *p, unsigned tries)
 {
@@ -524,11 +532,8 @@ tree_tick(struct peer *p, uint64_t now)
 			f->head = (f->head + 1) % TREE_MAX_MISSING;
 			f->count--;
 		}
-		if (!f->count && f->e) {
-			free(f->e);
-			f->e = NULL;
-			f->head = 0;
-		}
+		if (!f->count)
+			fifo_release(f);
 	}
 }
 
@@ -626,7 +631,7 @@ tree_free(struct peer *p)
 	p->ihave_timer = sd_event_source_disable_unref(p->ihave_timer);
 	p->graft_timer = sd_event_source_disable_unref(p->graft_timer);
 	for (unsigned t = 0; p->missing && t <= TREE_GRAFT_TRIES; t++)
-		free(p->missing[t].e);
+		fifo_release(&p->missing[t]);
 	free(p->missing);
 	p->missing = NULL;
 	seen_cache_free(&p->announced);
