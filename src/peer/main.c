@@ -409,7 +409,7 @@ main(int argc, char **argv)
 	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 
-	if ((r = sd_event_default(&p.event)) < 0)
+	if ((r = sd_event_new(&p.event)) < 0)
 		fatal("cannot create event loop: %s", strerror(-r));
 	if ((r = conn_loop_init(&p.loop, p.event)) < 0)
 		fatal("cannot set up connections: %s", strerror(-r));

@@ -196,7 +196,7 @@ main(int argc, char **argv)
 	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 
-	if ((r = sd_event_default(&s.event)) < 0)
+	if ((r = sd_event_new(&s.event)) < 0)
 		fatal("cannot create event loop: %s", strerror(-r));
 	if ((r = conn_loop_init(&s.loop, s.event)) < 0)
 		fatal("cannot set up connections: %s", strerror(-r));
