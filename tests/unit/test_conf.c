@@ -204,7 +204,7 @@ test_defaults(void **state)
 	assert_true(c.peer.send_queue_limit == 8 * 1024 * 1024);
 	assert_int_equal(c.peer.history, 100);
 	assert_true(c.peer.lazy_push);
-	assert_true(c.peer.ihave_delay_usec == 50 * MS);
+	assert_true(c.peer.ihave_delay_usec == 100 * MS);
 	assert_true(c.peer.graft_timeout_usec == 500 * MS);
 	assert_true(c.peer.resend_cache_size == 16 * 1024 * 1024);
 	assert_true(c.peer.register_retry_max_usec == 30 * SEC);
@@ -928,7 +928,7 @@ test_print_golden(void **state)
 	expect_line(text, "  degree = 4;");
 	expect_line(text, "  seen_cache_age = 600.0;");
 	expect_line(text, "  send_queue_limit = 8388608L;");
-	expect_line(text, "  ihave_delay = 0.05;");
+	expect_line(text, "  ihave_delay = 0.1;");
 	expect_line(text, "  graft_timeout = 0.5;");
 	expect_line(text, "  resend_cache_size = 16777216L;");
 	expect_line(text, "  # control_socket unset (default)");
