@@ -96,6 +96,31 @@ def proc_mem_kb(pid):
     return out
 
 
+def host_cpu_ticks():
+    """(steal, total) clock ticks of the whole machine from /proc/stat, or None.
+
+    Steal is time the hypervisor gave this machine's virtual CPUs to someone
+    else: on a shared host it makes latency and CPU figures worse by as much,
+    so each phase reports its share (host_steal_pct) beside them.
+    """
+    try:
+        with open("/proc/stat") as f:
+            fields = f.readline().split()
+    except OSError:
+        return None
+    if not fields or fields[0] != "cpu":
+        return None
+    vals = [int(x) for x in fields[1:]]
+    # user nice system idle iowait irq softirq steal [guest guest_nice: already in user/nice]
+    return (vals[7] if len(vals) > 7 else 0, sum(vals[:8]))
+
+
+def steal_pct(t0, t1):
+    if not t0 or not t1 or t1[1] <= t0[1]:
+        return None
+    return 100.0 * (t1[0] - t0[0]) / (t1[1] - t0[1])
+
+
 def proc_cpu_seconds(pid):
     try:
         with open("/proc/%d/stat" % pid) as f:
