@@ -538,7 +538,7 @@ def throughput_row(t):
             "%.4f" % t["delivery"], t["duplicates_delivered"], fmt(t["redundancy"], "%.2f"),
             fmt(t["duplicate_frames_received"] / t["accepted"] if t["accepted"] else None, "%.2f"),
             t["neighbours_dropped_slow"], t["neighbours_dead"], fmt(t["cpu_s_per_1000_delivered"], "%.3f"),
-            fmt(t.get("host_steal_pct"), "%.1f")]
+            fmt(t["host_steal_pct"], "%.1f")]
 
 
 SUSTAINED_WARMUP = 50
@@ -656,7 +656,7 @@ def evaluate_targets(report):
     if r50:
         p50 = r50["latency"]["latency_ms"]["p50"]
         p99 = r50["latency"]["latency_ms"]["p99"]
-        st = r50["latency"].get("host_steal_pct")
+        st = r50["latency"]["host_steal_pct"]
         note = "" if st is None else " (host steal %.1f%% of CPU time during the phase)" % st
         add("N=50 propagation p50 < 1 ms", p50 is not None and p50 < 1.0, "%s ms%s" % (fmt(p50, "%.3f"), note))
         add("N=50 propagation p99 < 5 ms", p99 is not None and p99 < 5.0, "%s ms%s" % (fmt(p99, "%.3f"), note))
@@ -878,7 +878,7 @@ def main(argv):
                      "%.2f" % r["after_throughput_mem"]["rss_mb"]["median"],
                      fmt(max((t["cpu_s_per_1000_delivered"] or 0) for t in r["throughput"]), "%.3f"),
                      fmt(fd.get("all_neighbours_s"), "%.2f"), fmt(fd.get("all_seeds_s"), "%.2f"),
-                     fmt(lat.get("host_steal_pct"), "%.1f"), "%.0f" % r["wall_seconds"]])
+                     fmt(lat["host_steal_pct"], "%.1f"), "%.0f" % r["wall_seconds"]])
     log("\n=== summary (latency: daemon timestamps, ms; throughput: msgs/s until every peer has every message)")
     log(table(["N", "start s", "p50", "p99", "max", "last p50", "delivery", "dups", "redund.",
                "thr 1 origin", "thr all", "thr deliv", "RSS idle MB", "RSS after MB",
@@ -889,6 +889,10 @@ def main(argv):
         # No thresholds; only proof that the harness measured something end to end.
         if not all(r["latency"]["delivered_pairs"] > 0 and r["throughput"] for r in report["runs"]):
             log("\nbench-smoke: the harness delivered no message; something is broken")
+            status = 1
+        elif not all(r["latency"]["host_steal_pct"] is not None and
+                     all(t["host_steal_pct"] is not None for t in r["throughput"]) for r in report["runs"]):
+            log("\nbench-smoke: a phase has no host steal figure (/proc/stat unreadable?)")
             status = 1
         else:
             log("\nbench-smoke: every phase ran (figures above; targets are not evaluated in smoke mode)")

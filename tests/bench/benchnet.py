@@ -100,8 +100,8 @@ def host_cpu_ticks():
     """(steal, total) clock ticks of the whole machine from /proc/stat, or None.
 
     Steal is time the hypervisor gave this machine's virtual CPUs to someone
-    else: on a shared host it makes latency and CPU figures worse by as much,
-    so each phase reports its share (host_steal_pct) beside them.
+    else: on a shared host it makes latency and CPU figures noisy, so each
+    phase reports its share (host_steal_pct) beside them.
     """
     try:
         with open("/proc/stat") as f:
