@@ -150,6 +150,7 @@ do_stats(struct ctl_client *cl)
 	ctl_record_u64(&r, "ihave_ids_spared", s->ihave_ids_spared);
 	ctl_record_u64(&r, "grafts_sent", s->grafts_sent);
 	ctl_record_u64(&r, "grafts_answered", s->grafts_answered);
+	ctl_record_u64(&r, "grafts_unanswerable", s->grafts_unanswerable);
 	ctl_record_u64(&r, "grafts_failed", s->grafts_failed);
 	ctl_record_u64(&r, "grafts_deferred", s->grafts_deferred);
 	ctl_record_u64(&r, "graft_retries", s->graft_retries);

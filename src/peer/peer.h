@@ -103,6 +103,7 @@ struct peer_stats {
 	uint64_t malformed_frames, connections_accepted, oversized_dropped;
 	uint64_t ihave_frames_sent, ihave_ids_sent, ihave_ids_received, ihave_ids_spared;
 	uint64_t grafts_sent, grafts_answered, grafts_failed, grafts_deferred, graft_retries;
+	uint64_t grafts_unanswerable; /* GRAFT ids whose copy this peer no longer keeps */
 	uint64_t prunes_sent, prunes_received, prunes_withheld, tree_rejoins;
 	uint64_t announcements_dropped, control_pauses, pushes_deferred, local_health_raises;
 	uint64_t stale_dropped;

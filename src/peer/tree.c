@@ -564,8 +564,11 @@ tree_on_frame(struct peer *p, struct neighbour *nb, const struct wire_msg *m)
 		nb->lazy = false;
 		for (uint16_t i = 0; i < m->ids.count && nb->conn; i++) {
 			struct blob *frame = seen_cache_frame(&p->seen, m->ids.ids + i * WIRE_ID_LEN);
-			if (!frame)
+			if (!frame) {
+				/* Never had it, or released it (peer.resend_cache_size). */
+				p->stats.grafts_unanswerable++;
 				continue;
+			}
 			if (!payload_fits(nb, frame->len)) {
 				/* It asks again, later, and others too. */
 				p->stats.pushes_deferred++;

@@ -289,6 +289,8 @@ def measure_throughput(net, count, size, mode, rate=None, window=None, stall=5.0
         "neighbours_dropped_slow": delta(after, before, "neighbours_dropped_slow"),
         "neighbours_dead": delta(after, before, "neighbours_dead"),
         "seen_cache_evicted": delta(after, before, "seen_cache_evicted"),
+        "grafts_failed": delta(after, before, "grafts_failed"),
+        "grafts_unanswerable": delta(after, before, "grafts_unanswerable"),
         "cpu_seconds": cpu,
         "cpu_s_per_1000_delivered": cpu / (delivered / 1000.0) if delivered else None,
         "phase_seconds": phase_s,

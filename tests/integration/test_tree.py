@@ -154,9 +154,11 @@ def test_graft_gets_the_message_resent(pair):
         c.send(w.frame(w.GRAFT, struct.pack(">H", 1) + bytes.fromhex(mid)))
         ftype, body = recv_skipping_pings(c)
         assert ftype == w.GOSSIP and body[:32].hex() == mid and body.endswith(text.encode())
-        # An id it never had is not an error: nothing is sent, the link stays.
+        # An id it never had is not an error: nothing is sent, the link stays; it is counted.
+        before = a.stats()["grafts_unanswerable"]
         c.send(w.frame(w.GRAFT, struct.pack(">H", 1) + b"\x01" * 32) + w.ping(3))
         assert recv_skipping_pings(c) == (w.PONG, struct.pack(">Q", 3))
+        assert a.stats()["grafts_unanswerable"] == before + 1
 
 
 @pytest.mark.parametrize("body", [b"", struct.pack(">H", 0), struct.pack(">H", 2) + b"x" * 32,
