@@ -504,6 +504,8 @@ def run_n(args, n, rng):
                 l2 = measure_latency(net, ks, size, rng)
                 cnt = max(20, min(args.size_count, int(args.bytes_budget // (size * n))))
                 t2 = measure_throughput(net, cnt, size, "one", stall=args.stall)
+                # What holding the resend cache of this size costs (peer.resend_cache_size).
+                t2["mem_after"] = mem_summary(net)
                 entry = {"payload_bytes": size, "latency": l2, "throughput": t2}
                 res["payload"].append(entry)
                 runs = [("max", t2)]
@@ -515,6 +517,7 @@ def run_n(args, n, rng):
                         log("  (overlay not settled before the paced run: %s)" % e)
                     rate = max(5.0, 0.5 * t2["msgs_per_s_partial"] * t2["delivery"])
                     t3 = measure_throughput(net, cnt, size, "one", rate=rate, stall=args.stall)
+                    t3["mem_after"] = mem_summary(net)
                     entry["throughput_paced"] = t3
                     runs.append(("%.0f/s" % rate, t3))
                 for label, tt in runs:
@@ -524,11 +527,12 @@ def run_n(args, n, rng):
                                  fmt(tt["msgs_per_s"], "%.0f"),
                                  fmt(tt["msgs_per_s"] * size * 8 / 1e6 if tt["msgs_per_s"] else None, "%.1f"),
                                  "%.4f" % tt["delivery"], fmt(tt["redundancy"], "%.2f"),
-                                 tt["neighbours_dropped_slow"], tt["neighbours_dead"]])
+                                 tt["neighbours_dropped_slow"], tt["neighbours_dead"],
+                                 fmt(tt["mem_after"]["rss_mb"]["max"] if tt["mem_after"] else None, "%.1f")])
             log("  payload sizes (latency: one at a time; throughput: one origin, as fast as possible):")
             log(table(["bytes", "msgs", "delivery", "dups", "p50 ms", "p99 ms", "last p50",
                        "count", "offered", "msgs/s", "Mbit/s", "delivery", "redund.", "slow drops",
-                       "dead decl."], rows))
+                       "dead decl.", "RSS max MB"], rows))
 
     finally:
         net.stop()
