@@ -82,7 +82,7 @@ conf_init(struct gossip_config *c)
 	c->peer.lazy_push = true;
 	c->peer.ihave_delay_usec = SEC(0.1);
 	c->peer.graft_timeout_usec = SEC(0.5);
-	c->peer.resend_cache_size = 16 * 1024 * 1024;
+	c->peer.resend_cache_size = 64 * 1024 * 1024;
 	c->peer.register_retry_max_usec = SEC(30);
 	c->peer.max_control_clients = 64;
 }

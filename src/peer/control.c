@@ -373,7 +373,7 @@ caller_allowed(const struct peer *p, int fd, const struct ucred *cr)
  * 4 MiB queued, a burst of 64 KiB messages runs a second and more ahead of
  * its slowest path. Copies then come after their IHAVE by more than a GRAFT
  * wait, and the GRAFTs find their frames gone from the resend cache
- * (peer.resend_cache_size holds 256 such messages): messages were lost.
+ * (peer.resend_cache_size, 64 MiB, holds 1024 such messages): messages were lost.
  */
 static void
 flow_update(struct peer *p)

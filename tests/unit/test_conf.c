@@ -206,7 +206,7 @@ test_defaults(void **state)
 	assert_true(c.peer.lazy_push);
 	assert_true(c.peer.ihave_delay_usec == 100 * MS);
 	assert_true(c.peer.graft_timeout_usec == 500 * MS);
-	assert_true(c.peer.resend_cache_size == 16 * 1024 * 1024);
+	assert_true(c.peer.resend_cache_size == 64 * 1024 * 1024);
 	assert_true(c.peer.register_retry_max_usec == 30 * SEC);
 	assert_int_equal(c.peer.max_control_clients, 64);
 	assert_null(c.peer.control_socket);
@@ -930,7 +930,7 @@ test_print_golden(void **state)
 	expect_line(text, "  send_queue_limit = 8388608L;");
 	expect_line(text, "  ihave_delay = 0.1;");
 	expect_line(text, "  graft_timeout = 0.5;");
-	expect_line(text, "  resend_cache_size = 16777216L;");
+	expect_line(text, "  resend_cache_size = 67108864L;");
 	expect_line(text, "  # control_socket unset (default)");
 	expect_line(text, "};");
 	free(text);
