@@ -52,8 +52,8 @@
  *   neighbours_dead neighbours_dropped_slow malformed_frames seen_cache_entries
  *   seen_cache_evicted connections_accepted oversized_dropped ihave_frames_sent
  *   ihave_ids_sent ihave_ids_received grafts_sent grafts_answered grafts_unanswerable
- *   grafts_failed
- *   prunes_sent prunes_received announcements_dropped lazy_links resend_cache_bytes
+ *   grafts_failed prunes_sent prunes_received announcements_dropped lazy_links
+ *   resend_cache_bytes
  *   control_pauses pushes_deferred local_health local_health_raises stale_dropped
  */
 enum ctl_type {

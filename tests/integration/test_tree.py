@@ -161,6 +161,30 @@ def test_graft_gets_the_message_resent(pair):
         assert a.stats()["grafts_unanswerable"] == before + 1
 
 
+def test_graft_after_the_resend_cache_released_the_copy(network):
+    """peer.resend_cache_size holds two of these messages, not three: a GRAFT for the
+    oldest is counted unanswerable and nothing is sent; the newest is resent."""
+    msgs = [w.gossip(FAKE, f"cached {i} {uuid.uuid4().hex}".encode() * 40, seq=200 + i)
+            for i in range(3)]
+    size = len(msgs[0][0])
+    net = network("tree-resend", peer_degree=1, peer_resend_cache_size=2 * size + size // 2, **STEADY)
+    net.start_seeds(1)
+    a = net.add_peer()
+    with fake_neighbour(a) as c:
+        for fr, _ in msgs:
+            c.send(fr)
+        net.wait_delivered([a], "cached 2 ")
+        assert a.stats()["resend_cache_bytes"] == 2 * size
+        before = a.stats()["grafts_unanswerable"]
+        c.send(w.frame(w.GRAFT, struct.pack(">H", 1) + msgs[0][1]) + w.ping(4))
+        assert recv_skipping_pings(c) == (w.PONG, struct.pack(">Q", 4))
+        assert a.stats()["grafts_unanswerable"] == before + 1
+        c.send(w.frame(w.GRAFT, struct.pack(">H", 1) + msgs[2][1]))
+        ftype, body = recv_skipping_pings(c)
+        assert ftype == w.GOSSIP and body[:32] == msgs[2][1]
+        assert a.stats()["grafts_unanswerable"] == before + 1
+
+
 @pytest.mark.parametrize("body", [b"", struct.pack(">H", 0), struct.pack(">H", 2) + b"x" * 32,
                                   struct.pack(">H", 1025) + b"x" * 32 * 1025],
                          ids=["empty", "zero", "short", "too-many"])
