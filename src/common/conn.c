@@ -46,6 +46,7 @@ const struct conn_transport conn_plain_transport = {plain_recv, plain_sendv, pla
 
 static void conn_free(struct conn *c);
 static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata);
+static void conn_fail(struct conn *c, int error);
 
 void
 conn_loop_flush(struct conn_loop *l)
@@ -185,7 +186,7 @@ set_events(struct conn *c)
 int
 conn_send_blob(struct conn *c, struct blob *bl)
 {
-	if (c->closed || c->closing)
+	if (c->closed || c->closing || c->failed)
 		return -EPIPE;
 	if (bl->len == 0)
 		return 0; /* nothing to send; a queued empty chunk would never be dequeued */
@@ -223,7 +224,7 @@ conn_flush(struct conn *c)
 {
 	struct iovec iov[MAX_IOV];
 
-	while (c->out_n && !c->closed) {
+	while (c->out_n && !c->closed && !c->failed) {
 		int n = 0;
 		ssize_t w;
 
@@ -237,7 +238,7 @@ conn_flush(struct conn *c)
 		if (w == -EAGAIN || w == -EINTR)
 			break;
 		if (w < 0) {
-			conn_close(c, "write failed", (int)-w);
+			conn_fail(c, (int)-w);
 			return;
 		}
 		c->bytes_out += (uint64_t)w;
@@ -256,7 +257,7 @@ conn_flush(struct conn *c)
 			c->out_n--;
 		}
 	}
-	if (c->closed)
+	if (c->closed || c->failed)
 		return;
 	if (!c->out_n && c->closing) {
 		conn_close(c, c->close_reason ? c->close_reason : "closed", 0);
@@ -336,7 +337,7 @@ parse_frames(struct conn *c, const uint8_t *p, size_t len)
 {
 	size_t off = 0;
 
-	while (!c->closed && !c->closing) {
+	while (!c->closed && !c->closing && !c->failed) {
 		const char *reason = NULL;
 		long flen = c->cb->frame_check(p + off, len - off, &reason);
 		if (flen == 0)
@@ -356,7 +357,7 @@ handle_input(struct conn *c)
 {
 	size_t budget = c->read_budget ? c->read_budget : READ_BUDGET;
 
-	while (!c->closed && !c->closing && !c->input_paused && budget > 0) {
+	while (!c->closed && !c->closing && !c->failed && !c->input_paused && budget > 0) {
 		ssize_t n, used;
 		size_t want;
 
@@ -417,7 +418,7 @@ on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 	} else {
 		if (revents & (EPOLLIN | EPOLLHUP | EPOLLERR))
 			handle_input(c);
-		if (!c->closed && (revents & EPOLLOUT))
+		if (!c->closed && !c->failed && (revents & EPOLLOUT))
 			conn_flush(c);
 		if (!c->closed && c->closing && (revents & (EPOLLHUP | EPOLLERR)))
 			conn_close(c, c->close_reason ? c->close_reason : "closed", 0);
@@ -434,6 +435,7 @@ conn_free(struct conn *c)
 	unlink_dirty(c);
 	c->io = sd_event_source_disable_unref(c->io);
 	c->close_timer = sd_event_source_disable_unref(c->close_timer);
+	c->fail_src = sd_event_source_disable_unref(c->fail_src);
 	if (c->tr->free)
 		c->tr->free(c);
 	if (c->fd >= 0)
@@ -458,6 +460,38 @@ conn_close(struct conn *c, const char *reason, int error)
 		c->cb->on_close(c, reason, error);
 	if (!c->in_dispatch)
 		conn_free(c);
+}
+
+static int
+on_failed(sd_event_source *s, void *userdata)
+{
+	struct conn *c = userdata;
+
+	c->in_dispatch = true;
+	conn_close(c, "write failed", c->fail_error);
+	c->in_dispatch = false;
+	conn_free(c);
+	return 0;
+}
+
+/*
+ * A write failed. The owner may be in the middle of using this connection
+ * (it flushed while handling one of its frames), so the close, and on_close,
+ * come from the loop: a defer source, dispatched before the loop waits again.
+ */
+static void
+conn_fail(struct conn *c, int error)
+{
+	if (c->failed || c->closed)
+		return;
+	c->failed = true;
+	c->fail_error = error;
+	unlink_dirty(c);
+	sd_event_source_set_enabled(c->io, SD_EVENT_OFF);
+	if (sd_event_add_defer(c->loop->event, &c->fail_src, on_failed, c) < 0) {
+		/* Out of memory for one small event source: the process cannot go on. */
+		abort();
+	}
 }
 
 static int

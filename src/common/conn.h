@@ -47,6 +47,14 @@ struct conn_callbacks {
 	/*
 	 * The connection is closing: reason says why, error is the errno or 0.
 	 * After this returns the conn is freed; do not use it again.
+	 *
+	 * It runs from the event loop (the connection's own I/O, a timer, the end
+	 * of a loop iteration) or from conn_close()/conn_close_after_flush()
+	 * called by the owner; never from inside conn_send_*(), conn_flush() or
+	 * conn_loop_flush(). A write that fails there marks the connection failed
+	 * (further sends return -EPIPE) and the close follows from the loop, so an
+	 * owner that flushes in the middle of handling a frame never sees the
+	 * object it is working on freed under it.
 	 */
 	void (*on_close)(struct conn *c, const char *reason, int error);
 };
@@ -72,6 +80,7 @@ struct conn {
 	int fd;
 	sd_event_source *io;
 	sd_event_source *close_timer; /* bounds how long a closing conn may linger */
+	sd_event_source *fail_src;    /* closes a failed conn from the loop */
 	const struct conn_transport *tr;
 	const struct conn_callbacks *cb;
 	void *userdata;
@@ -93,6 +102,8 @@ struct conn {
 	bool is_dirty;
 	bool last_in_chunk; /* during on_frame: no more bytes were read after this frame */
 	bool input_paused;  /* not reading (flow control) */
+	bool failed;        /* a write failed: closed from the loop with fail_error */
+	int fail_error;
 	struct conn *dirty_next;
 	char *close_reason;
 

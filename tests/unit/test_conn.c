@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests of the send queue: its room check (conn_room_for) and giving its ring back (conn_trim). */
+/* Unit tests of conn: the send queue's room check and ring (conn_room_for, conn_trim), failed writes. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -142,6 +144,72 @@ test_trim_at_the_limit(void **state)
 	assert_int_equal(c.out_cap, 0);
 }
 
+/* A socket whose peer has gone: every write fails. */
+static ssize_t
+reset_sendv(struct conn *c, const struct iovec *iov, int n)
+{
+	return -ECONNRESET;
+}
+
+static int closes, close_error;
+
+static void
+count_close(struct conn *c, const char *reason, int error)
+{
+	closes++;
+	close_error = error;
+}
+
+static long
+never_a_frame(const uint8_t *buf, size_t len, const char **reason)
+{
+	return 0;
+}
+
+/*
+ * A write that fails inside conn_loop_flush(), called by an owner in the
+ * middle of its work, must not run on_close (which frees the owner's state)
+ * under it: the connection is marked failed and closed from the loop.
+ */
+static void
+test_failed_write_closes_from_the_loop(void **state)
+{
+	static const struct conn_callbacks cb = {.frame_check = never_a_frame,
+						 .on_close = count_close};
+	static const struct conn_transport reset = {.sendv = reset_sendv};
+	struct conn_loop loop;
+	sd_event *e;
+	struct conn *c;
+	int sv[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	assert_int_equal(sd_event_new(&e), 0);
+	assert_int_equal(conn_loop_init(&loop, e), 0);
+	c = conn_new(&loop, sv[0], false, &cb, NULL, "test");
+	assert_non_null(c);
+	c->tr = &reset;
+	closes = 0;
+	queue(c, 2);
+	conn_loop_flush(&loop);
+	assert_int_equal(closes, 0);
+	assert_true(c->failed);
+	/* Sends after the failure are refused, not queued. */
+	{
+		struct blob *bl = blob_new("x", 1);
+		assert_int_equal(conn_send_blob(c, bl), -EPIPE);
+		blob_unref(bl);
+	}
+	/* The loop closes it, once, with the write's error. */
+	assert_true(sd_event_run(e, 0) > 0);
+	assert_int_equal(closes, 1);
+	assert_int_equal(close_error, ECONNRESET);
+	(void)sd_event_run(e, 0);
+	assert_int_equal(closes, 1);
+	conn_loop_done(&loop);
+	sd_event_unref(e);
+	close(sv[1]);
+}
+
 int
 main(void)
 {
@@ -150,6 +218,7 @@ main(void)
 	    cmocka_unit_test(test_room_empty_or_unlimited),
 	    cmocka_unit_test(test_trim_after_a_burst),
 	    cmocka_unit_test(test_trim_at_the_limit),
+	    cmocka_unit_test(test_failed_write_closes_from_the_loop),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
