@@ -29,6 +29,7 @@
 #define DEFAULT_TAIL_COUNT 10
 #define MAX_TAIL_COUNT 100000
 #define READ_CHUNK 65536
+#define SEVERAL_SHOWN 5 /* ports named by "several peers are running" */
 
 struct options {
 	const char *socket_path;
@@ -112,9 +113,10 @@ usage(FILE *f)
 	      "  -h, --help            show this help and exit\n"
 	      "  -V, --version         show the version and exit\n"
 	      "\n"
-	      "Without -s or -i, gossipctl uses the only peer running: it looks for peer-*.sock in\n"
-	      "$RUNTIME_DIRECTORY, $GOSSIP_RUNTIME_DIR, /run/gossip, $XDG_RUNTIME_DIR/gossip and\n"
-	      "/tmp/gossip-UID. Use 'send -- MESSAGE' for a message starting with '-'.\n"
+	      "Without -s or -i, gossipctl uses the only peer running: the one peer-*.sock\n"
+	      "that accepts a connection in $RUNTIME_DIRECTORY, $GOSSIP_RUNTIME_DIR,\n"
+	      "/run/gossip, $XDG_RUNTIME_DIR/gossip and /tmp/gossip-UID (sockets of killed\n"
+	      "peers do not count). Use 'send -- MESSAGE' for a message starting with '-'.\n"
 	      "\n"
 	      "Exit status:\n"
 	      "  0  success\n"
@@ -717,67 +719,6 @@ compare_ports(const void *a, const void *b)
 	return (int)*(const uint16_t *)a - (int)*(const uint16_t *)b;
 }
 
-/* No -s or -i: the socket of the only peer running. */
-static char *
-only_running_socket(void)
-{
-	char *dirs[PATHS_MAX_DIRS + 1], *found = NULL;
-	uint16_t *ports = NULL;
-	size_t n = runtime_dirs(dirs), nports = 0;
-	struct buf list = {0};
-
-	for (size_t i = 0; i < n; i++) {
-		DIR *d = opendir(dirs[i]);
-		struct dirent *de;
-
-		while (d && (de = readdir(d))) {
-			uint16_t port = socket_name_port(de->d_name);
-			struct stat st;
-			bool seen = false;
-			char *path;
-
-			if (port == 0)
-				continue;
-			for (size_t j = 0; j < nports; j++)
-				seen = seen || ports[j] == port;
-			path = xasprintf("%s/%s", dirs[i], de->d_name);
-			if (seen || stat(path, &st) < 0 || !S_ISSOCK(st.st_mode)) {
-				free(path);
-				continue;
-			}
-			ports = xreallocarray(ports, nports + 1, sizeof(*ports));
-			ports[nports++] = port;
-			if (found)
-				free(path);
-			else
-				found = path;
-		}
-		if (d)
-			closedir(d);
-	}
-	if (nports == 1) {
-		paths_free(dirs, n);
-		free(ports);
-		return found;
-	}
-	if (nports == 0) {
-		for (size_t i = 0; i < n; i++)
-			buf_puts(&list, ", ", dirs[i]);
-		buf_put_u8(&list, '\0');
-		errx(CTL_ERR_NOT_RUNNING, "no running gossip-peer found (looked in %s)",
-		     (char *)list.data);
-	}
-	qsort(ports, nports, sizeof(*ports), compare_ports);
-	for (size_t i = 0; i < nports; i++) {
-		char port[8];
-		snprintf(port, sizeof(port), "%u", ports[i]);
-		buf_puts(&list, ", ", port);
-	}
-	buf_put_u8(&list, '\0');
-	errx(CTL_ERR_USAGE, "several peers are running (%s): pick one with -i PORT or -s PATH",
-	     (char *)list.data);
-}
-
 static void __attribute__((noreturn))
 timed_out(const struct session *s)
 {
@@ -811,31 +752,70 @@ wait_ready(const struct session *s, short events)
 	}
 }
 
-static void __attribute__((noreturn))
-connect_failed(const char *path, int error)
+/* A failed connect(): 0 says no peer is running there, 2 that we may not know, 1 neither. */
+static int
+failure_rank(int error)
 {
 	if (error == ENOENT || error == ECONNREFUSED || error == ENOTDIR)
-		errx(CTL_ERR_NOT_RUNNING, "gossip-peer is not running (%s: %s)", path,
-		     strerror(error));
+		return 0;
 	if (error == EACCES || error == EPERM)
-		errx(CTL_ERR_PERMISSION, "permission denied on %s (are you in group gossip?)", path);
-	errx(CTL_ERR_FAILED, "cannot connect to %s: %s", path, strerror(error));
+		return 2;
+	return 1;
+}
+
+/* Exits for a failed connect() to path, with how many other sockets did not answer either. */
+static void __attribute__((noreturn))
+connect_failed(const char *path, int error, size_t others)
+{
+	char more[80] = "";
+
+	if (others > 0)
+		snprintf(more, sizeof(more), "; no answer on %zu other control socket%s", others,
+			 others == 1 ? "" : "s");
+	if (failure_rank(error) == 0)
+		errx(CTL_ERR_NOT_RUNNING, "gossip-peer is not running (%s: %s%s)", path,
+		     strerror(error), more);
+	if (failure_rank(error) == 2)
+		errx(CTL_ERR_PERMISSION, "permission denied on %s (are you in group gossip?)%s",
+		     path, more);
+	errx(CTL_ERR_FAILED, "cannot connect to %s: %s%s", path, strerror(error), more);
+}
+
+/* The address of the socket at path; -1 when the path does not fit in one. */
+static int
+control_address(const char *path, struct sockaddr_un *sa, socklen_t *salen)
+{
+	size_t n = strlen(path);
+
+	if (n >= sizeof(sa->sun_path))
+		return -1;
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	memcpy(sa->sun_path, path, n + 1);
+	*salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
+	return 0;
+}
+
+static int
+control_socket(void)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+	if (fd < 0)
+		err(CTL_ERR_FAILED, "cannot create a socket");
+	return fd;
 }
 
 static void
 connect_control(struct session *s)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	size_t n = strlen(s->path);
-	socklen_t salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
+	struct sockaddr_un sa;
+	socklen_t salen;
 
-	if (n >= sizeof(sa.sun_path))
-		errx(CTL_ERR_USAGE, "socket path too long (%zu bytes, at most %zu): %s", n,
-		     sizeof(sa.sun_path) - 1, s->path);
-	memcpy(sa.sun_path, s->path, n);
-	s->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (s->fd < 0)
-		err(CTL_ERR_FAILED, "cannot create a socket");
+	if (control_address(s->path, &sa, &salen) < 0)
+		errx(CTL_ERR_USAGE, "socket path too long (%zu bytes, at most %zu): %s",
+		     strlen(s->path), sizeof(sa.sun_path) - 1, s->path);
+	s->fd = control_socket();
 	while (connect(s->fd, (struct sockaddr *)&sa, salen) < 0) {
 		int error = errno;
 		socklen_t len = sizeof(error);
@@ -850,14 +830,174 @@ connect_control(struct session *s)
 			continue;
 		}
 		if (error != EINPROGRESS)
-			connect_failed(s->path, error);
+			connect_failed(s->path, error, 0);
 		wait_ready(s, POLLOUT);
 		if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &error, &len) < 0)
 			error = errno;
 		if (error)
-			connect_failed(s->path, error);
+			connect_failed(s->path, error, 0);
 		break;
 	}
+}
+
+/* What discovery found: the peers that answer, and the sockets that do not. */
+struct discovery {
+	uint16_t *ports; /* of the sockets that answered */
+	size_t nports;
+	char *path;   /* the first socket that answered */
+	int fd;       /* connected to it, or -1 when its listen backlog was full */
+	char *failed; /* of the sockets that did not answer, the one that tells most */
+	int failed_error;
+	size_t nfailed;
+};
+
+/*
+ * One connect() to the socket at path, without waiting: 0 with *fd connected, or the
+ * error. EAGAIN is a full listen backlog: a peer is there, busy.
+ */
+static int
+probe_socket(const char *path, int *fd)
+{
+	struct sockaddr_un sa;
+	socklen_t salen;
+	int error = 0;
+
+	*fd = -1;
+	if (control_address(path, &sa, &salen) < 0)
+		return ENAMETOOLONG;
+	*fd = control_socket();
+	while (connect(*fd, (struct sockaddr *)&sa, salen) < 0) {
+		error = errno;
+		if (error != EINTR)
+			break;
+		error = 0;
+	}
+	if (error) {
+		close(*fd);
+		*fd = -1;
+	}
+	return error;
+}
+
+/* Notes how the socket of port at path (taken over) answered a connect(). */
+static void
+discovery_add(struct discovery *d, char *path, uint16_t port, int error, int fd)
+{
+	if (error == 0 || error == EAGAIN) {
+		d->ports = xreallocarray(d->ports, d->nports + 1, sizeof(*d->ports));
+		d->ports[d->nports++] = port;
+		if (!d->path) {
+			d->path = path;
+			d->fd = fd;
+			return;
+		}
+		if (fd >= 0)
+			close(fd);
+		free(path);
+		return;
+	}
+	d->nfailed++;
+	if (d->failed && failure_rank(error) <= failure_rank(d->failed_error)) {
+		free(path);
+		return;
+	}
+	free(d->failed);
+	d->failed = path;
+	d->failed_error = error;
+}
+
+static int
+is_socket_name(const struct dirent *de)
+{
+	return socket_name_port(de->d_name) != 0;
+}
+
+static int
+compare_socket_names(const struct dirent **a, const struct dirent **b)
+{
+	return (int)socket_name_port((*a)->d_name) - (int)socket_name_port((*b)->d_name);
+}
+
+/* Tries each peer-PORT.sock socket of dir in port order, but for ports already answering. */
+static void
+discover_in_dir(const char *dir, struct discovery *d)
+{
+	struct dirent **names;
+	int n = scandir(dir, &names, is_socket_name, compare_socket_names);
+
+	for (int i = 0; i < n; i++) {
+		uint16_t port = socket_name_port(names[i]->d_name);
+		char *path = xasprintf("%s/%s", dir, names[i]->d_name);
+		struct stat st;
+		bool seen = false;
+		int error, fd;
+
+		free(names[i]);
+		for (size_t j = 0; j < d->nports; j++)
+			seen = seen || d->ports[j] == port;
+		if (seen || stat(path, &st) < 0 || !S_ISSOCK(st.st_mode)) {
+			free(path);
+			continue;
+		}
+		error = probe_socket(path, &fd);
+		discovery_add(d, path, port, error, fd);
+	}
+	if (n >= 0)
+		free(names);
+}
+
+/* Exits naming the first few of the ports answering, and their count. */
+static void __attribute__((noreturn))
+several_running(uint16_t *ports, size_t n)
+{
+	struct buf list = {0};
+	char text[64];
+
+	qsort(ports, n, sizeof(*ports), compare_ports);
+	for (size_t i = 0; i < n && i < SEVERAL_SHOWN; i++) {
+		snprintf(text, sizeof(text), "%u", ports[i]);
+		buf_puts(&list, ", ", text);
+	}
+	if (n > SEVERAL_SHOWN) {
+		snprintf(text, sizeof(text), " and %zu more", n - SEVERAL_SHOWN);
+		buf_append(&list, text, strlen(text));
+	}
+	buf_put_u8(&list, '\0');
+	errx(CTL_ERR_USAGE,
+	     "several peers are running (%s; %zu in all): pick one with -i PORT or -s PATH",
+	     (char *)list.data, n);
+}
+
+/*
+ * No -s or -i: the socket of the only peer that answers a connect(), with *fd connected to
+ * it (-1 if it was busy). Sockets nobody accepts on, left by killed peers, do not count.
+ */
+static char *
+only_running_socket(int *fd)
+{
+	char *dirs[PATHS_MAX_DIRS + 1];
+	size_t n = runtime_dirs(dirs);
+	struct discovery d = {.fd = -1};
+	struct buf list = {0};
+
+	for (size_t i = 0; i < n; i++)
+		discover_in_dir(dirs[i], &d);
+	if (d.nports > 1)
+		several_running(d.ports, d.nports);
+	if (d.nports == 0 && d.failed)
+		connect_failed(d.failed, d.failed_error, d.nfailed - 1);
+	if (d.nports == 0) {
+		for (size_t i = 0; i < n; i++)
+			buf_puts(&list, ", ", dirs[i]);
+		buf_put_u8(&list, '\0');
+		errx(CTL_ERR_NOT_RUNNING, "no running gossip-peer found (looked in %s)",
+		     (char *)list.data);
+	}
+	paths_free(dirs, n);
+	free(d.ports);
+	free(d.failed);
+	*fd = d.fd;
+	return d.path;
 }
 
 /* Writes the request; a daemon that closed early may still have left a reply to read. */
@@ -982,7 +1122,7 @@ run_command(const struct options *opt, const struct command *cmd, int argc, char
 	else if (opt->instance)
 		s.path = found = instance_socket(opt->instance);
 	else
-		s.path = found = only_running_socket();
+		s.path = found = only_running_socket(&s.fd);
 	if (opt->timeout_usec)
 		s.deadline = now_monotonic_usec() + opt->timeout_usec;
 	if (req.follow) {
@@ -990,7 +1130,8 @@ run_command(const struct options *opt, const struct command *cmd, int argc, char
 		sigemptyset(&sa.sa_mask);
 		sigaction(SIGINT, &sa, NULL);
 	}
-	connect_control(&s);
+	if (s.fd < 0)
+		connect_control(&s);
 	send_request(&s, &req.frame);
 	buf_free(&req.frame);
 	if (req.follow)

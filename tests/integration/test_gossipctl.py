@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 """gossipctl: every error path with its documented exit status and one clear line on stderr,
 the read commands in text and JSON, tail -f, and how it chooses the peer (-s, -i, the only
-running one, several running)."""
+running one, several running, sockets left by peers that are gone)."""
 import grp
 import json
 import os
@@ -877,7 +877,7 @@ def test_instance_option_and_only_running_peer(network):
         line = error_line(p, 2, "several peers are running", "pick one with -i PORT or -s PATH",
                           usage=False)
         lo, hi = sorted((a.port, b.port))
-        assert f"({lo}, {hi})" in line, line
+        assert f"({lo}, {hi}; 2 in all)" in line, line
     assert a.status()["messages_sent"] == 0 and b.status()["messages_sent"] == 0
     # ...but each can be picked by port, or by socket.
     for peer in (a, b):
@@ -947,3 +947,184 @@ def test_runtime_directory_order(network):
     p = hermetic_ctl(["status"], base_env(net.dir, XDG_RUNTIME_DIR=xdg))
     line = error_line(p, 2, "several peers are running", usage=False)
     assert str(x.port) in line and str(z.port) in line
+
+
+# --- sockets left by peers that are gone (issue 19) -------------------------------------
+
+def stale_socket(path):
+    """A socket file nobody accepts on, as a peer killed by SIGKILL or a crash leaves it."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.bind(str(path))
+    finally:
+        s.close()
+    assert stat.S_ISSOCK(os.lstat(path).st_mode)
+    return Path(path)
+
+
+def named_ports(line, ports):
+    """The ports of `ports` that the line names (as whole numbers)."""
+    return [p for p in ports if re.search(rf"(?<!\d){p}(?!\d)", line)]
+
+
+def test_default_peer_among_stale_sockets(network):
+    """Without -s or -i, sockets nobody answers on (a killed peer's, a crashed peer's) are not
+    running peers: beside them, the one peer that answers is used."""
+    net = network("stale-live", peer_degree=1, **STEADY)
+    net.start_seeds(1)
+    rundir = Path(net.dir) / "run"
+    killed = default_socket_peer(net)
+    live = default_socket_peer(net)
+    killed.kill()
+    assert stat.S_ISSOCK(os.lstat(killed.ctl_path).st_mode)
+    stale = [killed.ctl_path] + [stale_socket(rundir / f"peer-{free_port()}.sock") for _ in range(3)]
+    # In a later runtime directory too, and one for the live peer's own port in an earlier one.
+    xdg = Path(net.dir) / "xdg"
+    (xdg / "gossip").mkdir(parents=True)
+    stale.append(stale_socket(xdg / "gossip" / f"peer-{free_port()}.sock"))
+    first = Path(net.dir) / "systemd-run"
+    first.mkdir()
+    stale.append(stale_socket(first / f"peer-{live.port}.sock"))
+    env = base_env(net.dir, XDG_RUNTIME_DIR=xdg, RUNTIME_DIRECTORY=first)
+
+    p = hermetic_ctl(["--json", "status"], env)
+    assert p.returncode == 0, p
+    assert json.loads(p.stdout)["node"] == live.addr
+    p = hermetic_ctl(["status"], env)
+    assert p.returncode == 0, p
+    assert parse_fields(p.stdout.decode())["node"] == live.addr
+    token = uuid.uuid4().hex
+    p = hermetic_ctl(["send", token], env)
+    assert p.returncode == 0, p
+    assert live.status()["messages_sent"] == 1
+    # gossipctl leaves the stale sockets alone.
+    for path in stale:
+        assert stat.S_ISSOCK(os.lstat(path).st_mode), path
+
+
+def test_default_peer_only_stale_sockets(tmp_path):
+    """Only sockets nobody answers on: no peer is running (status 3), however many there are."""
+    env = base_env(tmp_path)
+    rundir = Path(env["GOSSIP_RUNTIME_DIR"])
+    rundir.mkdir()
+    stale = [stale_socket(rundir / f"peer-{free_port()}.sock") for _ in range(4)]
+    for args in (["status"], ["send", "hello"], ["tail", "-f"]):
+        p = hermetic_ctl(args, env)
+        line = error_line(p, 3, "gossip-peer is not running", "Connection refused",
+                          "no answer on 3 other control sockets")
+        assert [s for s in stale if str(s) in line], line
+    for path in stale:
+        assert stat.S_ISSOCK(os.lstat(path).st_mode), path
+
+
+def test_default_peer_two_running_among_stale_sockets(network):
+    """Two peers that answer and ten stale sockets: status 2, naming the two and their count,
+    not the stale ones."""
+    net = network("stale-two", peer_degree=1, **STEADY)
+    net.start_seeds(1)
+    env = base_env(net.dir)
+    rundir = Path(env["GOSSIP_RUNTIME_DIR"])
+    a = default_socket_peer(net)
+    b = default_socket_peer(net)
+    stale_ports = [free_port() for _ in range(10)]
+    for port in stale_ports:
+        stale_socket(rundir / f"peer-{port}.sock")
+    lo, hi = sorted((a.port, b.port))
+    for args in (["status"], ["send", "to whom?"]):
+        p = hermetic_ctl(args, env)
+        line = error_line(p, 2, "several peers are running", f"({lo}, {hi}; 2 in all)",
+                          "pick one with -i PORT or -s PATH", usage=False)
+        assert not named_ports(line, stale_ports), line
+    assert a.status()["messages_sent"] == 0 and b.status()["messages_sent"] == 0
+
+
+def test_default_peer_many_running_list_is_short(tmp_path):
+    """With many peers answering, the message names the first five ports and the count."""
+    env = base_env(tmp_path)
+    rundir = Path(env["GOSSIP_RUNTIME_DIR"])
+    rundir.mkdir()
+    live_ports = sorted(free_port() for _ in range(8))
+    stale_ports = [free_port() for _ in range(6)]
+    listeners = []
+    try:
+        for port in live_ports:
+            # Listening is answering: connect() succeeds from the backlog, without accept().
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            listeners.append(s)
+            s.bind(str(rundir / f"peer-{port}.sock"))
+            s.listen(8)
+        for port in stale_ports:
+            stale_socket(rundir / f"peer-{port}.sock")
+        p = hermetic_ctl(["status"], env)
+        first = ", ".join(str(port) for port in live_ports[:5])
+        line = error_line(p, 2, f"several peers are running ({first} and 3 more; 8 in all): "
+                                "pick one with -i PORT or -s PATH", usage=False)
+        assert named_ports(line, live_ports) == live_ports[:5], line
+        assert not named_ports(line, stale_ports), line
+    finally:
+        for s in listeners:
+            s.close()
+
+
+def test_default_peer_busy_socket_counts(tmp_path):
+    """A socket whose listen backlog is full refuses the connection for now (EAGAIN), but a
+    peer is there: it counts as running, beside another one."""
+    env = base_env(tmp_path)
+    rundir = Path(env["GOSSIP_RUNTIME_DIR"])
+    rundir.mkdir()
+    ports = sorted(free_port() for _ in range(2))
+    socks = []
+    try:
+        for port, backlog in zip(ports, (0, 8)):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            socks.append(s)
+            s.bind(str(rundir / f"peer-{port}.sock"))
+            s.listen(backlog)
+        busy = rundir / f"peer-{ports[0]}.sock"
+        # Fill the backlog of the first: connect until one would block.
+        while True:
+            c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            c.setblocking(False)
+            socks.append(c)
+            try:
+                c.connect(str(busy))
+            except BlockingIOError:
+                break
+        p = hermetic_ctl(["status"], env)
+        error_line(p, 2, f"several peers are running ({ports[0]}, {ports[1]}; 2 in all)",
+                   usage=False)
+        # Alone, it is the one: gossipctl waits for room in the backlog until -t runs out.
+        socks[1].close()
+        os.unlink(rundir / f"peer-{ports[1]}.sock")
+        p = hermetic_ctl(["-t", "0.3", "status"], env)
+        error_line(p, 1, f"no reply from {busy} within 0.3 s")
+    finally:
+        for s in socks:
+            s.close()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_peer_replaces_stale_socket_and_removes_it(network, sig):
+    """A peer started where a crashed one left its socket takes the path over and serves
+    gossipctl there; on a clean stop it removes its socket."""
+    net = network("stale-start", peer_degree=1, **STEADY)
+    net.start_seeds(1)
+    env = base_env(net.dir)
+    peer = default_socket_peer(net, start=False)
+    stale_socket(peer.ctl_path)
+    p = run(["-s", peer.ctl_path, "status"], env)
+    error_line(p, 3, "not running", "Connection refused")
+    peer.start()
+    peer.wait_ready()
+    assert peer.status()["control_socket"] == str(peer.ctl_path)
+    p = hermetic_ctl(["--json", "status"], env)
+    assert p.returncode == 0 and json.loads(p.stdout)["node"] == peer.addr, p
+    p = run(["-i", peer.port, "--json", "status"], env)
+    assert p.returncode == 0 and json.loads(p.stdout)["node"] == peer.addr, p
+
+    peer.signal(sig)
+    assert peer.proc.wait(timeout=15) == 0
+    peer.returncode = 0
+    assert not os.path.lexists(peer.ctl_path)
+    p = hermetic_ctl(["status"], env)
+    error_line(p, 3, "no running gossip-peer found")
