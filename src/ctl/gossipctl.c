@@ -19,10 +19,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "buf.h"
-#include "ctl.h"
-#include "paths.h"
-#include "util.h"
+#include "core/buf.h"
+#include "core/ctl.h"
+#include "io/clock.h"
+#include "io/paths.h"
+#include "core/util.h"
 
 #define MAX_MESSAGE 1000000u    /* the largest peer.max_message_size */
 #define MAX_TIMEOUT_SEC 1000000 /* -t limit, about 11 days */

@@ -1,203 +1,123 @@
 /* SPDX-License-Identifier: MIT */
-/* gossip-peer: command line, configuration, readiness, signals and the event loop of the peer. */
+/* gossip-peer: the peer core (core/peer.h) run as a daemon, with its output, control socket and terminal. */
 #include <errno.h>
-#include <getopt.h>
 #include <malloc.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include "daemon.h"
-#include "log.h"
-#include "paths.h"
-#include "peer.h"
+#include "control.h"
+#include "core/peer.h"
+#include "io/clock.h"
+#include "io/daemon.h"
+#include "io/log.h"
+#include "io/node.h"
+#include "io/paths.h"
+#include "io/service.h"
+#include "output.h"
 
-/* How long a leaving peer waits for its LEAVE frames to go out. */
-#define LEAVE_TIMEOUT_USEC (USEC_PER_SEC)
+static const char usage_text[] =
+	"Usage: gossip-peer [OPTIONS] <ip> <port> <config_file>\n"
+	"       gossip-peer [OPTIONS] -c FILE [<ip>] <port>\n"
+	"\n"
+	"The peer daemon of the gossip network. config_file is a seed list (one\n"
+	"IP:PORT per line) or a libconfig file (see gossip.conf(5)). Without <ip>,\n"
+	"the address setting of the configuration is advertised (default 127.0.0.1).\n"
+	"\n"
+	"Options:\n"
+	"  -c, --config FILE           read FILE; may be repeated, later files override\n"
+	"                              earlier ones (config_file is applied last)\n"
+	"  -C, --config-optional FILE  the same, but skipped when FILE does not exist\n"
+	"  -L, --log-dir DIR           write peer_<ip>_<port>.log and output.txt in DIR\n"
+	"                              (default: log_dir, else $LOGS_DIRECTORY, else .)\n"
+	"  -s, --control-socket PATH   control socket for gossipctl (default:\n"
+	"                              <runtime dir>/peer-<port>.sock)\n"
+	"  -d, --debug                 log debug messages to stderr\n"
+	"  -n, --check-config          print the effective configuration and exit\n"
+	"  -h, --help                  show this help and exit\n"
+	"  -V, --version               show the version and exit\n"
+	"\n"
+	"In a terminal, each line typed is broadcast; 'exit' stops reading input.\n"
+	"Signals: SIGTERM/SIGINT leave the network and stop, SIGHUP reloads.\n";
 
-struct options {
-	struct daemon_args args;
-	const char *ip, *port;
+static const char *const restart_settings[] = {PEER_RESTART_SETTINGS, NULL};
+
+static const struct service_spec spec = {
+	.name = "gossip-peer",
+	.role = "peer",
+	.usage = usage_text,
+	.peer = true,
+	.restart_settings = restart_settings,
 };
 
-static const struct options *the_options;
+struct peer_daemon {
+	struct service sv;
+	struct peer_node node;
+	struct node_io io;
+	struct output out;
+	struct control ctl;
+	sd_event_source *stdin_src;
+	struct buf stdin_buf;
+	sd_event_source *leave_timer;
+	sd_event_source *drain_check;
+	uint64_t trim_mark; /* frames in and out at the last tick */
+	bool trim_due;      /* frames moved since the last malloc_trim() */
+	char last_status[256]; /* the STATUS= last sent; cleared to send it again */
+};
+
+static struct link *
+in_accept(void *core, void *io, const char *desc, struct instant t)
+{
+	return peer_node_accept(core, io, desc, t);
+}
 
 static void
-usage(FILE *out)
+in_connected(void *core, struct link *lk, struct instant t)
 {
-	fprintf(out,
-		"Usage: gossip-peer [OPTIONS] <ip> <port> <config_file>\n"
-		"       gossip-peer [OPTIONS] -c FILE [<ip>] <port>\n"
-		"\n"
-		"The peer daemon of the gossip network. config_file is a seed list (one\n"
-		"IP:PORT per line) or a libconfig file (see gossip.conf(5)). Without <ip>,\n"
-		"the address setting of the configuration is advertised (default 127.0.0.1).\n"
-		"\n"
-		"Options:\n"
-		"  -c, --config FILE           read FILE; may be repeated, later files override\n"
-		"                              earlier ones (config_file is applied last)\n"
-		"  -C, --config-optional FILE  the same, but skipped when FILE does not exist\n"
-		"  -L, --log-dir DIR           write peer_<ip>_<port>.log and output.txt in DIR\n"
-		"                              (default: log_dir, else $LOGS_DIRECTORY, else .)\n"
-		"  -s, --control-socket PATH   control socket for gossipctl (default:\n"
-		"                              <runtime dir>/peer-<port>.sock)\n"
-		"  -d, --debug                 log debug messages to stderr\n"
-		"  -n, --check-config          print the effective configuration and exit\n"
-		"  -h, --help                  show this help and exit\n"
-		"  -V, --version               show the version and exit\n"
-		"\n"
-		"In a terminal, each line typed is broadcast; 'exit' stops reading input.\n"
-		"Signals: SIGTERM/SIGINT leave the network and stop, SIGHUP reloads.\n");
+	peer_node_connected(core, lk, t);
 }
 
 static int
-parse_options(int argc, char **argv, struct options *o)
+in_frame(void *core, struct link *lk, const uint8_t *frame, size_t len, bool last_in_read,
+	 struct instant t, const char **reason)
 {
-	static const struct option longopts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"config-optional", required_argument, NULL, 'C'},
-		{"log-dir", required_argument, NULL, 'L'},
-		{"control-socket", required_argument, NULL, 's'},
-		{"debug", no_argument, NULL, 'd'},
-		{"check-config", no_argument, NULL, 'n'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0},
-	};
-	int ch, npos;
-
-	while ((ch = getopt_long(argc, argv, "c:C:L:s:dnhV", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'c':
-		case 'C':
-			/* Keep a slot for the positional config_file. */
-			if (o->args.n_configs == DAEMON_MAX_CONFIG_FILES - 1) {
-				fprintf(stderr, "gossip-peer: at most %d configuration files\n",
-					DAEMON_MAX_CONFIG_FILES - 1);
-				return 2;
-			}
-			daemon_args_add_config(&o->args, optarg, ch == 'C');
-			break;
-		case 'L':
-			o->args.log_dir = optarg;
-			break;
-		case 's':
-			o->args.control_socket = optarg;
-			break;
-		case 'd':
-			o->args.debug = true;
-			break;
-		case 'n':
-			o->args.check_config = true;
-			break;
-		case 'h':
-			usage(stdout);
-			exit(EXIT_SUCCESS);
-		case 'V':
-			printf("gossip-peer %s\n", GOSSIP_VERSION);
-			exit(EXIT_SUCCESS);
-		default:
-			fprintf(stderr, "Try 'gossip-peer --help'.\n");
-			return 2;
-		}
-	}
-	npos = argc - optind;
-	if (npos == 3) {
-		o->ip = argv[optind];
-		o->port = argv[optind + 1];
-		daemon_args_add_config(&o->args, argv[optind + 2], false);
-		return 0;
-	}
-	if (npos == 2 && o->args.n_configs > 0) {
-		o->ip = argv[optind];
-		o->port = argv[optind + 1];
-		return 0;
-	}
-	if (npos == 1 && o->args.n_configs > 0) {
-		/* The address comes from the configuration (systemd units pass the port). */
-		o->port = argv[optind];
-		return 0;
-	}
-	if (npos == 1 && o->args.check_config) {
-		daemon_args_add_config(&o->args, argv[optind], false); /* --check-config FILE */
-		return 0;
-	}
-	if (npos == 0 && o->args.check_config)
-		return 0;
-	fprintf(stderr, "gossip-peer: expected <ip> <port> <config_file>\n");
-	usage(stderr);
-	return 2;
+	return peer_node_frame(core, lk, frame, len, last_in_read, t, reason);
 }
 
-/* The STATUS= last sent; cleared when something else was shown meanwhile (a reload). */
-static char last_status[256];
-
-void
-peer_update_status(struct peer *p)
+static void
+in_closed(void *core, struct link *lk, const char *reason, int error, struct instant t)
 {
+	peer_node_closed(core, lk, reason, error, t);
+}
+
+static void
+in_wakeup(void *core, enum wake_class cls, struct instant t)
+{
+	peer_node_wakeup(core, cls, t);
+}
+
+static const struct node_inputs peer_inputs = {in_accept, in_connected, in_frame, in_closed,
+					       in_wakeup};
+
+static void
+update_status(struct peer_daemon *d)
+{
+	const struct peer_node *n = &d->node;
 	char now[256];
 
 	snprintf(now, sizeof(now),
 		 "STATUS=%s: registered with %u/%u seeds, %u neighbours, %llu messages received, "
 		 "%llu sent",
-		 p->state == PEER_REGISTERING ? "registering" : p->state == PEER_READY ? "ready" : "leaving",
-		 seeds_registered(p), p->n_seeds, p->n_neighbours,
-		 (unsigned long long)p->stats.messages_received,
-		 (unsigned long long)p->stats.messages_sent);
+		 peer_state_name(n->state), peer_node_seeds_registered(n), n->n_seeds,
+		 n->n_neighbours, (unsigned long long)n->stats.messages_received,
+		 (unsigned long long)n->stats.messages_sent);
 	/* Only changes go to systemd: a busy peer would otherwise notify per message. */
-	if (strcmp(now, last_status) == 0)
+	if (strcmp(now, d->last_status) == 0)
 		return;
-	memcpy(last_status, now, sizeof(last_status));
+	memcpy(d->last_status, now, sizeof(d->last_status));
 	daemon_notify("%s", now);
-}
-
-void
-peer_check_ready(struct peer *p)
-{
-	if (p->state != PEER_REGISTERING || seeds_registered(p) < p->seeds_required)
-		return;
-	struct log_fields f = {.event = "ready", .sd_id = GOSSIP_SD_ID_READY};
-	p->state = PEER_READY;
-	log_event(LOG_INFO, &f, "Peer %s ready: registered with %u of %u seeds, %zu peers known",
-		  p->self_str, seeds_registered(p), p->n_seeds, p->known.n);
-	daemon_notify("READY=1");
-	peer_update_status(p);
-}
-
-void
-peer_log_conn_error(struct peer *p, struct conn *c, const char *what, const char *reason, int error)
-{
-	if (error == EBADMSG) {
-		p->stats.malformed_frames++;
-		log_warn("closing %s connection %s: malformed frame: %s", what, c->desc, reason);
-	} else if (error == ETIMEDOUT) {
-		log_info("closing %s connection %s: %s", what, c->desc, reason);
-	} else {
-		log_debug("%s connection %s: %s: %s", what, c->desc, reason, strerror(error));
-	}
-}
-
-void
-peer_health_changed(struct peer *p, uint32_t was, const char *why)
-{
-	if (p->health.score > was)
-		p->stats.local_health_raises++;
-	if (!was && p->health.score)
-		log_notice("this host is slow: %s; ping timeouts are lengthened until it is not", why);
-	else if (was && !p->health.score)
-		log_info("this host keeps time again; ping timeouts are back to %.3f s",
-			 (double)p->live.timeout_usec / 1e6);
-}
-
-/* The end of each loop iteration: the log and output lines it produced are written. */
-static void
-flush_files(void *userdata)
-{
-	log_flush();
-	gossip_flush_output(userdata);
 }
 
 /*
@@ -207,267 +127,252 @@ flush_files(void *userdata)
  * burst's high-water mark).
  */
 static void
-trim_when_quiet(struct peer *p)
+trim_when_quiet(struct peer_daemon *d)
 {
-	uint64_t mark = p->stats.gossip_frames_received + p->stats.gossip_frames_sent +
-			p->stats.ihave_frames_sent + p->stats.ihave_ids_received;
+	const struct peer_stats *s = &d->node.stats;
+	uint64_t mark = s->gossip_frames_received + s->gossip_frames_sent + s->ihave_frames_sent +
+			s->ihave_ids_received;
 
-	if (mark != p->trim_mark) {
-		p->trim_mark = mark;
-		p->trim_due = true;
-	} else if (p->trim_due) {
-		p->trim_due = false;
+	if (mark != d->trim_mark) {
+		d->trim_mark = mark;
+		d->trim_due = true;
+	} else if (d->trim_due) {
+		d->trim_due = false;
 		(void)malloc_trim(0);
 	}
 }
 
-static int
-on_tick(sd_event_source *src, uint64_t usec, void *userdata)
-{
-	struct peer *p = userdata;
-	uint64_t now = now_monotonic_usec(), lag = now > usec ? now - usec : 0;
-	uint32_t was = p->health.score;
-
-	if (local_health_tick(&p->health, lag, &p->live)) {
-		char why[64];
-		snprintf(why, sizeof(why), "a timer ran %.3f s late", (double)lag / 1e6);
-		peer_health_changed(p, was, why);
-	}
-	neighbours_tick(p, now);
-	tree_tick(p, now);
-	gossip_tick(p, now);
-	seeds_tick(p, now);
-	seen_cache_expire(&p->seen, now);
-	trim_when_quiet(p);
-	peer_update_status(p);
-	sd_event_source_set_time_relative(src, p->cfg.peer.ping_interval_usec);
-	sd_event_source_set_enabled(src, SD_EVENT_ON);
-	return 0;
-}
-
 static void
-finish_leave(struct peer *p)
+finish(struct peer_daemon *d)
 {
-	log_info("Peer %s stopped", p->self_str);
-	sd_event_exit(p->event, 0);
+	log_info("Peer %s stopped", d->sv.self_str);
+	sd_event_exit(d->sv.event, 0);
 }
 
 static int
 on_leave_timeout(sd_event_source *src, uint64_t usec, void *userdata)
 {
-	finish_leave(userdata);
+	finish(userdata);
 	return 0;
 }
 
-/* Runs after every loop iteration while leaving: done once every LEAVE is out. */
+/* After every loop iteration while leaving: done once every connection has written its LEAVE. */
 static int
-on_leave_check(sd_event_source *src, void *userdata)
+on_drain_check(sd_event_source *src, void *userdata)
 {
-	struct peer *p = userdata;
-	bool seeds_done = true;
+	struct peer_daemon *d = userdata;
 
-	for (uint32_t i = 0; i < p->n_seeds; i++)
-		if (p->seeds[i].conn)
-			seeds_done = false;
-	if (seeds_done && neighbours_all_flushed(p)) {
-		sd_event_source_set_enabled(src, SD_EVENT_OFF);
-		finish_leave(p);
-	}
-	return 0;
-}
-
-static int
-on_sigterm(sd_event_source *src, const struct signalfd_siginfo *si, void *userdata)
-{
-	struct peer *p = userdata;
-
-	if (p->state == PEER_LEAVING)
+	if (d->sv.loop.n_conns > d->ctl.n_clients)
 		return 0;
-	log_info("Peer %s leaving the network (signal %u)", p->self_str, si->ssi_signo);
-	daemon_notify("STOPPING=1");
-	p->state = PEER_LEAVING;
-	peer_update_status(p);
-	p->listen_src = sd_event_source_disable_unref(p->listen_src);
-	seeds_leave(p);
-	neighbours_leave(p);
-	sd_event_add_time_relative(p->event, &p->leave_timer, CLOCK_MONOTONIC, LEAVE_TIMEOUT_USEC,
-				   1000, on_leave_timeout, p);
-	sd_event_add_post(p->event, &p->leave_check, on_leave_check, p);
-	return 0;
-}
-
-static int
-on_sighup(sd_event_source *src, const struct signalfd_siginfo *si, void *userdata)
-{
-	/* Sized or bound at start: the cache, history, files, socket and address. */
-	static const char *const restart_settings[] = {
-		"peer.seen_cache_size", "peer.history", "log_dir", "address",
-		"peer.control_socket", "peer.control_group", NULL,
-	};
-	struct peer *p = userdata;
-	struct gossip_config nc;
-	char changed[256];
-
-	daemon_notify("RELOADING=1\nSTATUS=reloading configuration");
-	last_status[0] = '\0';
-	if (daemon_load_config(&the_options->args, true, &nc) < 0) {
-		log_error("reload failed; keeping the previous configuration");
-		daemon_notify("READY=1");
-		peer_update_status(p);
-		return 0;
-	}
-	if (conf_keep(&nc, &p->cfg, restart_settings, changed, sizeof(changed)))
-		log_warn("reload: %s changed; the new value takes effect at the next restart", changed);
-	conf_free(&p->cfg);
-	p->cfg = nc;
-	p->seen.max_age_usec = p->cfg.peer.seen_cache_age_usec;
-	neighbours_start(p);
-	for (struct neighbour *nb = p->neighbours; nb; nb = nb->next)
-		if (nb->conn)
-			nb->conn->queue_limit = p->cfg.peer.send_queue_limit;
-	tree_reconfigure(p);
-	seeds_reconfigure(p);
-	neighbours_maintain(p);
-	log_info("configuration reloaded: degree %u, ping every %.3f s, %u misses, %s", p->cfg.peer.degree,
-		 (double)p->cfg.peer.ping_interval_usec / 1e6, p->cfg.peer.ping_misses,
-		 p->cfg.peer.lazy_push ? "broadcast tree" : "flooding");
-	daemon_notify("READY=1");
-	peer_update_status(p);
+	sd_event_source_set_enabled(src, SD_EVENT_OFF);
+	finish(d);
 	return 0;
 }
 
 static void
-setup_paths(struct peer *p)
+on_notice(void *ctx, enum notice what)
 {
-	char *log_dir = daemon_log_dir(&p->cfg);
+	struct peer_daemon *d = ctx;
 
-	if (asprintf(&p->log_path, "%s/peer_%s_%u.log", log_dir, p->self_ip, p->self.port) < 0 ||
-	    asprintf(&p->output_path, "%s/output.txt", log_dir) < 0)
+	switch (what) {
+	case NOTICE_READY:
+		daemon_notify("READY=1");
+		break;
+	case NOTICE_STATUS:
+		update_status(d);
+		break;
+	case NOTICE_TICK:
+		trim_when_quiet(d);
+		break;
+	case NOTICE_STOPPED:
+		(void)sd_event_add_time_relative(d->sv.event, &d->leave_timer, CLOCK_MONOTONIC,
+						 PEER_LEAVE_TIMEOUT_USEC, 1000, on_leave_timeout, d);
+		(void)sd_event_add_post(d->sv.event, &d->drain_check, on_drain_check, d);
+		break;
+	}
+}
+
+static void
+on_deliver(void *ctx, const struct delivery *dl)
+{
+	struct peer_daemon *d = ctx;
+	struct history_entry h;
+
+	output_deliver(&d->out, dl, &h);
+	control_notify_delivery(&d->ctl, &h);
+}
+
+static void
+on_accept(void *ctx, int fd, const struct sockaddr_storage *ss, socklen_t sl)
+{
+	struct peer_daemon *d = ctx;
+	char desc[NODE_ADDR_STRLEN];
+
+	service_remote_desc(ss, sl, desc, sizeof(desc));
+	node_io_accept(&d->io, fd, desc);
+}
+
+static void
+on_stop(void *ctx, int signo)
+{
+	struct peer_daemon *d = ctx;
+
+	if (d->node.state == PEER_LEAVING)
+		return;
+	log_info("Peer %s leaving the network (signal %d)", d->sv.self_str, signo);
+	daemon_notify("STOPPING=1");
+	listener_stop(&d->sv.listener);
+	peer_node_leave(&d->node, instant_now());
+}
+
+static void
+on_reload(void *ctx, const struct gossip_config *nc)
+{
+	struct peer_daemon *d = ctx;
+
+	d->last_status[0] = '\0';
+	if (nc)
+		peer_node_reconfigure(&d->node, nc, instant_now());
+	update_status(d);
+}
+
+/* The end of each loop iteration: the log and output lines it produced are written. */
+static void
+flush_files(void *userdata)
+{
+	struct peer_daemon *d = userdata;
+
+	log_flush();
+	output_flush(&d->out);
+}
+
+static void
+stdin_line(struct peer_daemon *d, char *line, size_t len)
+{
+	uint8_t id[WIRE_ID_LEN];
+	uint64_t seq;
+	int r;
+
+	if (len && line[len - 1] == '\r')
+		line[--len] = '\0';
+	if (len == 0)
+		return;
+	if (strcmp(line, "exit") == 0) {
+		log_info("exit typed: no longer reading input; the peer keeps running");
+		d->stdin_src = sd_event_source_disable_unref(d->stdin_src);
+		return;
+	}
+	r = peer_node_broadcast(&d->node, (const uint8_t *)line, len, instant_now(), id, &seq);
+	if (r == -EMSGSIZE)
+		log_warn("input line of %zu bytes is over peer.max_message_size (%u); not sent", len,
+			 d->node.cfg.peer.max_message_size);
+	else if (r < 0)
+		log_warn("cannot broadcast input line: %s", strerror(-r));
+}
+
+static int
+on_stdin(sd_event_source *src, int fd, uint32_t revents, void *userdata)
+{
+	struct peer_daemon *d = userdata;
+	size_t limit = (size_t)d->node.cfg.peer.max_message_size + 2;
+	ssize_t n;
+	char *nl;
+
+	buf_reserve(&d->stdin_buf, 4096);
+	n = read(fd, d->stdin_buf.data + d->stdin_buf.len, d->stdin_buf.cap - d->stdin_buf.len);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (n <= 0) {
+		log_info("end of input: no longer reading it; the peer keeps running");
+		d->stdin_src = sd_event_source_disable_unref(d->stdin_src);
+		return 0;
+	}
+	d->stdin_buf.len += (size_t)n;
+	while (d->stdin_src && (nl = memchr(d->stdin_buf.data, '\n', d->stdin_buf.len))) {
+		size_t l = (size_t)(nl - (char *)d->stdin_buf.data);
+		*nl = '\0';
+		stdin_line(d, (char *)d->stdin_buf.data, l);
+		buf_consume(&d->stdin_buf, l + 1);
+	}
+	if (d->stdin_buf.len > limit) {
+		log_warn("input line over peer.max_message_size (%u bytes); discarded",
+			 d->node.cfg.peer.max_message_size);
+		d->stdin_buf.len = 0;
+	}
+	return 0;
+}
+
+static void
+stdin_start(struct peer_daemon *d)
+{
+	if (!isatty(STDIN_FILENO))
+		return;
+	if (sd_event_add_io(d->sv.event, &d->stdin_src, STDIN_FILENO, EPOLLIN, on_stdin, d) < 0)
+		log_warn("cannot read the terminal; type messages with gossipctl send instead");
+	else
+		log_info("Type a message and press Enter to broadcast it; 'exit' stops input");
+}
+
+/* The output file, the control socket, the core and the listening socket. */
+static void
+start(struct peer_daemon *d)
+{
+	char *output_path, *ctl_path;
+	struct rng rng;
+	int r;
+
+	if (asprintf(&output_path, "%s/output.txt", d->sv.log_dir) < 0)
 		abort();
-	free(log_dir);
-	if (p->cfg.peer.control_socket) {
-		p->ctl_path = xstrdup(p->cfg.peer.control_socket);
+	if ((r = output_open(&d->out, output_path, d->sv.cfg.peer.history)) < 0)
+		fatal("cannot open %s: %s", output_path, strerror(-r));
+	free(output_path);
+	/* A busy peer writes a line per message to two files: one write per loop iteration. */
+	log_set_buffered(true);
+	d->sv.loop.after_flush = flush_files;
+	d->sv.loop.after_flush_ctx = d;
+	rng_seed_random(&rng);
+	node_io_init(&d->io, &d->sv.loop, &peer_inputs, &d->node, on_deliver, on_notice, d);
+	peer_node_init(&d->node, &d->sv.cfg, &d->sv.self, rng_next(&rng), &d->io.env);
+	service_listen(&d->sv, on_accept, d);
+	if (d->sv.cfg.peer.control_socket) {
+		ctl_path = xstrdup(d->sv.cfg.peer.control_socket);
 	} else {
 		char *dir = paths_default_runtime_dir();
-		p->ctl_path = paths_control_socket(dir, p->self.port);
+		ctl_path = paths_control_socket(dir, d->sv.self.port);
 		free(dir);
 	}
+	if (control_start(&d->ctl, &d->sv.loop, &d->node, &d->out, ctl_path, d->sv.log_path) < 0)
+		fatal("cannot start the control socket %s", d->ctl.path);
 }
 
 int
 main(int argc, char **argv)
 {
-	struct options o = {0};
-	struct peer p = {.listen_fd = -1, .ctl_fd = -1, .output_fd = -1};
-	sigset_t mask;
+	static struct peer_daemon d;
 	int r;
 
-	log_init("gossip-peer", LOG_INFO, LOG_TARGET_AUTO);
-	r = parse_options(argc, argv, &o);
-	if (r)
+	if ((r = service_init(&d.sv, &spec, argc, argv)) >= 0)
 		return r;
-	if (o.args.debug)
-		log_init("gossip-peer", LOG_DEBUG, LOG_TARGET_STDERR);
-	the_options = &o;
-	if (daemon_load_config(&o.args, true, &p.cfg) < 0)
-		return EXIT_FAILURE;
-	if (o.args.check_config) {
-		conf_print(&p.cfg, stdout);
-		conf_free(&p.cfg);
-		return EXIT_SUCCESS;
-	}
-	if (!o.ip)
-		o.ip = p.cfg.address ? p.cfg.address : "127.0.0.1";
-	if (node_addr_from_parts(o.ip, o.port, &p.self) < 0) {
-		fprintf(stderr, "gossip-peer: invalid address %s %s (expected an IPv4/IPv6 address and "
-				"a port 1-65535)\n", o.ip, o.port);
-		conf_free(&p.cfg);
-		return 2;
-	}
-	if (node_addr_is_unspecified(&p.self)) {
-		fprintf(stderr, "gossip-peer: %s is not an address other peers can reach; give the "
-				"address to advertise\n", o.ip);
-		conf_free(&p.cfg);
-		return 2;
-	}
-	node_addr_str(&p.self, p.self_str);
-	node_addr_ip_str(&p.self, p.self_ip);
-	log_set_node(p.self_str, "peer");
-	setup_paths(&p);
-	if ((r = log_open_file(p.log_path)) < 0)
-		fatal("cannot open log file %s: %s", p.log_path, strerror(-r));
-
-	rng_seed_random(&p.rng);
-	p.incarnation = rng_next(&p.rng);
-	p.started_at = now_monotonic_usec();
-	daemon_raise_nofile();
-	daemon_tune_malloc();
-	signal(SIGPIPE, SIG_IGN);
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGHUP);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-
-	if ((r = sd_event_new(&p.event)) < 0)
-		fatal("cannot create event loop: %s", strerror(-r));
-	if ((r = conn_loop_init(&p.loop, p.event)) < 0)
-		fatal("cannot set up connections: %s", strerror(-r));
-	p.loop.after_flush = flush_files;
-	p.loop.after_flush_ctx = &p;
-	sd_event_add_signal(p.event, NULL, SIGTERM, on_sigterm, &p);
-	sd_event_add_signal(p.event, NULL, SIGINT, on_sigterm, &p);
-	sd_event_add_signal(p.event, NULL, SIGHUP, on_sighup, &p);
-	sd_event_set_watchdog(p.event, 1);
-
-	if ((r = gossip_init(&p)) < 0)
-		fatal("cannot open %s: %s", p.output_path, strerror(-r));
-	/* A busy peer writes a line per message to two files: one write per loop iteration. */
-	log_set_buffered(true);
-	if (daemon_fds_collect() < 0)
-		log_warn("ignoring malformed socket activation environment");
-	p.listen_fd = daemon_fds_take(&p.self);
-	if (p.listen_fd >= 0)
-		log_info("using the listening socket passed by systemd for %s", p.self_str);
-	else if ((p.listen_fd = daemon_tcp_listen(&p.self)) < 0)
-		fatal("cannot listen on %s: %s", p.self_str, strerror(-p.listen_fd));
-	if (control_start(&p) < 0)
-		fatal("cannot start the control socket %s", p.ctl_path);
-	if ((r = daemon_fds_close_unused()) > 0)
-		log_warn("closed %d unexpected socket(s) passed by systemd", r);
-	if ((r = sd_event_add_io(p.event, &p.listen_src, p.listen_fd, EPOLLIN, neighbours_accept, &p)) < 0)
-		fatal("cannot watch the listening socket: %s", strerror(-r));
-
-	neighbours_start(&p);
-	seeds_init(&p);
-	seeds_start(&p);
-	/* The first tick is jittered so peers started together do not ping in lockstep. */
-	sd_event_add_time_relative(p.event, &p.tick_timer, CLOCK_MONOTONIC,
-				   rng_below(&p.rng, p.cfg.peer.ping_interval_usec) + 1, 1000, on_tick, &p);
+	service_open(&d.sv);
+	d.sv.ctx = &d;
+	d.sv.on_stop = on_stop;
+	d.sv.on_reload = on_reload;
+	start(&d);
+	peer_node_start(&d.node, instant_now());
 	log_info("Peer %s listening; registering with %u of %u seeds (log %s, control %s)",
-		 p.self_str, p.seeds_required, p.n_seeds, p.log_path, p.ctl_path);
-	peer_update_status(&p);
-	gossip_stdin_start(&p);
+		 d.sv.self_str, d.node.seeds_required, d.node.n_seeds, d.sv.log_path, d.ctl.path);
+	update_status(&d);
+	stdin_start(&d);
+	r = service_run(&d.sv);
 
-	r = sd_event_loop(p.event);
-
-	p.state = PEER_LEAVING;
-	control_stop(&p);
-	seeds_free(&p);
-	neighbours_free(&p);
-	gossip_free(&p);
-	p.tick_timer = sd_event_source_disable_unref(p.tick_timer);
-	p.leave_timer = sd_event_source_disable_unref(p.leave_timer);
-	p.leave_check = sd_event_source_disable_unref(p.leave_check);
-	p.listen_src = sd_event_source_disable_unref(p.listen_src);
-	if (p.listen_fd >= 0)
-		close(p.listen_fd);
-	conn_loop_done(&p.loop);
-	sd_event_unref(p.event);
-	conf_free(&p.cfg);
-	log_close_file();
-	free(p.log_path);
-	free(p.output_path);
-	free(p.ctl_path);
-	return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+	control_stop(&d.ctl);
+	peer_node_free(&d.node);
+	node_io_done(&d.io);
+	output_close(&d.out);
+	d.stdin_src = sd_event_source_disable_unref(d.stdin_src);
+	buf_free(&d.stdin_buf);
+	d.leave_timer = sd_event_source_disable_unref(d.leave_timer);
+	d.drain_check = sd_event_source_disable_unref(d.drain_check);
+	service_close(&d.sv);
+	return r;
 }

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""The gossip-peer control protocol (src/common/ctl.h), spoken directly from Python.
+"""The gossip-peer control protocol (src/core/ctl.h), spoken directly from Python.
 
 Every frame: 'G' 'C', u8 version 1, u8 type, u32 big-endian body length, body.
 Requests: SEND=1 (payload), STATUS=2, PEERS=3, TAIL=4 (u8 follow, u32 count), STATS=5.

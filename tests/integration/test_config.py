@@ -167,7 +167,7 @@ def test_config_error_stops_start(tmp_path, case, kind):
 @pytest.mark.parametrize("kind", DAEMONS)
 def test_bad_last_seed_reported_on_its_line(tmp_path, kind):
     """Regression: libconfig gives an array element the line of the token after it (here the
-    closing ']'), which apply_seeds() in src/common/conf.c used to report."""
+    closing ']'), which apply_seeds() in src/io/conffile.c used to report."""
     cfg = tmp_path / "gossip.conf"
     cfg.write_text('seeds = [\n  "127.0.0.1:5000",\n  "localhost:5001"\n\n];\n')
     p = run_daemon([BINS[kind], "-n", "-c", cfg], base_env(tmp_path))

@@ -781,7 +781,7 @@ def test_tail_follow_ends_when_peer_stops(network):
 def test_tail_follow_with_nothing_to_show_yet(network, case):
     """gossipctl(1): 'With -f, -n 0 shows only the messages received from now on'; a peer that
     has received nothing yet shows nothing, then follows. Regression: the empty first reply
-    used to wedge the peer in a zero-length write loop (conn_flush() in src/common/conn.c) for
+    used to wedge the peer in a zero-length write loop (conn_flush() in src/io/conn.c) for
     as long as the client followed: no gossip, no pings, no control replies, SIGTERM ignored."""
     net = network("tailzero", peer_degree=1, **STEADY)
     net.start_seeds(1)

@@ -76,10 +76,10 @@ def rpm():
 
 @pytest.fixture(scope="session")
 def upstream_version():
-    """GOSSIP_VERSION in src/common/util.h: what --version prints."""
-    with open(os.path.join(TOP, "src", "common", "util.h")) as f:
+    """GOSSIP_VERSION in src/core/util.h: what --version prints."""
+    with open(os.path.join(TOP, "src", "core", "util.h")) as f:
         m = re.search(r'^#define GOSSIP_VERSION "([^"]+)"', f.read(), re.M)
-    assert m, "GOSSIP_VERSION not found in src/common/util.h"
+    assert m, "GOSSIP_VERSION not found in src/core/util.h"
     return m.group(1)
 
 

@@ -15,9 +15,10 @@
 
 #include <cmocka.h>
 
-#include "conf.h"
-#include "wire.h"
-#include "util.h"
+#include "io/conffile.h"
+#include "core/config.h"
+#include "core/wire.h"
+#include "core/util.h"
 #include "testaddr.h"
 
 #define SEC USEC_PER_SEC

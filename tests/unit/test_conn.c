@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "conn.h"
+#include "io/conn.h"
 
 /* A socket that takes everything it is given. */
 static ssize_t

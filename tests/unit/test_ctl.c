@@ -12,9 +12,9 @@
 
 #include <cmocka.h>
 
-#include "buf.h"
-#include "ctl.h"
-#include "util.h"
+#include "core/buf.h"
+#include "core/ctl.h"
+#include "core/util.h"
 
 /* Body of the single frame in b, after checking its header. */
 static const uint8_t *

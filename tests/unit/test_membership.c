@@ -10,8 +10,8 @@
 
 #include <cmocka.h>
 
-#include "membership.h"
-#include "util.h"
+#include "core/membership.h"
+#include "core/util.h"
 
 #define SEC USEC_PER_SEC
 #define MS USEC_PER_MSEC
@@ -272,11 +272,11 @@ test_liveness_ping_pong(void **state)
 	assert_false(l.awaiting);
 	assert_true(l.rtt_usec == 0);
 
-	assert_int_equal(liveness_tick(&l, LINK_UP, t, &params, &rng), LIVENESS_PING);
+	assert_int_equal(liveness_tick(&l, NB_UP, t, &params, &rng), LIVENESS_PING);
 	assert_true(l.awaiting);
 	nonce = l.nonce;
 	/* While the ping is outstanding and not timed out, wait. */
-	assert_int_equal(liveness_tick(&l, LINK_UP, t + 500 * MS, &params, &rng), LIVENESS_WAIT);
+	assert_int_equal(liveness_tick(&l, NB_UP, t + 500 * MS, &params, &rng), LIVENESS_WAIT);
 	assert_true(l.nonce == nonce);
 	/* A pong with another nonce is ignored. */
 	assert_false(liveness_pong(&l, nonce + 1, t + 100 * MS));
@@ -293,7 +293,7 @@ test_liveness_ping_pong(void **state)
 	assert_true(l.rtt_usec == 123 * MS);
 
 	/* Next tick pings again with a fresh nonce. */
-	assert_int_equal(liveness_tick(&l, LINK_UP, t + 1 * SEC, &params, &rng), LIVENESS_PING);
+	assert_int_equal(liveness_tick(&l, NB_UP, t + 1 * SEC, &params, &rng), LIVENESS_PING);
 	assert_true(l.nonce != nonce);
 	/* The old nonce no longer answers. */
 	assert_false(liveness_pong(&l, nonce, t + 1100 * MS));
@@ -314,12 +314,12 @@ test_liveness_dead_after_misses(void **state)
 		p.misses = misses;
 		rng_seed(&rng, misses);
 		liveness_init(&l);
-		assert_int_equal(liveness_tick(&l, LINK_UP, t, &p, &rng), LIVENESS_PING);
+		assert_int_equal(liveness_tick(&l, NB_UP, t, &p, &rng), LIVENESS_PING);
 		first_nonce = l.nonce;
 		for (uint32_t k = 1; k < misses; k++) {
 			t += p.interval_usec;
 			/* A timed-out ping is a miss, and a new ping goes out. */
-			assert_int_equal(liveness_tick(&l, LINK_UP, t, &p, &rng), LIVENESS_PING);
+			assert_int_equal(liveness_tick(&l, NB_UP, t, &p, &rng), LIVENESS_PING);
 			assert_int_equal(l.misses, k);
 			assert_true(l.awaiting);
 		}
@@ -327,7 +327,7 @@ test_liveness_dead_after_misses(void **state)
 		if (misses > 1)
 			assert_false(liveness_pong(&l, first_nonce, t + 1));
 		t += p.interval_usec;
-		assert_int_equal(liveness_tick(&l, LINK_UP, t, &p, &rng), LIVENESS_DEAD);
+		assert_int_equal(liveness_tick(&l, NB_UP, t, &p, &rng), LIVENESS_DEAD);
 		assert_int_equal(l.misses, misses);
 	}
 }
@@ -343,10 +343,10 @@ test_liveness_timeout_boundary(void **state)
 
 	rng_seed(&rng, 3);
 	liveness_init(&l);
-	assert_int_equal(liveness_tick(&l, LINK_UP, t, &p, &rng), LIVENESS_PING);
-	assert_int_equal(liveness_tick(&l, LINK_UP, t + 300 * MS - 1, &p, &rng), LIVENESS_WAIT);
+	assert_int_equal(liveness_tick(&l, NB_UP, t, &p, &rng), LIVENESS_PING);
+	assert_int_equal(liveness_tick(&l, NB_UP, t + 300 * MS - 1, &p, &rng), LIVENESS_WAIT);
 	assert_int_equal(l.misses, 0);
-	assert_int_equal(liveness_tick(&l, LINK_UP, t + 300 * MS, &p, &rng), LIVENESS_PING);
+	assert_int_equal(liveness_tick(&l, NB_UP, t + 300 * MS, &p, &rng), LIVENESS_PING);
 	assert_int_equal(l.misses, 1);
 	/* Answered: the count starts over. */
 	assert_true(liveness_pong(&l, l.nonce, t + 400 * MS));
@@ -448,17 +448,17 @@ test_local_health_scales_timeouts(void **state)
 	/* Scaled, a ping outstanding for the plain timeout is not yet a miss. */
 	rng_seed(&rng, 4);
 	liveness_init(&l);
-	assert_int_equal(liveness_tick(&l, LINK_UP, t, &s2, &rng), LIVENESS_PING);
-	assert_int_equal(liveness_tick(&l, LINK_UP, t + 300 * MS, &s2, &rng), LIVENESS_WAIT);
-	assert_int_equal(liveness_tick(&l, LINK_UP, t + 900 * MS - 1, &s2, &rng), LIVENESS_WAIT);
+	assert_int_equal(liveness_tick(&l, NB_UP, t, &s2, &rng), LIVENESS_PING);
+	assert_int_equal(liveness_tick(&l, NB_UP, t + 300 * MS, &s2, &rng), LIVENESS_WAIT);
+	assert_int_equal(liveness_tick(&l, NB_UP, t + 900 * MS - 1, &s2, &rng), LIVENESS_WAIT);
 	assert_int_equal(l.misses, 0);
-	assert_int_equal(liveness_tick(&l, LINK_UP, t + 900 * MS, &s2, &rng), LIVENESS_PING);
+	assert_int_equal(liveness_tick(&l, NB_UP, t + 900 * MS, &s2, &rng), LIVENESS_PING);
 	assert_int_equal(l.misses, 1);
 	/* A connect that hangs gets the longer timeout too. */
 	liveness_init(&l);
 	l.attempt_at = t;
-	assert_int_equal(liveness_tick(&l, LINK_CONNECTING, t + 600 * MS, &s2, &rng), LIVENESS_WAIT);
-	assert_int_equal(liveness_tick(&l, LINK_CONNECTING, t + 900 * MS, &s2, &rng),
+	assert_int_equal(liveness_tick(&l, NB_CONNECTING, t + 600 * MS, &s2, &rng), LIVENESS_WAIT);
+	assert_int_equal(liveness_tick(&l, NB_CONNECTING, t + 900 * MS, &s2, &rng),
 			 LIVENESS_RECONNECT);
 }
 
@@ -471,11 +471,11 @@ test_liveness_heard(void **state)
 
 	rng_seed(&rng, 9);
 	liveness_init(&l);
-	assert_int_equal(liveness_tick(&l, LINK_UP, t, &params, &rng), LIVENESS_PING);
+	assert_int_equal(liveness_tick(&l, NB_UP, t, &params, &rng), LIVENESS_PING);
 	t += SEC;
-	assert_int_equal(liveness_tick(&l, LINK_UP, t, &params, &rng), LIVENESS_PING);
+	assert_int_equal(liveness_tick(&l, NB_UP, t, &params, &rng), LIVENESS_PING);
 	t += SEC;
-	assert_int_equal(liveness_tick(&l, LINK_UP, t, &params, &rng), LIVENESS_PING);
+	assert_int_equal(liveness_tick(&l, NB_UP, t, &params, &rng), LIVENESS_PING);
 	assert_int_equal(l.misses, 2);
 	/* Any frame from the neighbour resets the count... */
 	liveness_heard(&l);
@@ -485,17 +485,17 @@ test_liveness_heard(void **state)
 	 * outstanding one still counts as missed)...
 	 */
 	t += SEC;
-	assert_int_equal(liveness_tick(&l, LINK_UP, t, &params, &rng), LIVENESS_WAIT);
+	assert_int_equal(liveness_tick(&l, NB_UP, t, &params, &rng), LIVENESS_WAIT);
 	assert_int_equal(l.misses, 1);
 	assert_false(l.awaiting);
 	/* ...so it takes `misses` more timeouts to declare it dead, counting that one. */
 	t += SEC;
-	assert_int_equal(liveness_tick(&l, LINK_UP, t, &params, &rng), LIVENESS_PING);
+	assert_int_equal(liveness_tick(&l, NB_UP, t, &params, &rng), LIVENESS_PING);
 	t += SEC;
-	assert_int_equal(liveness_tick(&l, LINK_UP, t, &params, &rng), LIVENESS_PING);
+	assert_int_equal(liveness_tick(&l, NB_UP, t, &params, &rng), LIVENESS_PING);
 	assert_int_equal(l.misses, 2);
 	t += SEC;
-	assert_int_equal(liveness_tick(&l, LINK_UP, t, &params, &rng), LIVENESS_DEAD);
+	assert_int_equal(liveness_tick(&l, NB_UP, t, &params, &rng), LIVENESS_DEAD);
 }
 
 static void
@@ -510,18 +510,18 @@ test_liveness_heard_skips_the_ping(void **state)
 	/* A neighbour that talks every interval (its own PINGs, traffic) is never pinged. */
 	for (int i = 0; i < 10; i++, t += SEC) {
 		liveness_heard(&l);
-		assert_int_equal(liveness_tick(&l, LINK_UP, t, &params, &rng), LIVENESS_WAIT);
+		assert_int_equal(liveness_tick(&l, NB_UP, t, &params, &rng), LIVENESS_WAIT);
 	}
 	assert_int_equal(l.misses, 0);
 	/* One interval of silence: pinged at the next tick. */
-	assert_int_equal(liveness_tick(&l, LINK_UP, t, &params, &rng), LIVENESS_PING);
+	assert_int_equal(liveness_tick(&l, NB_UP, t, &params, &rng), LIVENESS_PING);
 	/* Two sides that skip when heard take turns: each PING answers for its sender. */
 	liveness_heard(&l); /* the PONG... */
 	assert_true(liveness_pong(&l, l.nonce, t + 1));
 	t += SEC;
-	assert_int_equal(liveness_tick(&l, LINK_UP, t, &params, &rng), LIVENESS_WAIT);
+	assert_int_equal(liveness_tick(&l, NB_UP, t, &params, &rng), LIVENESS_WAIT);
 	t += SEC;
-	assert_int_equal(liveness_tick(&l, LINK_UP, t, &params, &rng), LIVENESS_PING);
+	assert_int_equal(liveness_tick(&l, NB_UP, t, &params, &rng), LIVENESS_PING);
 }
 
 static void
@@ -536,18 +536,18 @@ test_liveness_down_reconnect(void **state)
 	/* A lost connection is a miss; the next tick reconnects. */
 	assert_false(liveness_miss(&l, &params));
 	assert_int_equal(l.misses, 1);
-	assert_int_equal(liveness_tick(&l, LINK_DOWN, t, &params, &rng), LIVENESS_RECONNECT);
+	assert_int_equal(liveness_tick(&l, NB_DOWN, t, &params, &rng), LIVENESS_RECONNECT);
 	assert_true(l.attempt_at == t);
 	/* A DOWN tick itself is not a miss. */
 	assert_int_equal(l.misses, 1);
 	assert_false(liveness_miss(&l, &params));
 	t += SEC;
-	assert_int_equal(liveness_tick(&l, LINK_DOWN, t, &params, &rng), LIVENESS_RECONNECT);
+	assert_int_equal(liveness_tick(&l, NB_DOWN, t, &params, &rng), LIVENESS_RECONNECT);
 	assert_true(l.attempt_at == t);
 	/* The third failure is the configured count. */
 	assert_true(liveness_miss(&l, &params));
 	assert_int_equal(l.misses, 3);
-	assert_int_equal(liveness_tick(&l, LINK_DOWN, t + SEC, &params, &rng), LIVENESS_DEAD);
+	assert_int_equal(liveness_tick(&l, NB_DOWN, t + SEC, &params, &rng), LIVENESS_DEAD);
 }
 
 static void
@@ -558,13 +558,13 @@ test_liveness_miss_clears_ping(void **state)
 
 	rng_seed(&rng, 8);
 	liveness_init(&l);
-	assert_int_equal(liveness_tick(&l, LINK_UP, 0, &params, &rng), LIVENESS_PING);
+	assert_int_equal(liveness_tick(&l, NB_UP, 0, &params, &rng), LIVENESS_PING);
 	/* The connection drops with a ping outstanding: its pong can no longer come. */
 	assert_false(liveness_miss(&l, &params));
 	assert_false(l.awaiting);
 	assert_false(liveness_pong(&l, l.nonce, 10));
 	/* After reconnecting, the first UP tick pings at once. */
-	assert_int_equal(liveness_tick(&l, LINK_UP, 10, &params, &rng), LIVENESS_PING);
+	assert_int_equal(liveness_tick(&l, NB_UP, 10, &params, &rng), LIVENESS_PING);
 }
 
 static void
@@ -577,23 +577,23 @@ test_liveness_connecting_timeout(void **state)
 
 	rng_seed(&rng, 6);
 	liveness_init(&l);
-	assert_int_equal(liveness_tick(&l, LINK_DOWN, t0, &p, &rng), LIVENESS_RECONNECT);
+	assert_int_equal(liveness_tick(&l, NB_DOWN, t0, &p, &rng), LIVENESS_RECONNECT);
 	assert_true(l.attempt_at == t0);
 	/* Still within the timeout: wait. */
-	assert_int_equal(liveness_tick(&l, LINK_CONNECTING, t0 + 1 * SEC, &p, &rng), LIVENESS_WAIT);
-	assert_int_equal(liveness_tick(&l, LINK_CONNECTING, t0 + 2 * SEC - 1, &p, &rng),
+	assert_int_equal(liveness_tick(&l, NB_CONNECTING, t0 + 1 * SEC, &p, &rng), LIVENESS_WAIT);
+	assert_int_equal(liveness_tick(&l, NB_CONNECTING, t0 + 2 * SEC - 1, &p, &rng),
 	                 LIVENESS_WAIT);
 	assert_int_equal(l.misses, 0);
 	/* Timed out: a miss, and a new attempt starts now. */
-	assert_int_equal(liveness_tick(&l, LINK_CONNECTING, t0 + 2 * SEC, &p, &rng),
+	assert_int_equal(liveness_tick(&l, NB_CONNECTING, t0 + 2 * SEC, &p, &rng),
 	                 LIVENESS_RECONNECT);
 	assert_int_equal(l.misses, 1);
 	assert_true(l.attempt_at == t0 + 2 * SEC);
-	assert_int_equal(liveness_tick(&l, LINK_CONNECTING, t0 + 3 * SEC, &p, &rng), LIVENESS_WAIT);
-	assert_int_equal(liveness_tick(&l, LINK_CONNECTING, t0 + 4 * SEC, &p, &rng),
+	assert_int_equal(liveness_tick(&l, NB_CONNECTING, t0 + 3 * SEC, &p, &rng), LIVENESS_WAIT);
+	assert_int_equal(liveness_tick(&l, NB_CONNECTING, t0 + 4 * SEC, &p, &rng),
 	                 LIVENESS_RECONNECT);
 	assert_int_equal(l.misses, 2);
-	assert_int_equal(liveness_tick(&l, LINK_CONNECTING, t0 + 6 * SEC, &p, &rng), LIVENESS_DEAD);
+	assert_int_equal(liveness_tick(&l, NB_CONNECTING, t0 + 6 * SEC, &p, &rng), LIVENESS_DEAD);
 	assert_int_equal(l.misses, 3);
 }
 
@@ -605,16 +605,16 @@ test_liveness_connect_then_up(void **state)
 
 	rng_seed(&rng, 10);
 	liveness_init(&l);
-	assert_int_equal(liveness_tick(&l, LINK_DOWN, 0, &params, &rng), LIVENESS_RECONNECT);
-	assert_int_equal(liveness_tick(&l, LINK_CONNECTING, 2 * SEC, &params, &rng),
+	assert_int_equal(liveness_tick(&l, NB_DOWN, 0, &params, &rng), LIVENESS_RECONNECT);
+	assert_int_equal(liveness_tick(&l, NB_CONNECTING, 2 * SEC, &params, &rng),
 	                 LIVENESS_RECONNECT);
 	assert_int_equal(l.misses, 1);
 	/* Handshake done; the neighbour talks: alive again. */
 	liveness_heard(&l);
 	assert_int_equal(l.misses, 0);
 	/* Its HELLO was just heard: the first tick up has nothing to ask, the next pings. */
-	assert_int_equal(liveness_tick(&l, LINK_UP, 2 * SEC + SEC / 2, &params, &rng), LIVENESS_WAIT);
-	assert_int_equal(liveness_tick(&l, LINK_UP, 3 * SEC, &params, &rng), LIVENESS_PING);
+	assert_int_equal(liveness_tick(&l, NB_UP, 2 * SEC + SEC / 2, &params, &rng), LIVENESS_WAIT);
+	assert_int_equal(liveness_tick(&l, NB_UP, 3 * SEC, &params, &rng), LIVENESS_PING);
 	assert_true(liveness_pong(&l, l.nonce, 3 * SEC));
 	/* Same-microsecond answers still count as a measured round trip. */
 	assert_true(l.rtt_usec > 0);

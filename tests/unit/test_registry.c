@@ -11,8 +11,8 @@
 
 #include <cmocka.h>
 
-#include "registry.h"
-#include "util.h"
+#include "core/registry.h"
+#include "core/util.h"
 #include "testaddr.h"
 
 #define SEC USEC_PER_SEC

@@ -9,8 +9,8 @@
 
 #include <cmocka.h>
 
-#include "seen.h"
-#include "util.h"
+#include "core/seen.h"
+#include "core/util.h"
 
 #define SEC USEC_PER_SEC
 

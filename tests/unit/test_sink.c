@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "sink.h"
+#include "io/sink.h"
 
 struct pipe_pair {
 	int r, w;

@@ -11,7 +11,8 @@
 
 #include <cmocka.h>
 
-#include "util.h"
+#include "io/clock.h"
+#include "core/util.h"
 
 static void
 test_parse_u64_valid(void **state)

@@ -12,10 +12,10 @@
 #include <cmocka.h>
 #include <openssl/evp.h>
 
-#include "buf.h"
-#include "util.h"
+#include "core/buf.h"
+#include "core/util.h"
 #include "testaddr.h"
-#include "wire.h"
+#include "core/wire.h"
 
 static void
 assert_addr_equal(const struct node_addr *a, const struct node_addr *b)

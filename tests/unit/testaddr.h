@@ -3,7 +3,7 @@
 #ifndef GOSSIP_TESTADDR_H
 #define GOSSIP_TESTADDR_H
 
-#include "util.h"
+#include "core/util.h"
 
 static inline struct node_addr
 addr(const char *s)

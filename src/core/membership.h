@@ -58,10 +58,10 @@ struct liveness_params {
 	uint32_t misses;
 };
 
-enum link_state {
-	LINK_DOWN,       /* no connection; the next tick reconnects */
-	LINK_CONNECTING, /* TCP connect or handshake in progress */
-	LINK_UP,         /* handshake done */
+enum nb_state {
+	NB_DOWN,       /* no connection; the next tick reconnects */
+	NB_CONNECTING, /* TCP connect or handshake in progress */
+	NB_UP,         /* handshake done */
 };
 
 struct liveness {
@@ -112,7 +112,7 @@ bool local_health_misses(struct local_health *h, unsigned missed, unsigned check
 struct liveness_params liveness_scaled(const struct liveness_params *p, uint32_t score);
 
 void liveness_init(struct liveness *l);
-enum liveness_action liveness_tick(struct liveness *l, enum link_state state, uint64_t now,
+enum liveness_action liveness_tick(struct liveness *l, enum nb_state state, uint64_t now,
 				   const struct liveness_params *p, struct rng *rng);
 /* Whether the outstanding ping of a neighbour that is up has timed out (a miss at the next tick). */
 bool liveness_ping_overdue(const struct liveness *l, uint64_t now, const struct liveness_params *p);

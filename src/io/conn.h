@@ -10,8 +10,8 @@
 
 #include <systemd/sd-event.h>
 
-#include "buf.h"
-#include "util.h"
+#include "core/buf.h"
+#include "core/util.h"
 
 struct conn;
 
@@ -65,6 +65,8 @@ struct conn_loop {
 	sd_event_source *post;
 	struct conn *dirty; /* connections with unsent data, linked through dirty_next */
 	uint8_t *scratch;   /* reads land here; only partial frames are kept per connection */
+	struct conn *all;   /* every connection not freed yet, linked through all_prev/all_next */
+	unsigned n_conns;
 	/* Optional: called at the end of every loop iteration, after the connections are flushed. */
 	void (*after_flush)(void *ctx);
 	void *after_flush_ctx;
@@ -105,12 +107,14 @@ struct conn {
 	bool failed;        /* a write failed: closed from the loop with fail_error */
 	int fail_error;
 	struct conn *dirty_next;
+	struct conn *all_prev, *all_next;
 	char *close_reason;
 
 	uint64_t frames_in, frames_out, bytes_in, bytes_out;
 };
 
 int conn_loop_init(struct conn_loop *l, sd_event *e);
+/* Closes the connections still open (their on_close runs) and frees the loop's resources. */
 void conn_loop_done(struct conn_loop *l);
 
 /* Wraps an accepted or connecting socket. desc names the remote for logs. */

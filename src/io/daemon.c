@@ -15,7 +15,9 @@
 
 #include <systemd/sd-daemon.h>
 
+#include "conffile.h"
 #include "daemon.h"
+#include "clock.h"
 #include "log.h"
 
 static int *inherited;

@@ -1,14 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* Small shared helpers: checked number parsing, node addresses, time, allocation. */
+/* Small shared helpers: checked number parsing, node addresses, text, allocation, a seeded RNG. */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -299,49 +296,6 @@ node_addr_from_sockaddr(const struct sockaddr *sa, struct node_addr *ret)
 	return 0;
 }
 
-uint64_t
-now_monotonic_usec(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / 1000;
-}
-
-uint64_t
-now_realtime_usec(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / 1000;
-}
-
-const char *
-format_wallclock(uint64_t realtime_usec, char *buf, size_t len)
-{
-	/* A busy peer stamps thousands of lines a second, nearly all in the same second. */
-	static time_t cached_t = -1;
-	static char cached[32];
-	time_t t = (time_t)(realtime_usec / USEC_PER_SEC);
-	struct tm tm;
-
-	if (t != cached_t) {
-		if (!localtime_r(&t, &tm) ||
-		    strftime(cached, sizeof(cached), "%Y-%m-%d %H:%M:%S", &tm) == 0) {
-			snprintf(buf, len, "?");
-			return buf;
-		}
-		cached_t = t;
-	}
-	if (len) {
-		size_t n = strlen(cached);
-		if (n >= len)
-			n = len - 1;
-		memcpy(buf, cached, n);
-		buf[n] = '\0';
-	}
-	return buf;
-}
-
 const char *
 hex_encode(const uint8_t *p, size_t n, char *buf)
 {
@@ -442,15 +396,6 @@ rng_seed(struct rng *r, uint64_t seed)
 	r->s = seed ? seed : 0x9e3779b97f4a7c15ULL;
 }
 
-void
-rng_seed_random(struct rng *r)
-{
-	uint64_t s = 0;
-	if (getrandom(&s, sizeof(s), 0) != sizeof(s))
-		s = now_monotonic_usec() ^ ((uint64_t)getpid() << 32);
-	rng_seed(r, s);
-}
-
 uint64_t
 rng_next(struct rng *r)
 {
@@ -473,16 +418,4 @@ rng_below(struct rng *r, uint64_t n)
 		v = rng_next(r);
 	while (v >= limit);
 	return v % n;
-}
-
-int
-fd_set_nonblock_cloexec(int fd)
-{
-	int fl = fcntl(fd, F_GETFL);
-	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
-		return -errno;
-	fl = fcntl(fd, F_GETFD);
-	if (fl < 0 || fcntl(fd, F_SETFD, fl | FD_CLOEXEC) < 0)
-		return -errno;
-	return 0;
 }

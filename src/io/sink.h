@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <sys/uio.h>
 
-#include "buf.h"
+#include "core/buf.h"
 
 /* Lines waiting in a buffered sink are written as soon as they reach this many bytes. */
 #define SINK_FLUSH_BYTES (64 * 1024)

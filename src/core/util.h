@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Small shared helpers: checked number parsing, node addresses, time, allocation. */
-#ifndef GOSSIP_UTIL_H
-#define GOSSIP_UTIL_H
+/* Small shared helpers: checked number parsing, node addresses, text, allocation, a seeded RNG. */
+#ifndef GOSSIP_CORE_UTIL_H
+#define GOSSIP_CORE_UTIL_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -50,12 +50,6 @@ socklen_t node_addr_to_sockaddr(const struct node_addr *a, struct sockaddr_stora
 int node_addr_from_sockaddr(const struct sockaddr *sa, struct node_addr *ret);
 bool node_addr_is_unspecified(const struct node_addr *a);
 
-/* Clocks in microseconds. */
-uint64_t now_monotonic_usec(void);
-uint64_t now_realtime_usec(void);
-/* "YYYY-MM-DD HH:MM:SS" local time, buf >= 20 bytes. */
-const char *format_wallclock(uint64_t realtime_usec, char *buf, size_t len);
-
 /* Lowercase hex of n bytes into buf (2n+1). */
 const char *hex_encode(const uint8_t *p, size_t n, char *buf);
 
@@ -73,12 +67,8 @@ struct rng {
 	uint64_t s;
 };
 void rng_seed(struct rng *r, uint64_t seed);
-void rng_seed_random(struct rng *r);
 uint64_t rng_next(struct rng *r);
 /* Uniform in [0, n), n > 0. */
 uint64_t rng_below(struct rng *r, uint64_t n);
-
-/* fcntl helpers */
-int fd_set_nonblock_cloexec(int fd);
 
 #endif

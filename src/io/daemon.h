@@ -6,8 +6,8 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#include "conf.h"
-#include "util.h"
+#include "core/config.h"
+#include "core/util.h"
 
 /*
  * Takes the listening sockets passed by systemd (socket activation) with

@@ -189,14 +189,14 @@ liveness_ping_overdue(const struct liveness *l, uint64_t now, const struct liven
 }
 
 enum liveness_action
-liveness_tick(struct liveness *l, enum link_state state, uint64_t now,
+liveness_tick(struct liveness *l, enum nb_state state, uint64_t now,
 	      const struct liveness_params *p, struct rng *rng)
 {
 	bool heard = l->heard;
 
 	l->heard = false;
 	switch (state) {
-	case LINK_UP:
+	case NB_UP:
 		if (liveness_ping_overdue(l, now, p)) {
 			if (liveness_miss(l, p))
 				return LIVENESS_DEAD;
@@ -208,14 +208,14 @@ liveness_tick(struct liveness *l, enum link_state state, uint64_t now,
 		l->nonce = rng_next(rng);
 		l->ping_sent_at = now;
 		return LIVENESS_PING;
-	case LINK_CONNECTING:
+	case NB_CONNECTING:
 		if (now - l->attempt_at < p->timeout_usec)
 			return LIVENESS_WAIT;
 		if (liveness_miss(l, p))
 			return LIVENESS_DEAD;
 		l->attempt_at = now;
 		return LIVENESS_RECONNECT;
-	case LINK_DOWN:
+	case NB_DOWN:
 		if (l->misses >= p->misses)
 			return LIVENESS_DEAD;
 		l->attempt_at = now;

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* Configuration: defaults, libconfig files and prototype seed lists, validation, printing. */
-#ifndef GOSSIP_CONF_H
-#define GOSSIP_CONF_H
+/* Configuration: the settings, their defaults and ranges, validation, reload (files: io/conffile.h). */
+#ifndef GOSSIP_CORE_CONFIG_H
+#define GOSSIP_CORE_CONFIG_H
 
 #include <stdbool.h>
 #include <stdint.h>
-#include <stdio.h>
+#include <stddef.h>
 
 #include "util.h"
 
@@ -55,19 +55,8 @@ struct gossip_config {
 void conf_init(struct gossip_config *c);
 void conf_free(struct gossip_config *c);
 
-/*
- * Applies the file at path over *c: a libconfig file or, when its first
- * setting line is an address, a prototype seed list (IP:PORT per line).
- * On error returns -EINVAL (or -errno when unreadable) with one
- * "file:line: message" per line in err; *c is left unchanged.
- */
-int conf_apply_file(struct gossip_config *c, const char *path, char *err, size_t errlen);
-
 /* Cross-field checks after all files are applied. 0 or -EINVAL with err. */
 int conf_validate(const struct gossip_config *c, bool need_seeds, char *err, size_t errlen);
-
-/* Prints the effective configuration in libconfig syntax. */
-void conf_print(const struct gossip_config *c, FILE *out);
 
 /* Deep copy (for reload: parse into a copy, swap on success). */
 void conf_copy(struct gossip_config *dst, const struct gossip_config *src);
@@ -79,5 +68,33 @@ void conf_copy(struct gossip_config *dst, const struct gossip_config *src);
  */
 size_t conf_keep(struct gossip_config *to, const struct gossip_config *from, const char *const names[],
 		 char *changed, size_t len);
+
+/* How a setting is written and stored. */
+enum setting_kind {
+	K_DURATION, /* seconds (int or float) stored as usec */
+	K_U32,
+	K_U64,
+	K_BOOL,
+	K_STRING,
+};
+
+struct setting_desc {
+	const char *section; /* "seed", "peer" or NULL for top level */
+	const char *name;
+	enum setting_kind kind;
+	size_t offset;
+	uint64_t min, max; /* usec for durations */
+};
+
+/* Every setting of a configuration file but the seeds, with its range. */
+extern const struct setting_desc conf_settings[];
+extern const size_t conf_n_settings;
+/* The setting section.name (section NULL: top level), or NULL. */
+const struct setting_desc *conf_find_setting(const char *section, const char *name);
+/* Seconds with every microsecond kept ("30.0", "0.25", "1234.5678") so printing round-trips. */
+void conf_format_duration(uint64_t usec, char *buf, size_t len);
+/* Appends "file:line: message\n" to err (line 0: "file: message"). */
+void conf_add_error(char *err, size_t errlen, const char *file, int line, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
 
 #endif

@@ -33,8 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
-#include "peer.h"
+#include "peer_int.h"
 
 /* Announced messages waiting to arrive per attempt, at most: a full FIFO asks for its oldest. */
 #define TREE_MAX_MISSING 16384
@@ -54,12 +53,11 @@
 /* While other messages keep arriving, a missing one is waited for up to this many GRAFT waits. */
 #define TREE_GRAFT_PATIENCE 4
 /*
- * The GRAFT timer runs after all pending input: a peer that was starved of
- * CPU reads the copies that reached it meanwhile before it asks for them.
- * The tick runs it when a stream of input holds it back for longer than a
- * graft_timeout.
+ * The GRAFT timer is an idle wake-up (WAKE_IDLE): it runs after all pending
+ * input, so a peer that was starved of CPU reads the copies that reached it
+ * meanwhile before it asks for them. The tick runs it when a stream of input
+ * holds it back for longer than a graft_timeout.
  */
-#define TREE_GRAFT_PRIORITY (SD_EVENT_PRIORITY_NORMAL + 1)
 
 struct tree_missing {
 	uint8_t id[WIRE_ID_LEN];
@@ -70,31 +68,37 @@ struct tree_missing {
 	bool from_eager;       /* announced over an eager link: a push held back */
 };
 
-static struct neighbour *
-find_up(struct peer *p, const struct node_addr *a)
+static bool
+is_up(const struct neighbour *nb)
 {
-	struct neighbour *nb = find_neighbour(p, a);
-	return nb && nb->state == LINK_UP && nb->conn ? nb : NULL;
+	return nb->state == NB_UP && nb->link;
+}
+
+static struct neighbour *
+find_up(struct peer_node *n, const struct node_addr *a)
+{
+	struct neighbour *nb = overlay_find(n, a);
+	return nb && is_up(nb) ? nb : NULL;
 }
 
 /* Sends the ids gathered in ids (IHAVE or GRAFT), at most WIRE_MAX_IDS a frame, and empties it. */
 static void
-flush_ids(struct peer *p, struct neighbour *nb, uint8_t type, struct buf *ids)
+flush_ids(struct peer_node *n, struct neighbour *nb, uint8_t type, struct buf *ids)
 {
-	size_t n = ids->len / WIRE_ID_LEN;
+	size_t count = ids->len / WIRE_ID_LEN;
 
-	for (size_t off = 0; off < n && nb->state == LINK_UP && nb->conn; off += WIRE_MAX_IDS) {
-		size_t k = n - off < WIRE_MAX_IDS ? n - off : WIRE_MAX_IDS;
+	for (size_t off = 0; off < count && is_up(nb); off += WIRE_MAX_IDS) {
+		size_t k = count - off < WIRE_MAX_IDS ? count - off : WIRE_MAX_IDS;
 		struct buf b = {0};
 
 		wire_encode_ids(&b, type, ids->data + off * WIRE_ID_LEN, (uint16_t)k);
 		if (type == WIRE_IHAVE) {
-			p->stats.ihave_frames_sent++;
-			p->stats.ihave_ids_sent += k;
+			n->stats.ihave_frames_sent++;
+			n->stats.ihave_ids_sent += k;
 		} else {
-			p->stats.grafts_sent += k;
+			n->stats.grafts_sent += k;
 		}
-		neighbour_send_buf(nb, &b); /* may drop nb's conn, never nb itself */
+		neighbour_send_buf(n, nb, &b); /* may drop nb's link, never nb itself */
 	}
 	ids->len = 0;
 }
@@ -106,67 +110,38 @@ flush_ids(struct peer *p, struct neighbour *nb, uint8_t type, struct buf *ids)
  * keeps.
  */
 static void
-add_id(struct peer *p, struct neighbour *nb, uint8_t type, struct buf *ids, const uint8_t *id)
+add_id(struct peer_node *n, struct neighbour *nb, uint8_t type, struct buf *ids, const uint8_t *id)
 {
 	buf_append(ids, id, WIRE_ID_LEN);
 	if (ids->len / WIRE_ID_LEN >= WIRE_MAX_IDS)
-		flush_ids(p, nb, type, ids);
+		flush_ids(n, nb, type, ids);
 }
 
 static void
-flush_ihave(struct peer *p, struct neighbour *nb)
+flush_ihave(struct peer_node *n, struct neighbour *nb)
 {
-	flush_ids(p, nb, WIRE_IHAVE, &nb->ihave);
+	flush_ids(n, nb, WIRE_IHAVE, &nb->ihave);
 }
 
 void
-tree_received(struct peer *p, const uint8_t id[WIRE_ID_LEN], uint64_t now)
+tree_received(struct peer_node *n, const uint8_t id[WIRE_ID_LEN], uint64_t now)
 {
-	p->tree_delivered_at = now;
-	memcpy(p->last_delivered, id, WIRE_ID_LEN);
+	n->tree_delivered_at = now;
+	memcpy(n->last_delivered, id, WIRE_ID_LEN);
 }
 
 void
-tree_link_lost(struct peer *p, const struct neighbour *nb)
+tree_link_lost(struct peer_node *n, const struct neighbour *nb, uint64_t now)
 {
-	if (nb->state == LINK_UP && (!nb->lazy || !p->cfg.peer.lazy_push))
-		p->tree_cut_at = now_monotonic_usec();
+	if (nb->state == NB_UP && (!nb->lazy || !n->cfg.peer.lazy_push))
+		n->tree_cut_at = now;
 }
 
-static int
-on_ihave_timer(sd_event_source *s, uint64_t usec, void *userdata)
+void
+tree_ihave_due(struct peer_node *n, uint64_t now)
 {
-	struct peer *p = userdata;
-
-	for (struct neighbour *nb = p->neighbours; nb; nb = nb->next)
-		flush_ihave(p, nb);
-	return 0;
-}
-
-static void
-arm(struct peer *p, sd_event_source **src, uint64_t at, sd_event_time_handler_t cb, int64_t prio)
-{
-	if (!*src) {
-		if (sd_event_add_time(p->event, src, CLOCK_MONOTONIC, at, 500, cb, p) < 0 ||
-		    sd_event_source_set_priority(*src, prio) < 0) {
-			log_error("cannot add a timer: out of memory");
-			abort();
-		}
-		return;
-	}
-	sd_event_source_set_time(*src, at);
-	sd_event_source_set_enabled(*src, SD_EVENT_ONESHOT);
-}
-
-/* Whether the one-shot timer src is set, and for when (*at). */
-static bool
-timer_armed(sd_event_source *src, uint64_t *at)
-{
-	int enabled = SD_EVENT_OFF;
-
-	if (!src || sd_event_source_get_enabled(src, &enabled) < 0 || enabled == SD_EVENT_OFF)
-		return false;
-	return !at || sd_event_source_get_time(src, at) >= 0;
+	for (struct neighbour *nb = n->neighbours; nb; nb = nb->next)
+		flush_ihave(n, nb);
 }
 
 /*
@@ -176,30 +151,29 @@ timer_armed(sd_event_source *src, uint64_t *at)
  * small and many: under load each frame carries hundreds.
  */
 static void
-unannounce(struct neighbour *nb, const uint8_t *id)
+unannounce(struct peer_node *n, struct neighbour *nb, const uint8_t *id)
 {
-	size_t n = nb->ihave.len / WIRE_ID_LEN;
+	size_t count = nb->ihave.len / WIRE_ID_LEN;
 
-	if (n > TREE_UNANNOUNCE_MAX)
+	if (count > TREE_UNANNOUNCE_MAX)
 		return;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < count; i++) {
 		uint8_t *x = nb->ihave.data + i * WIRE_ID_LEN;
 		if (memcmp(x, id, WIRE_ID_LEN) == 0) {
-			memmove(x, x + WIRE_ID_LEN, (n - i - 1) * WIRE_ID_LEN);
+			memmove(x, x + WIRE_ID_LEN, (count - i - 1) * WIRE_ID_LEN);
 			nb->ihave.len -= WIRE_ID_LEN;
-			nb->peer->stats.ihave_ids_spared++;
+			n->stats.ihave_ids_spared++;
 			return;
 		}
 	}
 }
 
 static void
-queue_ihave(struct peer *p, struct neighbour *nb, const uint8_t *id)
+queue_ihave(struct peer_node *n, struct neighbour *nb, const uint8_t *id, uint64_t now)
 {
-	if (!timer_armed(p->ihave_timer, NULL))
-		arm(p, &p->ihave_timer, now_monotonic_usec() + p->cfg.peer.ihave_delay_usec,
-		    on_ihave_timer, SD_EVENT_PRIORITY_NORMAL);
-	add_id(p, nb, WIRE_IHAVE, &nb->ihave, id);
+	if (!n->timer[PEER_T_IHAVE])
+		peer_timer_set(n, PEER_T_IHAVE, now + n->cfg.peer.ihave_delay_usec);
+	add_id(n, nb, WIRE_IHAVE, &nb->ihave, id);
 }
 
 /*
@@ -210,44 +184,45 @@ queue_ihave(struct peer *p, struct neighbour *nb, const uint8_t *id)
  * limit.
  */
 static bool
-payload_fits(const struct neighbour *nb, size_t len)
+payload_fits(struct peer_node *n, const struct neighbour *nb, size_t len)
 {
-	return conn_room_for(nb->conn, len, nb->conn->queue_limit / 4);
+	size_t limit = nb->link->queue_limit;
+
+	return queue_room_for(n->env.ops->queued(n->env.ctx, nb->link), limit, len, limit / 4);
 }
 
 uint32_t
-tree_push(struct peer *p, struct blob *frame, const uint8_t id[WIRE_ID_LEN],
-	  const struct neighbour *except, const struct node_addr *origin)
+tree_push(struct peer_node *n, struct blob *frame, const uint8_t id[WIRE_ID_LEN],
+	  const struct neighbour *except, const struct node_addr *origin, uint64_t now)
 {
-	uint32_t n = 0;
+	uint32_t sent = 0;
 
-	for (struct neighbour *nb = p->neighbours, *next; nb; nb = next) {
+	for (struct neighbour *nb = n->neighbours, *next; nb; nb = next) {
 		next = nb->next;
-		if (nb == except || nb->state != LINK_UP || !nb->conn ||
-		    node_addr_equal(&nb->addr, origin))
+		if (nb == except || !is_up(nb) || node_addr_equal(&nb->addr, origin))
 			continue;
-		if (p->cfg.peer.lazy_push && nb->lazy) {
-			queue_ihave(p, nb, id);
-			continue;
-		}
-		if (!payload_fits(nb, frame->len)) {
-			p->stats.pushes_deferred++;
-			queue_ihave(p, nb, id);
+		if (n->cfg.peer.lazy_push && nb->lazy) {
+			queue_ihave(n, nb, id, now);
 			continue;
 		}
-		if (neighbour_send_blob(nb, frame) < 0)
+		if (!payload_fits(n, nb, frame->len)) {
+			n->stats.pushes_deferred++;
+			queue_ihave(n, nb, id, now);
 			continue;
-		p->stats.gossip_frames_sent++;
-		p->stats.gossip_bytes_sent += frame->len;
-		n++;
+		}
+		if (neighbour_send(n, nb, frame) < 0)
+			continue;
+		n->stats.gossip_frames_sent++;
+		n->stats.gossip_bytes_sent += frame->len;
+		sent++;
 	}
-	return n;
+	return sent;
 }
 
 static struct neighbour *
-find_serial(struct peer *p, uint32_t serial)
+find_serial(struct peer_node *n, uint32_t serial)
 {
-	for (struct neighbour *nb = p->neighbours; nb; nb = nb->next)
+	for (struct neighbour *nb = n->neighbours; nb; nb = nb->next)
 		if (nb->serial == serial)
 			return nb;
 	return NULL;
@@ -261,34 +236,34 @@ find_serial(struct peer *p, uint32_t serial)
  * peer off the tree.
  */
 void
-tree_duplicate(struct peer *p, struct neighbour *nb, const uint8_t id[WIRE_ID_LEN],
+tree_duplicate(struct peer_node *n, struct neighbour *nb, const uint8_t id[WIRE_ID_LEN],
 	       uint32_t first_from)
 {
 	struct buf b = {0};
 	struct neighbour *first;
 
-	unannounce(nb, id);
-	if (!p->cfg.peer.lazy_push)
+	unannounce(n, nb, id);
+	if (!n->cfg.peer.lazy_push)
 		return;
 	if (first_from) {
-		first = find_serial(p, first_from);
-		if (first == nb || !first || first->state != LINK_UP || first->lazy) {
-			p->stats.prunes_withheld++;
+		first = find_serial(n, first_from);
+		if (first == nb || !first || first->state != NB_UP || first->lazy) {
+			n->stats.prunes_withheld++;
 			return;
 		}
 	}
 	nb->lazy = true;
 	wire_encode_empty(&b, WIRE_PRUNE);
-	p->stats.prunes_sent++;
-	neighbour_send_buf(nb, &b);
+	n->stats.prunes_sent++;
+	neighbour_send_buf(n, nb, &b);
 }
 
 /* Asks nb for the message (sent with the others at the end of the timer run); nb is eager again. */
 static void
-queue_graft(struct peer *p, struct neighbour *nb, const uint8_t *id)
+queue_graft(struct peer_node *n, struct neighbour *nb, const uint8_t *id)
 {
 	nb->lazy = false;
-	add_id(p, nb, WIRE_GRAFT, &nb->graft, id);
+	add_id(n, nb, WIRE_GRAFT, &nb->graft, id);
 }
 
 /*
@@ -309,54 +284,52 @@ fifo_release(struct tree_fifo *f)
 }
 
 static struct tree_fifo *
-fifo_of(struct peer *p, unsigned tries)
+fifo_of(struct peer_node *n, unsigned tries)
 {
-	if (!p->missing)
-		p->missing = xcalloc(TREE_GRAFT_TRIES + 1, sizeof(*p->missing));
-	return &p->missing[tries];
+	if (!n->missing)
+		n->missing = xcalloc(TREE_GRAFT_TRIES + 1, sizeof(*n->missing));
+	return &n->missing[tries];
 }
 
 /* The GRAFT wait (see the top of this file). */
 static uint64_t
-graft_wait(const struct peer *p)
+graft_wait(const struct peer_node *n)
 {
-	return (p->cfg.peer.graft_timeout_usec + p->graft_jitter) * (1 + p->health.score);
+	return (n->cfg.peer.graft_timeout_usec + n->graft_jitter) * (1 + n->health.score);
 }
 
 static uint64_t
-deadline_of(const struct peer *p, const struct tree_missing *e)
+deadline_of(const struct peer_node *n, const struct tree_missing *e)
 {
-	return e->since + (graft_wait(p) << e->tries);
+	return e->since + (graft_wait(n) << e->tries);
 }
 
 /* The earliest deadline of all the FIFOs, or 0 when all are empty. */
 static uint64_t
-next_deadline(struct peer *p)
+next_deadline(struct peer_node *n)
 {
 	uint64_t at = 0;
 
-	for (unsigned t = 0; p->missing && t <= TREE_GRAFT_TRIES; t++) {
-		struct tree_fifo *f = &p->missing[t];
-		if (f->count && (!at || deadline_of(p, &f->e[f->head]) < at))
-			at = deadline_of(p, &f->e[f->head]);
+	for (unsigned t = 0; n->missing && t <= TREE_GRAFT_TRIES; t++) {
+		struct tree_fifo *f = &n->missing[t];
+		if (f->count && (!at || deadline_of(n, &f->e[f->head]) < at))
+			at = deadline_of(n, &f->e[f->head]);
 	}
 	return at;
 }
 
-static int on_graft_timer(sd_event_source *s, uint64_t usec, void *userdata);
-
 /* Arms the GRAFT timer for at, unless it is already due earlier. */
 static void
-graft_timer_by(struct peer *p, uint64_t at)
+graft_timer_by(struct peer_node *n, uint64_t at)
 {
-	uint64_t armed;
+	uint64_t armed = n->timer[PEER_T_GRAFT];
 
-	if (timer_armed(p->graft_timer, &armed) && armed <= at)
+	if (armed && armed <= at)
 		return;
-	arm(p, &p->graft_timer, at, on_graft_timer, TREE_GRAFT_PRIORITY);
+	peer_timer_set(n, PEER_T_GRAFT, at);
 }
 
-static void missing_due(struct peer *p, struct tree_missing e, uint64_t now, bool forced);
+static void missing_due(struct peer_node *n, struct tree_missing e, uint64_t now, bool forced);
 
 /*
  * Queues e, waiting from now. A full FIFO makes room by asking for its oldest
@@ -364,9 +337,9 @@ static void missing_due(struct peer *p, struct tree_missing e, uint64_t now, boo
  * eager copy is lost would never arrive.
  */
 static void
-missing_push(struct peer *p, struct tree_missing e, uint64_t now)
+missing_push(struct peer_node *n, struct tree_missing e, uint64_t now)
 {
-	struct tree_fifo *f = fifo_of(p, e.tries);
+	struct tree_fifo *f = fifo_of(n, e.tries);
 
 	if (!f->e)
 		f->e = xcalloc(TREE_MAX_MISSING, sizeof(*f->e));
@@ -375,20 +348,20 @@ missing_push(struct peer *p, struct tree_missing e, uint64_t now)
 
 		f->head = (f->head + 1) % TREE_MAX_MISSING;
 		f->count--;
-		missing_due(p, oldest, now, true);
+		missing_due(n, oldest, now, true);
 	}
 	e.since = now;
 	f->e[(f->head + f->count) % TREE_MAX_MISSING] = e;
 	f->count++;
-	graft_timer_by(p, deadline_of(p, &e));
+	graft_timer_by(n, deadline_of(n, &e));
 }
 
 /* Whether one of the links that are up is eager: this peer is part of the tree. */
 static bool
-in_tree(const struct peer *p)
+in_tree(const struct peer_node *n)
 {
-	for (const struct neighbour *nb = p->neighbours; nb; nb = nb->next)
-		if (nb->state == LINK_UP && nb->conn && !nb->lazy)
+	for (const struct neighbour *nb = n->neighbours; nb; nb = nb->next)
+		if (is_up(nb) && !nb->lazy)
 			return true;
 	return false;
 }
@@ -401,27 +374,27 @@ in_tree(const struct peer *p)
  * TREE_GRAFT_PATIENCE GRAFT waits yet.
  */
 static bool
-tree_still_coming(const struct peer *p, const struct tree_missing *e, uint64_t now)
+tree_still_coming(const struct peer_node *n, const struct tree_missing *e, uint64_t now)
 {
-	return !e->from_eager && p->tree_delivered_at > e->since && p->tree_cut_at < e->announced &&
-	       now - e->announced < graft_wait(p) * TREE_GRAFT_PATIENCE && in_tree(p);
+	return !e->from_eager && n->tree_delivered_at > e->since && n->tree_cut_at < e->announced &&
+	       now - e->announced < graft_wait(n) * TREE_GRAFT_PATIENCE && in_tree(n);
 }
 
 /* A random neighbour that is up, other than `avoid` unless it is the only one; NULL if none. */
 static struct neighbour *
-pick_other(struct peer *p, const struct node_addr *avoid)
+pick_other(struct peer_node *n, const struct node_addr *avoid)
 {
 	struct neighbour *pick = NULL, *fallback = NULL;
-	uint64_t n = 0;
+	uint64_t seen = 0;
 
-	for (struct neighbour *nb = p->neighbours; nb; nb = nb->next) {
-		if (nb->state != LINK_UP || !nb->conn)
+	for (struct neighbour *nb = n->neighbours; nb; nb = nb->next) {
+		if (!is_up(nb))
 			continue;
 		if (node_addr_equal(&nb->addr, avoid)) {
 			fallback = nb;
 			continue;
 		}
-		if (rng_below(&p->rng, ++n) == 0)
+		if (rng_below(&n->rng, ++seen) == 0)
 			pick = nb;
 	}
 	return pick ? pick : fallback;
@@ -432,11 +405,11 @@ pick_other(struct peer *p, const struct node_addr *avoid)
  * it (the GRAFTs gathered go out at the end of graft_run), or wait again.
  */
 static void
-missing_due(struct peer *p, struct tree_missing e, uint64_t now, bool forced)
+missing_due(struct peer_node *n, struct tree_missing e, uint64_t now, bool forced)
 {
 	struct neighbour *nb;
 
-	if (seen_cache_contains(&p->seen, e.id))
+	if (seen_cache_contains(&n->seen, e.id))
 		return; /* the eager copy came in time */
 	if (e.tries == TREE_GRAFT_TRIES) {
 		char hex[2 * WIRE_ID_LEN + 1];
@@ -444,18 +417,19 @@ missing_due(struct peer *p, struct tree_missing e, uint64_t now, bool forced)
 		hex_encode(e.id, WIRE_ID_LEN, hex);
 		if (forced) {
 			/* Far more announced than arriving, for longer than every retry. */
-			p->stats.announcements_dropped++;
-			log_debug("forgetting announced message %s: too many are missing", hex);
+			n->stats.announcements_dropped++;
+			peer_debug(n, "forgetting announced message %s: too many are missing", hex);
 			return;
 		}
-		p->stats.grafts_failed++;
-		log_warn("message %s was announced but never arrived after %d GRAFT attempts", hex,
+		n->stats.grafts_failed++;
+		peer_log(n, LOG_WARNING,
+			 "message %s was announced but never arrived after %d GRAFT attempts", hex,
 			 TREE_GRAFT_TRIES);
 		return;
 	}
-	if (!forced && tree_still_coming(p, &e, now)) {
-		p->stats.grafts_deferred++;
-		missing_push(p, e, now);
+	if (!forced && tree_still_coming(n, &e, now)) {
+		n->stats.grafts_deferred++;
+		missing_push(n, e, now);
 		return;
 	}
 	/*
@@ -463,62 +437,56 @@ missing_due(struct peer *p, struct tree_missing e, uint64_t now, bool forced)
 	 * the last time, everyone (a neighbour may have let go of its copy).
 	 */
 	if (e.tries == TREE_GRAFT_TRIES - 1) {
-		for (nb = p->neighbours; nb; nb = nb->next)
-			if (nb->state == LINK_UP && nb->conn)
-				queue_graft(p, nb, e.id);
-		p->stats.graft_retries++;
+		for (nb = n->neighbours; nb; nb = nb->next)
+			if (is_up(nb))
+				queue_graft(n, nb, e.id);
+		n->stats.graft_retries++;
 	} else {
-		if (e.tries > 0 || !(nb = find_up(p, &e.from)))
-			nb = pick_other(p, &e.from);
+		if (e.tries > 0 || !(nb = find_up(n, &e.from)))
+			nb = pick_other(n, &e.from);
 		if (nb)
-			queue_graft(p, nb, e.id);
+			queue_graft(n, nb, e.id);
 		if (nb && e.tries > 0)
-			p->stats.graft_retries++;
+			n->stats.graft_retries++;
 	}
 	e.tries++;
-	missing_push(p, e, now);
+	missing_push(n, e, now);
 	if (forced)
-		graft_timer_by(p, now); /* to send the GRAFT */
+		graft_timer_by(n, now); /* to send the GRAFT */
 }
 
 static void
-graft_run(struct peer *p)
+graft_run(struct peer_node *n, uint64_t now)
 {
-	uint64_t now = now_monotonic_usec(), at;
+	for (unsigned t = 0; n->missing && t <= TREE_GRAFT_TRIES; t++) {
+		struct tree_fifo *f = &n->missing[t];
 
-	for (unsigned t = 0; p->missing && t <= TREE_GRAFT_TRIES; t++) {
-		struct tree_fifo *f = &p->missing[t];
-
-		while (f->count && deadline_of(p, &f->e[f->head]) <= now) {
+		while (f->count && deadline_of(n, &f->e[f->head]) <= now) {
 			struct tree_missing e = f->e[f->head];
 
 			f->head = (f->head + 1) % TREE_MAX_MISSING;
 			f->count--;
-			missing_due(p, e, now, false);
+			missing_due(n, e, now, false);
 		}
 	}
-	for (struct neighbour *nb = p->neighbours; nb; nb = nb->next)
-		flush_ids(p, nb, WIRE_GRAFT, &nb->graft);
-	if ((at = next_deadline(p)))
-		arm(p, &p->graft_timer, at, on_graft_timer, TREE_GRAFT_PRIORITY);
-	else if (p->graft_timer)
-		sd_event_source_set_enabled(p->graft_timer, SD_EVENT_OFF);
-}
-
-static int
-on_graft_timer(sd_event_source *s, uint64_t usec, void *userdata)
-{
-	graft_run(userdata);
-	return 0;
+	for (struct neighbour *nb = n->neighbours; nb; nb = nb->next)
+		flush_ids(n, nb, WIRE_GRAFT, &nb->graft);
+	peer_timer_set(n, PEER_T_GRAFT, next_deadline(n));
 }
 
 void
-tree_tick(struct peer *p, uint64_t now)
+tree_graft_due(struct peer_node *n, uint64_t now)
+{
+	graft_run(n, now);
+}
+
+void
+tree_tick(struct peer_node *n, uint64_t now)
 {
 	uint64_t at;
 
-	if (timer_armed(p->graft_timer, &at) && at + p->cfg.peer.graft_timeout_usec < now)
-		graft_run(p);
+	if ((at = n->timer[PEER_T_GRAFT]) && at + n->cfg.peer.graft_timeout_usec < now)
+		graft_run(n, now);
 	/*
 	 * A FIFO is allocated whole (TREE_MAX_MISSING entries) when a burst first
 	 * needs it. Entries at its front whose message has arrived are done with
@@ -526,9 +494,9 @@ tree_tick(struct peer *p, uint64_t now)
 	 * away), and a FIFO left empty gives its memory back: once a burst is
 	 * over, a peer holds only what it held before it.
 	 */
-	for (unsigned t = 0; p->missing && t <= TREE_GRAFT_TRIES; t++) {
-		struct tree_fifo *f = &p->missing[t];
-		while (f->count && seen_cache_contains(&p->seen, f->e[f->head].id)) {
+	for (unsigned t = 0; n->missing && t <= TREE_GRAFT_TRIES; t++) {
+		struct tree_fifo *f = &n->missing[t];
+		while (f->count && seen_cache_contains(&n->seen, f->e[f->head].id)) {
 			f->head = (f->head + 1) % TREE_MAX_MISSING;
 			f->count--;
 		}
@@ -538,14 +506,12 @@ tree_tick(struct peer *p, uint64_t now)
 }
 
 void
-tree_on_frame(struct peer *p, struct neighbour *nb, const struct wire_msg *m)
+tree_on_frame(struct peer_node *n, struct neighbour *nb, const struct wire_msg *m, uint64_t now)
 {
-	uint64_t now = now_monotonic_usec();
-
 	switch (m->type) {
 	case WIRE_PRUNE:
-		p->stats.prunes_received++;
-		if (!p->cfg.peer.lazy_push)
+		n->stats.prunes_received++;
+		if (!n->cfg.peer.lazy_push)
 			return;
 		nb->lazy = true;
 		/*
@@ -554,52 +520,52 @@ tree_on_frame(struct peer *p, struct neighbour *nb, const struct wire_msg *m)
 		 * tree. Then it asks this one, with GRAFT for the last message it
 		 * received, to take it back (an answer is only a duplicate).
 		 */
-		if (!in_tree(p) && p->tree_delivered_at) {
-			p->stats.tree_rejoins++;
-			queue_graft(p, nb, p->last_delivered);
-			flush_ids(p, nb, WIRE_GRAFT, &nb->graft);
+		if (!in_tree(n) && n->tree_delivered_at) {
+			n->stats.tree_rejoins++;
+			queue_graft(n, nb, n->last_delivered);
+			flush_ids(n, nb, WIRE_GRAFT, &nb->graft);
 		}
 		return;
 	case WIRE_GRAFT:
 		nb->lazy = false;
-		for (uint16_t i = 0; i < m->ids.count && nb->conn; i++) {
-			struct blob *frame = seen_cache_frame(&p->seen, m->ids.ids + i * WIRE_ID_LEN);
+		for (uint16_t i = 0; i < m->ids.count && nb->link; i++) {
+			struct blob *frame = seen_cache_frame(&n->seen, m->ids.ids + i * WIRE_ID_LEN);
 			if (!frame) {
 				/* Never had it, or released it (peer.resend_cache_size). */
-				p->stats.grafts_unanswerable++;
+				n->stats.grafts_unanswerable++;
 				continue;
 			}
-			if (!payload_fits(nb, frame->len)) {
+			if (!payload_fits(n, nb, frame->len)) {
 				/* It asks again, later, and others too. */
-				p->stats.pushes_deferred++;
+				n->stats.pushes_deferred++;
 				continue;
 			}
-			if (neighbour_send_blob(nb, frame) < 0)
+			if (neighbour_send(n, nb, frame) < 0)
 				continue;
-			p->stats.grafts_answered++;
-			p->stats.gossip_frames_sent++;
-			p->stats.gossip_bytes_sent += frame->len;
+			n->stats.grafts_answered++;
+			n->stats.gossip_frames_sent++;
+			n->stats.gossip_bytes_sent += frame->len;
 		}
 		return;
 	case WIRE_IHAVE:
-		p->stats.ihave_ids_received += m->ids.count;
+		n->stats.ihave_ids_received += m->ids.count;
 		for (uint16_t i = 0; i < m->ids.count; i++) {
 			const uint8_t *id = m->ids.ids + i * WIRE_ID_LEN;
 			struct tree_missing e = {.from = nb->addr, .announced = now,
-						 .from_eager = !nb->lazy || !p->cfg.peer.lazy_push};
+						 .from_eager = !nb->lazy || !n->cfg.peer.lazy_push};
 
 			/* Lookups miss the CPU cache: start the ones a few ids ahead. */
 			if (i + TREE_PREFETCH < m->ids.count)
-				seen_cache_prefetch(&p->seen, id + TREE_PREFETCH * WIRE_ID_LEN);
-			if (seen_cache_contains(&p->seen, id)) {
-				unannounce(nb, id); /* it has it: no need to tell it */
+				seen_cache_prefetch(&n->seen, id + TREE_PREFETCH * WIRE_ID_LEN);
+			if (seen_cache_contains(&n->seen, id)) {
+				unannounce(n, nb, id); /* it has it: no need to tell it */
 				continue;
 			}
 			/* Only the first announcement of a missing message counts. */
-			if (!seen_cache_insert(&p->announced, id, now))
+			if (!seen_cache_insert(&n->announced, id, now))
 				continue;
 			memcpy(e.id, id, WIRE_ID_LEN);
-			missing_push(p, e, now);
+			missing_push(n, e, now);
 		}
 		return;
 	default:
@@ -608,34 +574,33 @@ tree_on_frame(struct peer *p, struct neighbour *nb, const struct wire_msg *m)
 }
 
 void
-tree_init(struct peer *p)
+tree_init(struct peer_node *n)
 {
-	seen_cache_init(&p->announced, TREE_MAX_MISSING, p->cfg.peer.seen_cache_age_usec);
-	tree_reconfigure(p);
+	seen_cache_init(&n->announced, TREE_MAX_MISSING, n->cfg.peer.seen_cache_age_usec);
+	tree_reconfigure(n);
 }
 
 void
-tree_reconfigure(struct peer *p)
+tree_reconfigure(struct peer_node *n)
 {
-	seen_cache_set_frame_budget(&p->seen, p->cfg.peer.resend_cache_size);
-	p->graft_jitter = rng_below(&p->rng, p->cfg.peer.graft_timeout_usec / 4 + 1);
-	if (!p->cfg.peer.lazy_push) {
+	seen_cache_set_frame_budget(&n->seen, n->cfg.peer.resend_cache_size);
+	n->graft_jitter = rng_below(&n->rng, n->cfg.peer.graft_timeout_usec / 4 + 1);
+	if (!n->cfg.peer.lazy_push) {
 		/* Flooding: every link eager again, nothing left to announce. */
-		for (struct neighbour *nb = p->neighbours; nb; nb = nb->next) {
+		for (struct neighbour *nb = n->neighbours; nb; nb = nb->next) {
 			nb->lazy = false;
-			flush_ihave(p, nb);
+			flush_ihave(n, nb);
 		}
 	}
 }
 
 void
-tree_free(struct peer *p)
+tree_free(struct peer_node *n)
 {
-	p->ihave_timer = sd_event_source_disable_unref(p->ihave_timer);
-	p->graft_timer = sd_event_source_disable_unref(p->graft_timer);
-	for (unsigned t = 0; p->missing && t <= TREE_GRAFT_TRIES; t++)
-		fifo_release(&p->missing[t]);
-	free(p->missing);
-	p->missing = NULL;
-	seen_cache_free(&p->announced);
+	n->timer[PEER_T_IHAVE] = n->timer[PEER_T_GRAFT] = 0;
+	for (unsigned t = 0; n->missing && t <= TREE_GRAFT_TRIES; t++)
+		fifo_release(&n->missing[t]);
+	free(n->missing);
+	n->missing = NULL;
+	seen_cache_free(&n->announced);
 }

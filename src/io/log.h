@@ -7,14 +7,7 @@
 #include <stdlib.h>
 #include <syslog.h>
 
-/* Structured fields attached to an event (journal fields GOSSIP_*, MESSAGE_ID). */
-struct log_fields {
-	const char *event;  /* GOSSIP_EVENT: registered, removed, received, sent, dead, ... */
-	const char *msg_id; /* GOSSIP_MSG_ID: sha256 hex */
-	const char *origin; /* GOSSIP_ORIGIN: ip:port */
-	const char *remote; /* GOSSIP_REMOTE: ip:port */
-	const char *sd_id;  /* MESSAGE_ID: 32 hex digits, for catalogued events */
-};
+#include "core/env.h"
 
 enum log_target {
 	LOG_TARGET_AUTO,   /* journal when stderr is connected to it, else stderr */
@@ -60,13 +53,5 @@ void log_emit(int prio, const char *file, int line, const char *func, const stru
 		log_emit(LOG_ERR, __FILE__, __LINE__, __func__, NULL, __VA_ARGS__);                \
 		exit(EXIT_FAILURE);                                                                \
 	} while (0)
-
-/* MESSAGE_ID values of catalogued events (see the journal catalog). */
-#define GOSSIP_SD_ID_PEER_REGISTERED "5b1d0a3e8c7f4e2a9d6b1c0f3a7e5d21"
-#define GOSSIP_SD_ID_PEER_REMOVED "8e2f6c1a4b9d4f7e8a3c5b2d1e0f9a42"
-#define GOSSIP_SD_ID_DEAD_NODE "c3a94f0e7b2d48e1a6f5d9c8b7e2a163"
-#define GOSSIP_SD_ID_RECEIVED "1f7e3b9a5c2d4e6f8a0b1c2d3e4f5a84"
-#define GOSSIP_SD_ID_SENT "a6d2c8e4f0b14a3c9e7d5b3a1f0e8c95"
-#define GOSSIP_SD_ID_READY "0d4b8f2a6e1c4d9b8f3a7e6c5d4b3a26"
 
 #endif

@@ -12,9 +12,10 @@
 
 #include <systemd/sd-journal.h>
 
+#include "clock.h"
 #include "log.h"
 #include "sink.h"
-#include "util.h"
+#include "core/util.h"
 
 static struct {
 	const char *ident;

@@ -84,6 +84,12 @@ conn_loop_init(struct conn_loop *l, sd_event *e)
 void
 conn_loop_done(struct conn_loop *l)
 {
+	while (l->all) {
+		if (l->all->closed)
+			conn_free(l->all);
+		else
+			conn_close(l->all, "stopping", 0);
+	}
 	l->post = sd_event_source_disable_unref(l->post);
 	free(l->scratch);
 	l->scratch = NULL;
@@ -129,11 +135,15 @@ conn_new(struct conn_loop *l, int fd, bool connecting, const struct conn_callbac
 	c->userdata = userdata;
 	c->connecting = connecting;
 	snprintf(c->desc, sizeof(c->desc), "%s", desc);
+	c->all_next = l->all;
+	if (l->all)
+		l->all->all_prev = c;
+	l->all = c;
+	l->n_conns++;
 	/* Gossip frames are small and latency matters: no Nagle delay. Fails harmlessly on AF_UNIX. */
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (sd_event_add_io(l->event, &c->io, fd, connecting ? EPOLLOUT : EPOLLIN, on_io, c) < 0) {
-		close(fd);
-		free(c);
+		conn_free(c);
 		return NULL;
 	}
 	return c;
@@ -432,6 +442,13 @@ on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 static void
 conn_free(struct conn *c)
 {
+	if (c->all_prev)
+		c->all_prev->all_next = c->all_next;
+	else
+		c->loop->all = c->all_next;
+	if (c->all_next)
+		c->all_next->all_prev = c->all_prev;
+	c->loop->n_conns--;
 	unlink_dirty(c);
 	c->io = sd_event_source_disable_unref(c->io);
 	c->close_timer = sd_event_source_disable_unref(c->close_timer);

@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "paths.h"
-#include "util.h"
+#include "core/util.h"
 
 static char *
 xasprintf_path(const char *a, const char *b)

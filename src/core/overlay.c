@@ -1,0 +1,544 @@
+/* SPDX-License-Identifier: MIT */
+/* The peer's overlay: neighbour links, handshake, liveness, dead detection, degree upkeep. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "list.h"
+#include "peer_int.h"
+
+const char *
+nb_state_name(enum nb_state s)
+{
+	switch (s) {
+	case NB_UP:
+		return "up";
+	case NB_CONNECTING:
+		return "connecting";
+	case NB_DOWN:
+		return "down";
+	}
+	return "?";
+}
+
+struct neighbour *
+overlay_find(const struct peer_node *n, const struct node_addr *a)
+{
+	for (struct neighbour *nb = n->neighbours; nb; nb = nb->next)
+		if (node_addr_equal(&nb->addr, a))
+			return nb;
+	return NULL;
+}
+
+/* Closes nb's link without the close counting against it. */
+static void
+detach_link(struct peer_node *n, struct neighbour *nb, const char *reason, uint64_t now)
+{
+	struct link *lk = nb->link;
+
+	if (!lk)
+		return;
+	tree_link_lost(n, nb, now);
+	nb->link = NULL;
+	peer_link_close(n, lk, reason, 0, false);
+}
+
+static struct neighbour *
+neighbour_new(struct peer_node *n, const struct node_addr *a, bool wanted)
+{
+	struct neighbour *nb = xcalloc(1, sizeof(*nb));
+	uint32_t count = n->n_neighbours;
+
+	/* 2^32 neighbours in one run would take centuries of churn; 0 stays "none". */
+	nb->serial = ++n->neighbour_serial ? n->neighbour_serial : ++n->neighbour_serial;
+	nb->addr = *a;
+	node_addr_str(a, nb->addr_str);
+	nb->wanted = wanted;
+	nb->state = NB_DOWN;
+	liveness_init(&nb->live);
+	DLIST_PUSH(&n->neighbours, nb, &count);
+	n->n_neighbours = count;
+	return nb;
+}
+
+static void
+neighbour_remove(struct peer_node *n, struct neighbour *nb, const char *reason, uint64_t now)
+{
+	uint32_t count = n->n_neighbours;
+
+	detach_link(n, nb, reason, now);
+	DLIST_REMOVE(&n->neighbours, nb, &count);
+	n->n_neighbours = count;
+	buf_free(&nb->ihave);
+	buf_free(&nb->graft);
+	free(nb);
+	peer_notice(n, NOTICE_STATUS);
+}
+
+int
+neighbour_send(struct peer_node *n, struct neighbour *nb, struct blob *frame)
+{
+	int r;
+
+	if (!nb->link)
+		return -ENOTCONN;
+	r = peer_link_send(n, nb->link, frame);
+	if (r == -ENOBUFS) {
+		/* A neighbour that cannot keep up is dropped, not waited for. */
+		n->stats.neighbours_dropped_slow++;
+		peer_log(n, LOG_WARNING,
+			 "neighbour %s: send queue over peer.send_queue_limit (%llu bytes); dropping "
+			 "the connection",
+			 nb->addr_str, (unsigned long long)n->cfg.peer.send_queue_limit);
+		detach_link(n, nb, "send queue full", n->now);
+		nb->state = NB_DOWN;
+	}
+	return r;
+}
+
+void
+neighbour_send_buf(struct peer_node *n, struct neighbour *nb, struct buf *b)
+{
+	struct blob *bl = blob_from_buf(b);
+
+	(void)neighbour_send(n, nb, bl);
+	blob_unref(bl);
+	buf_free(b);
+}
+
+static void
+send_hello(struct peer_node *n, struct link *lk)
+{
+	struct buf b = {0};
+
+	wire_encode_hello(&b, WIRE_ROLE_PEER, &n->self, n->incarnation);
+	(void)peer_link_send_buf(n, lk, &b);
+	buf_free(&b);
+}
+
+static void
+start_connect(struct peer_node *n, struct neighbour *nb, uint64_t now)
+{
+	int r;
+
+	detach_link(n, nb, "reconnecting", now);
+	nb->live.attempt_at = now;
+	nb->link = peer_link_connect(n, LINK_NEIGHBOUR, nb, &nb->addr, now,
+				     n->cfg.peer.send_queue_limit, &r);
+	if (!nb->link) {
+		nb->state = NB_DOWN;
+		peer_debug(n, "connect to %s failed: %s", nb->addr_str, strerror(-r));
+		/* The next tick declares it dead once it has missed enough. */
+		(void)liveness_miss(&nb->live, &n->live);
+		return;
+	}
+	nb->state = NB_CONNECTING;
+}
+
+static void
+declare_dead(struct peer_node *n, struct neighbour *nb, struct instant t)
+{
+	struct node_addr a = nb->addr;
+
+	n->stats.neighbours_dead++;
+	peer_log(n, LOG_WARNING, "Neighbour %s is dead: %u consecutive missed pings or failed reconnects",
+		 nb->addr_str, nb->live.misses);
+	neighbour_remove(n, nb, "dead", t.mono);
+	addr_set_remove(&n->known, &a);
+	addr_set_add(&n->avoid, &a);
+	seeds_report_dead(n, &a, t);
+}
+
+static bool
+exclude_candidate(const struct node_addr *a, void *ctx)
+{
+	struct peer_node *n = ctx;
+
+	return node_addr_equal(a, &n->self) || overlay_find(n, a) || addr_set_contains(&n->avoid, a);
+}
+
+void
+overlay_maintain(struct peer_node *n, uint64_t now)
+{
+	uint32_t wanted = 0;
+	struct node_addr a;
+
+	if (n->state == PEER_LEAVING)
+		return;
+	for (struct neighbour *nb = n->neighbours; nb; nb = nb->next)
+		wanted += nb->wanted;
+	while (wanted < n->cfg.peer.degree && n->n_neighbours < n->cfg.peer.max_neighbours &&
+	       addr_set_pick(&n->known, &n->rng, exclude_candidate, n, &a)) {
+		struct neighbour *nb = neighbour_new(n, &a, true);
+		peer_debug(n, "connecting to new neighbour %s", nb->addr_str);
+		start_connect(n, nb, now);
+		wanted++;
+	}
+}
+
+static void
+neighbour_up(struct peer_node *n, struct neighbour *nb, struct link *lk, uint64_t now)
+{
+	struct log_fields f = {.event = "neighbour-up", .remote = nb->addr_str};
+
+	nb->link = lk;
+	lk->owner = nb;
+	lk->kind = LINK_NEIGHBOUR;
+	lk->queue_limit = n->cfg.peer.send_queue_limit;
+	nb->state = NB_UP;
+	nb->up_since = now;
+	nb->lazy = false; /* a new link starts in the tree; duplicates prune it */
+	liveness_heard(&nb->live);
+	nb->live.awaiting = false;
+	addr_set_remove(&n->avoid, &nb->addr);
+	peer_event(n, LOG_INFO, &f, "Connected to neighbour %s (%s)", nb->addr_str,
+		   lk->outbound ? "outgoing" : "incoming");
+	peer_notice(n, NOTICE_STATUS);
+}
+
+/* HELLO on an inbound connection from another peer: it becomes a neighbour, or is refused. */
+static int
+pending_hello(struct peer_node *n, struct link *lk, const struct wire_msg *m, uint64_t now,
+	      const char **reason)
+{
+	struct neighbour *nb;
+	char as[NODE_ADDR_STRLEN];
+
+	node_addr_str(&m->hello.addr, as);
+	if (node_addr_equal(&m->hello.addr, &n->self)) {
+		*reason = "HELLO claims our own address";
+		return -EBADMSG;
+	}
+	if (n->state == PEER_LEAVING) {
+		peer_link_refuse(n, lk, WIRE_ERR_REFUSED, "peer is leaving");
+		return 0;
+	}
+	nb = overlay_find(n, &m->hello.addr);
+	if (nb && nb->link && nb->state != NB_DOWN) {
+		/* Two links between the same pair: keep the one the smaller address opened. */
+		if (node_addr_cmp(&n->self, &m->hello.addr) < 0) {
+			peer_debug(n, "duplicate link from %s refused (ours wins)", as);
+			peer_link_refuse(n, lk, WIRE_ERR_DUPLICATE, "already connected");
+			return 0;
+		}
+		peer_debug(n, "duplicate link from %s: keeping theirs", as);
+		detach_link(n, nb, "duplicate link", now);
+	}
+	if (!nb) {
+		if (n->n_neighbours >= n->cfg.peer.max_neighbours) {
+			peer_log(n, LOG_INFO, "refusing neighbour %s: peer.max_neighbours (%u) reached",
+				 as, n->cfg.peer.max_neighbours);
+			peer_link_refuse(n, lk, WIRE_ERR_FULL, "too many neighbours");
+			return 0;
+		}
+		nb = neighbour_new(n, &m->hello.addr, false);
+	}
+	DLIST_REMOVE(&n->pending, lk, &n->n_pending);
+	send_hello(n, lk);
+	neighbour_up(n, nb, lk, now);
+	/* It is alive and talking to us: learn it even if the seeds have not told us yet. */
+	addr_set_add(&n->known, &nb->addr);
+	return 0;
+}
+
+static void
+handle_error_frame(struct peer_node *n, struct neighbour *nb, const struct wire_msg *m,
+		   uint64_t now)
+{
+	switch (m->error.code) {
+	case WIRE_ERR_DUPLICATE:
+		/* Their link to us wins; wait for it rather than count a miss. */
+		peer_debug(n, "neighbour %s: duplicate link, using theirs", nb->addr_str);
+		detach_link(n, nb, "duplicate link", now);
+		nb->state = NB_CONNECTING;
+		nb->live.attempt_at = now;
+		break;
+	case WIRE_ERR_FULL:
+	case WIRE_ERR_REFUSED:
+		peer_log(n, LOG_INFO, "neighbour %s refused the link: %s", nb->addr_str, m->error.text);
+		addr_set_add(&n->avoid, &nb->addr);
+		neighbour_remove(n, nb, "refused", now);
+		overlay_maintain(n, now);
+		break;
+	default:
+		peer_log(n, LOG_WARNING, "neighbour %s reported an error (code %u): %s", nb->addr_str,
+			 m->error.code, m->error.text);
+		break;
+	}
+}
+
+static int
+neighbour_frame(struct peer_node *n, struct neighbour *nb, struct link *lk, const uint8_t *frame,
+		size_t len, const struct wire_msg *m, bool last_in_read, struct instant t,
+		const char **reason)
+{
+	struct buf b = {0};
+
+	/* Any frame is proof of life: a busy link is never declared silent. */
+	liveness_heard(&nb->live);
+	switch (m->type) {
+	case WIRE_HELLO:
+		if (nb->state != NB_CONNECTING || !node_addr_equal(&m->hello.addr, &nb->addr) ||
+		    m->hello.role != WIRE_ROLE_PEER) {
+			*reason = nb->state == NB_CONNECTING ? "HELLO from an unexpected node"
+							     : "unexpected HELLO";
+			return -EBADMSG;
+		}
+		neighbour_up(n, nb, lk, t.mono);
+		return 0;
+	case WIRE_GOSSIP:
+		if (nb->state != NB_UP) {
+			*reason = "GOSSIP before HELLO";
+			return -EBADMSG;
+		}
+		return gossip_receive(n, nb, frame, len, m, last_in_read, t, reason);
+	case WIRE_PING:
+		wire_encode_nonce(&b, WIRE_PONG, m->nonce);
+		neighbour_send_buf(n, nb, &b);
+		return 0;
+	case WIRE_PONG:
+		if (liveness_pong(&nb->live, m->nonce, t.mono))
+			n->stats.pongs_received++;
+		return 0;
+	case WIRE_LEAVE: {
+		struct log_fields f = {.event = "left", .remote = nb->addr_str};
+		peer_event(n, LOG_INFO, &f, "Neighbour %s left", nb->addr_str);
+		addr_set_remove(&n->known, &nb->addr);
+		neighbour_remove(n, nb, "left", t.mono);
+		overlay_maintain(n, t.mono);
+		return 0;
+	}
+	case WIRE_ERROR:
+		handle_error_frame(n, nb, m, t.mono);
+		return 0;
+	case WIRE_IHAVE:
+	case WIRE_GRAFT:
+	case WIRE_PRUNE:
+		if (nb->state != NB_UP) {
+			*reason = "broadcast tree frame before HELLO";
+			return -EBADMSG;
+		}
+		tree_on_frame(n, nb, m, t.mono);
+		return 0;
+	default:
+		*reason = "unexpected frame type between peers";
+		return -EBADMSG;
+	}
+}
+
+/* A frame on a link that is not a neighbour's yet: HELLO, or a seed's probe. */
+static int
+pending_frame(struct peer_node *n, struct link *lk, const struct wire_msg *m, uint64_t now,
+	      const char **reason)
+{
+	struct buf b = {0};
+
+	if (lk->kind == LINK_PROBE) {
+		if (m->type == WIRE_PING) {
+			wire_encode_nonce(&b, WIRE_PONG, m->nonce);
+			(void)peer_link_send_buf(n, lk, &b);
+			buf_free(&b);
+		}
+		return 0;
+	}
+	if (m->type != WIRE_HELLO) {
+		*reason = "expected HELLO first";
+		return -EBADMSG;
+	}
+	if (m->hello.role == WIRE_ROLE_SEED) {
+		lk->kind = LINK_PROBE;
+		send_hello(n, lk);
+		return 0;
+	}
+	return pending_hello(n, lk, m, now, reason);
+}
+
+int
+overlay_frame(struct peer_node *n, struct link *lk, const uint8_t *frame, size_t len,
+	      const struct wire_msg *m, bool last_in_read, struct instant t, const char **reason)
+{
+	if (lk->kind != LINK_NEIGHBOUR)
+		return pending_frame(n, lk, m, t.mono, reason);
+	return neighbour_frame(n, lk->owner, lk, frame, len, m, last_in_read, t, reason);
+}
+
+void
+overlay_connected(struct peer_node *n, struct link *lk)
+{
+	send_hello(n, lk);
+}
+
+void
+overlay_closed(struct peer_node *n, struct link *lk, const char *reason, int error,
+	       struct instant t)
+{
+	struct neighbour *nb = lk->owner;
+
+	if (error == EBADMSG || (error && lk->kind != LINK_NEIGHBOUR))
+		peer_log_link_error(n, lk, lk->kind == LINK_NEIGHBOUR ? "neighbour" : "inbound",
+				    reason, error);
+	if (lk->kind != LINK_NEIGHBOUR) {
+		DLIST_REMOVE(&n->pending, lk, &n->n_pending);
+		return;
+	}
+	tree_link_lost(n, nb, t.mono);
+	nb->link = NULL;
+	if (nb->state == NB_UP)
+		peer_log(n, LOG_INFO, "lost connection to neighbour %s: %s%s%s", nb->addr_str, reason,
+			 error ? ": " : "", error ? strerror(error) : "");
+	else
+		peer_debug(n, "connect to %s failed: %s%s%s", nb->addr_str, reason, error ? ": " : "",
+			   error ? strerror(error) : "");
+	nb->state = NB_DOWN;
+	if (liveness_miss(&nb->live, &n->live))
+		declare_dead(n, nb, t);
+	peer_notice(n, NOTICE_STATUS);
+}
+
+struct link *
+overlay_accept(struct peer_node *n, void *io, const char *desc, uint64_t now)
+{
+	struct link *lk;
+
+	if (n->n_pending >= PEER_MAX_PENDING) {
+		peer_log(n, LOG_WARNING,
+			 "refusing connection from %s: %d connections already waiting for HELLO", desc,
+			 PEER_MAX_PENDING);
+		return NULL;
+	}
+	lk = peer_link_new(n, LINK_PENDING, NULL, false, now, desc, PEER_PENDING_QUEUE_LIMIT);
+	lk->io = io;
+	DLIST_PUSH(&n->pending, lk, &n->n_pending);
+	n->stats.connections_accepted++;
+	return lk;
+}
+
+/*
+ * On a loaded host the answer may be late for reasons of our own: our PING
+ * waits behind a backlog queued to this neighbour, or its frames wait in our
+ * socket because this process was not scheduled. While the backlog drains
+ * the neighbour is reading (TCP takes more only when it reads), and unread
+ * bytes from it are as good as a frame: it is alive. A crashed or hung
+ * neighbour does neither, and misses count.
+ */
+static void
+check_progress(struct peer_node *n, struct neighbour *nb)
+{
+	struct link_progress pr = {0};
+
+	if (nb->state != NB_UP || !nb->link)
+		return;
+	n->env.ops->progress(n->env.ctx, nb->link, nb->live.awaiting, &pr);
+	if ((pr.queued && pr.bytes_out != nb->drained_mark) || (nb->live.awaiting && pr.unread > 0))
+		liveness_heard(&nb->live);
+	nb->drained_mark = pr.bytes_out;
+}
+
+/* One neighbour's liveness step; returns whether it was up and missed a ping. */
+static bool
+tick_neighbour(struct peer_node *n, struct neighbour *nb, const struct liveness_params *live,
+	       struct instant t)
+{
+	struct buf b = {0};
+	bool missed = nb->state == NB_UP && liveness_ping_overdue(&nb->live, t.mono, live);
+
+	switch (liveness_tick(&nb->live, nb->state, t.mono, live, &n->rng)) {
+	case LIVENESS_WAIT:
+		break;
+	case LIVENESS_PING:
+		wire_encode_nonce(&b, WIRE_PING, nb->live.nonce);
+		neighbour_send_buf(n, nb, &b);
+		n->stats.pings_sent++;
+		break;
+	case LIVENESS_RECONNECT:
+		start_connect(n, nb, t.mono);
+		break;
+	case LIVENESS_DEAD:
+		declare_dead(n, nb, t);
+		break;
+	}
+	return missed;
+}
+
+/* Inbound connections that never said HELLO, and finished probes. */
+static void
+expire_pending(struct peer_node *n, uint64_t now)
+{
+	for (struct link *lk = n->pending, *next; lk; lk = next) {
+		next = lk->next;
+		if (now - lk->opened_at <= PEER_HANDSHAKE_TIMEOUT_USEC)
+			continue;
+		if (lk->kind == LINK_PENDING) {
+			peer_log_link_error(n, lk, "inbound", "no HELLO in time", ETIMEDOUT);
+			peer_link_close(n, lk, "no HELLO in time", ETIMEDOUT, false);
+		} else {
+			peer_link_close(n, lk, "probe idle", 0, false);
+		}
+	}
+}
+
+void
+overlay_tick(struct peer_node *n, struct instant t)
+{
+	struct liveness_params live = liveness_scaled(&n->live, n->health.score);
+	unsigned up = 0, missed = 0;
+	uint32_t was = n->health.score;
+
+	for (struct neighbour *nb = n->neighbours, *next; nb; nb = next) {
+		next = nb->next;
+		check_progress(n, nb);
+		up += nb->state == NB_UP;
+		missed += tick_neighbour(n, nb, &live, t);
+	}
+	if (local_health_misses(&n->health, missed, up)) {
+		char why[64];
+		snprintf(why, sizeof(why), "%u of %u neighbours missed a ping", missed, up);
+		peer_health_changed(n, was, why);
+	}
+	expire_pending(n, t.mono);
+	if (t.mono - n->avoid_cleared_at > 2 * n->cfg.seed.lease_time_usec) {
+		addr_set_clear(&n->avoid);
+		n->avoid_cleared_at = t.mono;
+	}
+	overlay_maintain(n, t.mono);
+}
+
+void
+overlay_leave(struct peer_node *n)
+{
+	while (n->neighbours) {
+		struct neighbour *nb = n->neighbours;
+		struct buf b = {0};
+
+		if (nb->state == NB_UP && nb->link) {
+			struct link *lk = nb->link;
+			wire_encode_addr_msg(&b, WIRE_LEAVE, &n->self);
+			(void)peer_link_send_buf(n, lk, &b);
+			buf_free(&b);
+			nb->link = NULL;
+			peer_link_close(n, lk, "leaving", 0, true);
+		}
+		neighbour_remove(n, nb, "leaving", 0);
+	}
+	while (n->pending)
+		peer_link_close(n, n->pending, "leaving", 0, false);
+}
+
+void
+overlay_start(struct peer_node *n)
+{
+	n->live = (struct liveness_params){n->cfg.peer.ping_interval_usec,
+					   n->cfg.peer.ping_timeout_usec, n->cfg.peer.ping_misses};
+}
+
+void
+overlay_free(struct peer_node *n)
+{
+	while (n->neighbours)
+		neighbour_remove(n, n->neighbours, "stopping", 0);
+	while (n->pending)
+		peer_link_close(n, n->pending, "stopping", 0, false);
+	addr_set_free(&n->known);
+	addr_set_free(&n->avoid);
+}

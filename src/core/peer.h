@@ -1,0 +1,252 @@
+/* SPDX-License-Identifier: MIT */
+/* The peer's protocol without I/O: seeds, neighbours, liveness, the broadcast tree, delivery. */
+#ifndef GOSSIP_CORE_PEER_H
+#define GOSSIP_CORE_PEER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "env.h"
+#include "membership.h"
+#include "seen.h"
+#include "util.h"
+#include "wire.h"
+
+/*
+ * A peer node is driven by inputs (peer_node_* below), each given the
+ * current time, and acts only through its environment (env.h). The daemon
+ * (src/peer) feeds it from sd-event; the unit tests and the simulator feed
+ * it directly.
+ */
+
+/* Inbound connections that have not said HELLO yet, at most. */
+#define PEER_MAX_PENDING 64
+/* An inbound connection must say HELLO within this time; a seed's probe is closed after it. */
+#define PEER_HANDSHAKE_TIMEOUT_USEC (5 * USEC_PER_SEC)
+/* How long a leaving peer's program waits for its LEAVE frames to go out (after NOTICE_STOPPED). */
+#define PEER_LEAVE_TIMEOUT_USEC (USEC_PER_SEC)
+/* Queue limit of a connection before its HELLO. */
+#define PEER_PENDING_QUEUE_LIMIT (64 * 1024)
+/* A seed that does not answer REGISTER within this time is treated as down. */
+#define PEER_REGISTER_REPLY_TIMEOUT_USEC (5 * USEC_PER_SEC)
+/* At most one warning about stale messages this often. */
+#define PEER_STALE_LOG_USEC (10 * USEC_PER_SEC)
+
+/*
+ * The peer's statistics, in the order gossipctl stats shows them: C()
+ * counters (monotonic), G() gauges (read from the state). One table for the
+ * struct, the control reply and the documentation.
+ */
+#define PEER_STATS(C, G)                                                                            \
+	C(messages_sent, "messages this peer originated")                                          \
+	C(messages_received, "messages delivered here, each once")                                 \
+	C(duplicates_received, "copies of messages already delivered")                             \
+	C(gossip_frames_sent, "payload frames sent (pushes and GRAFT answers)")                   \
+	C(gossip_frames_received, "payload frames received")                                       \
+	C(gossip_bytes_sent, "bytes of payload frames sent")                                       \
+	C(pings_sent, "PING frames sent")                                                          \
+	C(pongs_received, "PONG frames answering this peer's PING")                                \
+	C(neighbours_dead, "neighbours declared dead")                                             \
+	C(neighbours_dropped_slow, "neighbours dropped for a full send queue")                     \
+	C(malformed_frames, "connections closed for a malformed frame")                            \
+	C(oversized_dropped, "messages over peer.max_message_size dropped")                        \
+	G(seen_cache_entries, "message ids in the seen cache")                                     \
+	G(seen_cache_evicted, "ids evicted from the full seen cache")                              \
+	C(connections_accepted, "inbound connections accepted")                                    \
+	C(ihave_frames_sent, "IHAVE frames sent")                                                  \
+	C(ihave_ids_sent, "message ids announced in IHAVE")                                        \
+	C(ihave_ids_received, "message ids received in IHAVE")                                     \
+	C(ihave_ids_spared, "announcements not sent: the neighbour had the message")               \
+	C(grafts_sent, "message ids asked for in GRAFT")                                           \
+	C(grafts_answered, "GRAFT requests answered with the message")                            \
+	C(grafts_unanswerable, "GRAFT requests for a message no longer kept")                     \
+	C(grafts_failed, "announced messages never received after every GRAFT")                   \
+	C(grafts_deferred, "GRAFTs put off while the tree was still delivering")                   \
+	C(graft_retries, "GRAFTs sent again, to another neighbour")                                \
+	C(prunes_sent, "PRUNE frames sent")                                                        \
+	C(prunes_received, "PRUNE frames received")                                                \
+	C(prunes_withheld, "duplicates that did not prune their link")                            \
+	C(tree_rejoins, "GRAFTs sent to rejoin the tree after every link was pruned")              \
+	C(announcements_dropped, "announced messages forgotten: too many missing")                 \
+	G(lazy_links, "neighbour links that carry IHAVE, not payloads")                            \
+	G(resend_cache_bytes, "bytes of messages kept to answer GRAFT")                            \
+	C(control_pauses, "times gossipctl requests were paused for a full neighbour queue")       \
+	C(pushes_deferred, "payloads announced instead: the neighbour's queue was full")           \
+	G(local_health, "local health score (0 healthy)")                                          \
+	C(local_health_raises, "times the local health score rose")                                \
+	C(stale_dropped, "messages dropped as older than the seen cache's memory")
+
+#define PEER_STAT_FIELD(name, help) uint64_t name;
+#define PEER_STAT_NONE(name, help)
+struct peer_stats {
+	PEER_STATS(PEER_STAT_FIELD, PEER_STAT_NONE)
+};
+
+struct peer_stat_desc {
+	const char *name;
+	const char *help;
+	bool gauge;
+};
+/* The table above, as data; PEER_STAT_COUNT entries. */
+extern const struct peer_stat_desc peer_stat_descs[];
+extern const size_t peer_stat_count;
+
+struct tree_fifo;
+
+struct neighbour {
+	uint32_t serial; /* this peer's own number for it, never 0 nor reused */
+	struct node_addr addr;
+	char addr_str[NODE_ADDR_STRLEN];
+	bool wanted; /* one of the `degree` neighbours this peer chose itself */
+	enum nb_state state;
+	struct link *link; /* NULL when NB_DOWN */
+	struct liveness live;
+	uint64_t up_since;
+	uint64_t drained_mark; /* the link's bytes written at the last tick */
+	bool lazy;        /* tree.c: this link gets IHAVE, not the messages themselves */
+	struct buf ihave; /* ids waiting for the next IHAVE to this neighbour */
+	struct buf graft; /* ids to ask it for at the end of this GRAFT timer run */
+	struct neighbour *prev, *next;
+};
+
+/* The peer's dealings with one seed. */
+struct seed_session {
+	struct node_addr addr;
+	char addr_str[NODE_ADDR_STRLEN];
+	struct link *link;
+	bool connected;
+	bool wanted;     /* part of the majority this peer registers with */
+	bool registered; /* a PEER_LIST answered our REGISTER on this connection */
+	struct addr_set list; /* peers this seed last listed */
+	uint64_t register_sent_at; /* a registration attempt (connect + REGISTER) began; 0 = none */
+	uint64_t next_attempt;
+	uint64_t backoff;
+};
+
+enum peer_state {
+	PEER_REGISTERING,
+	PEER_READY,
+	PEER_LEAVING,
+};
+
+/* The core's timers; each is a deadline, 0 when off. */
+enum peer_timer {
+	PEER_T_TICK,     /* liveness, housekeeping: every peer.ping_interval */
+	PEER_T_REGISTER, /* keep a seed majority wanted */
+	PEER_T_REFRESH,  /* refresh the leases: every seed.lease_time / 3 */
+	PEER_T_IHAVE,    /* announce gathered ids */
+	PEER_T_GRAFT,    /* ask for announced messages that did not come (an idle wake-up) */
+	PEER_TIMERS,
+};
+
+struct peer_node {
+	struct env env;
+	struct gossip_config cfg; /* the node's own copy */
+	struct node_addr self;
+	char self_str[NODE_ADDR_STRLEN];
+	char self_ip[NODE_ADDR_STRLEN];
+	uint64_t incarnation;
+	struct rng rng;
+	enum peer_state state;
+	bool stopped; /* NOTICE_STOPPED was given */
+
+	uint64_t now; /* the monotonic time of the input being handled */
+	uint64_t timer[PEER_TIMERS];
+	uint64_t tick_due;          /* when the running tick was due (its lateness) */
+	uint64_t woken[WAKE_CLASSES]; /* what the environment was last asked for */
+
+	/* seeds (seedlink.c) */
+	struct seed_session *seeds;
+	uint32_t n_seeds;
+	uint32_t *seed_order;
+	uint32_t seeds_required;
+	uint64_t last_retry_log;
+
+	/* overlay (overlay.c) */
+	struct addr_set known;
+	struct addr_set avoid; /* dead or refusing: not connected to until they talk to us */
+	uint64_t avoid_cleared_at;
+	struct neighbour *neighbours;
+	uint32_t n_neighbours;
+	uint32_t neighbour_serial; /* the last one given */
+	struct link *pending; /* inbound before HELLO, and seed probes */
+	uint32_t n_pending;
+	struct liveness_params live;
+	struct local_health health;
+
+	/* gossip (gossip.c) */
+	struct seen_cache seen;
+	uint64_t next_seq;
+	uint64_t stale_logged_at, stale_logged; /* the last "stale" warning: when, stale_dropped then */
+	uint64_t stale_reach; /* at the last stale drop, how far back the seen cache reached */
+
+	/* broadcast tree (tree.c) */
+	struct seen_cache announced; /* ids heard in IHAVE, so each is waited for once */
+	struct tree_fifo *missing;   /* announced messages not received yet, per attempt */
+	uint64_t tree_delivered_at;  /* the last message received in full; 0: none yet */
+	uint8_t last_delivered[WIRE_ID_LEN];
+	uint64_t tree_cut_at;  /* an eager link was lost */
+	uint64_t graft_jitter; /* this peer's own part of the GRAFT wait */
+
+	struct peer_stats stats;
+};
+
+/*
+ * Sets up n from a copy of cfg. self: the advertised address; seed: the
+ * random generator's seed (the daemon takes it from getrandom, the
+ * simulator from its scenario). Nothing happens before peer_node_start().
+ */
+void peer_node_init(struct peer_node *n, const struct gossip_config *cfg,
+		    const struct node_addr *self, uint64_t seed, const struct env *env);
+/* Starts registering and the periodic tick. */
+void peer_node_start(struct peer_node *n, struct instant t);
+/* Frees everything; links still open are closed through the environment. */
+void peer_node_free(struct peer_node *n);
+
+/*
+ * Inputs from connections. accept: an inbound connection (io is the
+ * environment's handle, desc names the remote); returns its link, or NULL
+ * when refused (the environment closes it). connected: an outbound connect
+ * completed. frame: one complete frame on lk; last_in_read when no more
+ * input was read after it. Returns 0, or -EBADMSG with *reason, upon which
+ * the environment closes lk and reports it closed with error EBADMSG.
+ * closed: lk is gone (reason, errno or 0); the core frees lk.
+ */
+struct link *peer_node_accept(struct peer_node *n, void *io, const char *desc, struct instant t);
+void peer_node_connected(struct peer_node *n, struct link *lk, struct instant t);
+int peer_node_frame(struct peer_node *n, struct link *lk, const uint8_t *frame, size_t len,
+		    bool last_in_read, struct instant t, const char **reason);
+void peer_node_closed(struct peer_node *n, struct link *lk, const char *reason, int error,
+		      struct instant t);
+
+/* The wake-up asked for with env_ops.wake came due. */
+void peer_node_wakeup(struct peer_node *n, enum wake_class cls, struct instant t);
+
+/* Originates a message: 0 with its id and sequence number, -EINVAL when empty, -EMSGSIZE. */
+int peer_node_broadcast(struct peer_node *n, const uint8_t *payload, size_t len, struct instant t,
+			uint8_t id[WIRE_ID_LEN], uint64_t *seq);
+
+/*
+ * Leaves the network: LEAVE to the seeds and neighbours, every link closed
+ * once written, then NOTICE_STOPPED. The program then gives the environment
+ * up to PEER_LEAVE_TIMEOUT_USEC to write what is queued, and exits.
+ */
+void peer_node_leave(struct peer_node *n, struct instant t);
+
+/*
+ * Applies a reloaded configuration (a copy is taken). Settings bound at start
+ * (PEER_RESTART_SETTINGS) must already have been kept at their old values.
+ */
+void peer_node_reconfigure(struct peer_node *n, const struct gossip_config *cfg, struct instant t);
+#define PEER_RESTART_SETTINGS                                                                       \
+	"peer.seen_cache_size", "peer.history", "log_dir", "address", "peer.control_socket",       \
+		"peer.control_group"
+
+/* Queries, for the control socket and the status line. */
+uint32_t peer_node_seeds_registered(const struct peer_node *n);
+uint64_t peer_node_stat(const struct peer_node *n, size_t i);
+const char *peer_state_name(enum peer_state s);
+const char *nb_state_name(enum nb_state s);
+
+#endif

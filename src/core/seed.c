@@ -1,0 +1,492 @@
+/* SPDX-License-Identifier: MIT */
+/* The seed's protocol: registrations as leases, peer lists, dead reports confirmed by a probe. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "list.h"
+#include "seed.h"
+#include "wire.h"
+
+#define seed_log(s, prio, ...) env_logf(&(s)->env, prio, NULL, __VA_ARGS__)
+#define seed_debug(s, ...)                                                                         \
+	do {                                                                                       \
+		if (env_log_enabled(&(s)->env, LOG_DEBUG))                                         \
+			env_logf(&(s)->env, LOG_DEBUG, NULL, __VA_ARGS__);                         \
+	} while (0)
+
+/* A client's queue: a few peer lists of the largest size. */
+#define SEED_CLIENT_QUEUE_LIMIT (4 * (size_t)WIRE_MAX_BODY)
+#define SEED_PROBE_QUEUE_LIMIT (64 * 1024)
+
+enum probe_verdict {
+	PROBE_ALIVE,
+	PROBE_DEAD,
+	PROBE_CANCELLED,
+};
+
+static void
+notice(struct seed_node *s)
+{
+	if (s->env.ops->notice)
+		s->env.ops->notice(s->env.ctx, NOTICE_STATUS);
+}
+
+static void
+sync_wake(struct seed_node *s)
+{
+	uint64_t at = s->sweep_at;
+
+	for (struct seed_probe *p = s->probes; p; p = p->next)
+		if (p->deadline && (!at || p->deadline < at))
+			at = p->deadline;
+	if (at == s->woken)
+		return;
+	s->woken = at;
+	s->env.ops->wake(s->env.ctx, WAKE_NORMAL, at);
+}
+
+static int
+send_buf(struct seed_node *s, struct link *lk, struct buf *b)
+{
+	struct blob *bl = blob_from_buf(b);
+	int r = s->env.ops->send(s->env.ctx, lk, bl);
+
+	blob_unref(bl);
+	return r;
+}
+
+static void
+close_link(struct seed_node *s, struct link *lk, const char *reason, bool after_flush)
+{
+	if (lk->kind == LINK_SEED)
+		DLIST_REMOVE(&s->clients, lk, &s->n_clients);
+	s->env.ops->close(s->env.ctx, lk, reason, 0, after_flush);
+	free(lk);
+}
+
+/* Logs a removal with the prototype's "Current peers" tail. */
+static void
+log_removed(struct seed_node *s, const struct node_addr *a, const char *why)
+{
+	char as[NODE_ADDR_STRLEN];
+	char *cur = registry_format(&s->registry, SEED_LOG_PEERS_SHOWN);
+	struct log_fields f = {.event = "removed", .remote = node_addr_str(a, as),
+			       .sd_id = GOSSIP_SD_ID_PEER_REMOVED};
+
+	env_logf(&s->env, LOG_INFO, &f, "Removed peer %s (%s). Current peers: %s", as, why, cur);
+	free(cur);
+	notice(s);
+}
+
+static void
+send_peer_list(struct seed_node *s, struct link *lk)
+{
+	struct buf b = {0};
+	struct node_addr *list = xcalloc(s->registry.n ? s->registry.n : 1, sizeof(*list));
+	size_t n = registry_list(&s->registry, list, s->registry.n);
+
+	wire_encode_peer_list(&b, list, (uint32_t)n);
+	free(list);
+	if (send_buf(s, lk, &b) < 0)
+		seed_log(s, LOG_WARNING, "cannot queue peer list to %s: send queue full", lk->desc);
+	buf_free(&b);
+}
+
+static void
+refuse(struct seed_node *s, struct link *lk, uint16_t code, const char *text)
+{
+	struct buf b = {0};
+
+	wire_encode_error(&b, code, text);
+	(void)send_buf(s, lk, &b);
+	buf_free(&b);
+	close_link(s, lk, text, true);
+}
+
+/* Returns false when lk was closed. */
+static bool
+handle_register(struct seed_node *s, struct link *lk, const struct node_addr *a)
+{
+	char as[NODE_ADDR_STRLEN];
+
+	node_addr_str(a, as);
+	if (node_addr_is_unspecified(a)) {
+		seed_log(s, LOG_WARNING, "refusing registration of unspecified address %s from %s", as,
+			 lk->desc);
+		refuse(s, lk, WIRE_ERR_REFUSED, "cannot register an unspecified address");
+		return false;
+	}
+	switch (registry_register(&s->registry, a, s->now, s->cfg.seed.lease_time_usec)) {
+	case REGISTRY_NEW: {
+		char *cur = registry_format(&s->registry, SEED_LOG_PEERS_SHOWN);
+		struct log_fields f = {.event = "registered", .remote = as,
+				       .sd_id = GOSSIP_SD_ID_PEER_REGISTERED};
+		env_logf(&s->env, LOG_INFO, &f, "New peer registered: %s. Current peers: %s", as, cur);
+		free(cur);
+		notice(s);
+		break;
+	}
+	case REGISTRY_REFRESHED:
+		seed_debug(s, "lease of %s refreshed", as);
+		break;
+	case REGISTRY_FULL:
+		seed_log(s, LOG_WARNING, "refusing registration of %s: registry full (seed.max_peers = %u)",
+			 as, s->cfg.seed.max_peers);
+		refuse(s, lk, WIRE_ERR_FULL, "seed registry full");
+		return false;
+	}
+	send_peer_list(s, lk);
+	return true;
+}
+
+static struct seed_probe *
+find_probe(struct seed_node *s, const struct node_addr *a)
+{
+	for (struct seed_probe *p = s->probes; p; p = p->next)
+		if (node_addr_equal(&p->target, a))
+			return p;
+	return NULL;
+}
+
+static void probes_start_waiting(struct seed_node *s);
+
+/* Ends a probe, acts on its verdict and starts a waiting one. */
+static void
+probe_finish(struct seed_node *s, struct seed_probe *p, enum probe_verdict verdict, const char *why)
+{
+	char ts[NODE_ADDR_STRLEN], rs[NODE_ADDR_STRLEN];
+
+	node_addr_str(&p->target, ts);
+	node_addr_str(&p->reporter, rs);
+	if (verdict == PROBE_DEAD) {
+		if (registry_remove(&s->registry, &p->target)) {
+			char why_full[192];
+			snprintf(why_full, sizeof(why_full), "dead: reported by %s, confirmed: %s", rs,
+				 why);
+			log_removed(s, &p->target, why_full);
+		}
+	} else if (verdict == PROBE_ALIVE) {
+		seed_log(s, LOG_INFO, "Dead-node report about %s from %s rejected: %s", ts, rs, why);
+	}
+	DLIST_REMOVE(&s->probes, p, &s->n_probes);
+	if (p->link) {
+		s->env.ops->close(s->env.ctx, p->link, "probe finished", 0, false);
+		free(p->link);
+	}
+	free(p);
+	probes_start_waiting(s);
+}
+
+/* Probes rep->target (a probe that cannot start ends at once, with its verdict). */
+static void
+probe_start(struct seed_node *s, const struct report *rep)
+{
+	struct seed_probe *p = xcalloc(1, sizeof(*p));
+	char desc[NODE_ADDR_STRLEN];
+	int r;
+
+	p->target = rep->target;
+	p->reporter = rep->reporter;
+	p->report_time = rep->report_time;
+	p->nonce = rng_next(&s->rng);
+	p->deadline = s->now + s->cfg.seed.probe_timeout_usec;
+	DLIST_PUSH(&s->probes, p, &s->n_probes);
+	p->link = xcalloc(1, sizeof(*p->link));
+	*p->link = (struct link){.kind = LINK_PROBE, .owner = p, .outbound = true,
+				 .opened_at = s->now, .queue_limit = SEED_PROBE_QUEUE_LIMIT};
+	snprintf(p->link->desc, sizeof(p->link->desc), "%s", node_addr_str(&p->target, desc));
+	r = s->env.ops->connect(s->env.ctx, p->link, &p->target);
+	if (r < 0) {
+		char why[128];
+		free(p->link);
+		p->link = NULL;
+		snprintf(why, sizeof(why), "probe connect failed: %s", strerror(-r));
+		probe_finish(s, p, PROBE_DEAD, why);
+	}
+}
+
+/* Probes waiting reports while probes are free; those about peers gone meanwhile are dropped. */
+static void
+probes_start_waiting(struct seed_node *s)
+{
+	struct report rep;
+
+	if (s->starting_probes)
+		return; /* a probe that failed at once, from within the loop below */
+	s->starting_probes = true;
+	while (s->n_probes < SEED_MAX_PROBES && report_queue_pop(&s->waiting, &rep)) {
+		if (registry_find(&s->registry, &rep.target) && !find_probe(s, &rep.target))
+			probe_start(s, &rep);
+	}
+	s->starting_probes = false;
+}
+
+static void
+handle_dead_report(struct seed_node *s, struct link *lk, const struct wire_msg *m)
+{
+	char ds[NODE_ADDR_STRLEN], rip[NODE_ADDR_STRLEN], rs[NODE_ADDR_STRLEN];
+	struct log_fields f = {.event = "dead-report", .remote = node_addr_str(&m->dead.dead, ds),
+			       .sd_id = GOSSIP_SD_ID_DEAD_NODE};
+	struct report rep = {m->dead.dead, m->dead.reporter, m->dead.timestamp};
+
+	node_addr_ip_str(&m->dead.reporter, rip);
+	/* The prototype's report text: Dead Node:<ip>:<port>:<timestamp>:<reporter ip> */
+	env_logf(&s->env, LOG_INFO, &f, "Dead Node:%s:%llu:%s (reported by %s from %s)", ds,
+		 (unsigned long long)m->dead.timestamp, rip, node_addr_str(&m->dead.reporter, rs),
+		 lk->desc);
+	if (!registry_find(&s->registry, &m->dead.dead)) {
+		seed_log(s, LOG_INFO, "%s is not registered here; nothing to remove", ds);
+		return;
+	}
+	if (!s->cfg.seed.confirm_dead) {
+		registry_remove(&s->registry, &m->dead.dead);
+		log_removed(s, &m->dead.dead, "dead: reported, seed.confirm_dead is off");
+		return;
+	}
+	if (find_probe(s, &m->dead.dead))
+		return; /* already being checked */
+	if (s->n_probes < SEED_MAX_PROBES) {
+		probe_start(s, &rep);
+		return;
+	}
+	switch (report_queue_push(&s->waiting, &rep)) {
+	case 0:
+		seed_debug(s, "%s waits for a probe: %zu reports waiting", ds, s->waiting.n);
+		break;
+	case -ENOSPC:
+		seed_log(s, LOG_WARNING,
+			 "not probing %s: %d probes running and %d reports waiting; its lease will "
+			 "decide", ds, SEED_MAX_PROBES, SEED_MAX_WAITING);
+		break;
+	default:
+		break; /* about to be checked */
+	}
+}
+
+static void
+handle_leave(struct seed_node *s, const struct node_addr *a)
+{
+	char as[NODE_ADDR_STRLEN];
+	struct log_fields f = {.event = "left", .remote = node_addr_str(a, as)};
+
+	if (registry_remove(&s->registry, a)) {
+		char *cur = registry_format(&s->registry, SEED_LOG_PEERS_SHOWN);
+		env_logf(&s->env, LOG_INFO, &f, "Peer left: %s. Current peers: %s", as, cur);
+		free(cur);
+		notice(s);
+	}
+}
+
+static int
+client_frame(struct seed_node *s, struct link *lk, const struct wire_msg *m, const char **reason)
+{
+	struct buf b = {0};
+
+	switch (m->type) {
+	case WIRE_HELLO:
+		/* Optional for seeds; answered so a client can check what it reached. */
+		wire_encode_hello(&b, WIRE_ROLE_SEED, &s->self, s->incarnation);
+		(void)send_buf(s, lk, &b);
+		break;
+	case WIRE_REGISTER:
+		handle_register(s, lk, &m->addr);
+		break;
+	case WIRE_PEER_LIST_REQ:
+		send_peer_list(s, lk);
+		break;
+	case WIRE_DEAD_REPORT:
+		handle_dead_report(s, lk, m);
+		break;
+	case WIRE_LEAVE:
+		handle_leave(s, &m->addr);
+		break;
+	case WIRE_PING:
+		wire_encode_nonce(&b, WIRE_PONG, m->nonce);
+		(void)send_buf(s, lk, &b);
+		break;
+	case WIRE_ERROR:
+		seed_log(s, LOG_INFO, "%s reported an error (code %u): %s", lk->desc, m->error.code,
+			 m->error.text);
+		break;
+	default:
+		*reason = "unexpected frame type for a seed";
+		buf_free(&b);
+		return -EBADMSG;
+	}
+	buf_free(&b);
+	return 0;
+}
+
+static void
+probe_connected(struct seed_node *s, struct seed_probe *p)
+{
+	struct buf b = {0};
+
+	wire_encode_hello(&b, WIRE_ROLE_SEED, &s->self, s->incarnation);
+	wire_encode_nonce(&b, WIRE_PING, p->nonce);
+	(void)send_buf(s, p->link, &b);
+	buf_free(&b);
+}
+
+struct link *
+seed_node_accept(struct seed_node *s, void *io, const char *desc, struct instant t)
+{
+	struct link *lk;
+
+	s->now = t.mono;
+	if (s->n_clients >= s->cfg.seed.max_connections) {
+		s->refused_connections++;
+		/* At most one line a second under a connection flood. */
+		if (t.mono - s->last_refusal_log >= USEC_PER_SEC) {
+			seed_log(s, LOG_WARNING,
+				 "refusing connection from %s: seed.max_connections (%u) reached "
+				 "(%llu refused so far)",
+				 desc, s->cfg.seed.max_connections,
+				 (unsigned long long)s->refused_connections);
+			s->last_refusal_log = t.mono;
+		}
+		return NULL;
+	}
+	lk = xcalloc(1, sizeof(*lk));
+	*lk = (struct link){.kind = LINK_SEED, .io = io, .opened_at = t.mono,
+			    .queue_limit = SEED_CLIENT_QUEUE_LIMIT};
+	snprintf(lk->desc, sizeof(lk->desc), "%s", desc);
+	DLIST_PUSH(&s->clients, lk, &s->n_clients);
+	return lk;
+}
+
+void
+seed_node_connected(struct seed_node *s, struct link *lk, struct instant t)
+{
+	s->now = t.mono;
+	if (lk->kind == LINK_PROBE)
+		probe_connected(s, lk->owner);
+	sync_wake(s);
+}
+
+int
+seed_node_frame(struct seed_node *s, struct link *lk, const uint8_t *frame, size_t len,
+		struct instant t, const char **reason)
+{
+	struct wire_msg m;
+	int r = 0;
+
+	s->now = t.mono;
+	if (wire_decode(frame, len, &m, reason) < 0)
+		return -EBADMSG;
+	if (lk->kind == LINK_PROBE) {
+		struct seed_probe *p = lk->owner;
+		if (m.type == WIRE_PONG && m.nonce == p->nonce)
+			probe_finish(s, p, PROBE_ALIVE, "it answered the seed's probe");
+	} else {
+		r = client_frame(s, lk, &m, reason);
+	}
+	sync_wake(s);
+	return r;
+}
+
+void
+seed_node_closed(struct seed_node *s, struct link *lk, const char *reason, int error,
+		 struct instant t)
+{
+	s->now = t.mono;
+	if (lk->kind == LINK_PROBE) {
+		struct seed_probe *p = lk->owner;
+		char why[192];
+		snprintf(why, sizeof(why), "probe %s%s%s", reason, error ? ": " : "",
+			 error ? strerror(error) : "");
+		free(p->link);
+		p->link = NULL;
+		probe_finish(s, p, PROBE_DEAD, why);
+		sync_wake(s);
+		return;
+	}
+	if (error == EBADMSG)
+		seed_log(s, LOG_WARNING, "closing connection from %s: malformed frame: %s", lk->desc,
+			 reason);
+	else if (error)
+		seed_log(s, LOG_INFO, "connection from %s: %s: %s", lk->desc, reason, strerror(error));
+	else
+		seed_debug(s, "connection from %s closed: %s", lk->desc, reason);
+	DLIST_REMOVE(&s->clients, lk, &s->n_clients);
+	free(lk);
+	notice(s);
+	sync_wake(s);
+}
+
+static void
+sweep(struct seed_node *s)
+{
+	struct node_addr a;
+	char why[96];
+
+	snprintf(why, sizeof(why), "lease expired: no refresh for %.1f s",
+		 (double)s->cfg.seed.lease_time_usec / 1e6);
+	while (registry_pop_expired(&s->registry, s->now, &a))
+		log_removed(s, &a, why);
+	s->sweep_at = s->now + SEED_SWEEP_USEC;
+}
+
+void
+seed_node_wakeup(struct seed_node *s, struct instant t)
+{
+	s->now = t.mono;
+	s->woken = 0;
+	if (s->sweep_at && s->sweep_at <= t.mono)
+		sweep(s);
+	for (struct seed_probe *p = s->probes, *next; p; p = next) {
+		next = p->next;
+		if (p->deadline <= t.mono)
+			probe_finish(s, p, PROBE_DEAD, "no answer to the seed's probe in time");
+	}
+	sync_wake(s);
+}
+
+void
+seed_node_init(struct seed_node *s, const struct gossip_config *cfg, const struct node_addr *self,
+	       uint64_t seed, const struct env *env)
+{
+	memset(s, 0, sizeof(*s));
+	s->env = *env;
+	conf_copy(&s->cfg, cfg);
+	s->self = *self;
+	node_addr_str(self, s->self_str);
+	rng_seed(&s->rng, seed);
+	s->incarnation = rng_next(&s->rng);
+	registry_init(&s->registry, s->cfg.seed.max_peers);
+	report_queue_init(&s->waiting, SEED_MAX_WAITING);
+}
+
+void
+seed_node_start(struct seed_node *s, struct instant t)
+{
+	s->now = t.mono;
+	s->sweep_at = t.mono + SEED_SWEEP_USEC;
+	sync_wake(s);
+	notice(s);
+}
+
+void
+seed_node_reconfigure(struct seed_node *s, const struct gossip_config *cfg)
+{
+	conf_free(&s->cfg);
+	conf_copy(&s->cfg, cfg);
+	s->registry.max = s->cfg.seed.max_peers;
+	notice(s);
+}
+
+void
+seed_node_free(struct seed_node *s)
+{
+	report_queue_free(&s->waiting);
+	while (s->probes)
+		probe_finish(s, s->probes, PROBE_CANCELLED, "seed stopping");
+	while (s->clients)
+		close_link(s, s->clients, "seed stopping", false);
+	s->sweep_at = 0;
+	sync_wake(s);
+	registry_free(&s->registry);
+	conf_free(&s->cfg);
+}

@@ -1,0 +1,387 @@
+/* SPDX-License-Identifier: MIT */
+/* The peer and the seeds: registration with a majority, lease refresh, dead reports, leave. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "peer_int.h"
+
+#define BACKOFF_MIN_USEC (USEC_PER_SEC / 2)
+/* A seed connection's queue: a few of the largest frames. */
+#define SEED_QUEUE_LIMIT (4 * (size_t)WIRE_MAX_BODY)
+
+/* The union of the registered seeds' lists, minus ourselves and peers we saw die. */
+void
+seeds_rebuild_known(struct peer_node *n)
+{
+	addr_set_clear(&n->known);
+	for (uint32_t i = 0; i < n->n_seeds; i++) {
+		struct seed_session *s = &n->seeds[i];
+		if (!s->registered)
+			continue;
+		for (size_t j = 0; j < s->list.n; j++) {
+			const struct node_addr *a = &s->list.v[j];
+			if (node_addr_equal(a, &n->self) || addr_set_contains(&n->avoid, a))
+				continue;
+			addr_set_add(&n->known, a);
+		}
+	}
+}
+
+static void
+send_frame(struct peer_node *n, struct seed_session *s, struct buf *b)
+{
+	if (peer_link_send_buf(n, s->link, b) < 0)
+		peer_log(n, LOG_WARNING, "cannot queue to seed %s: send queue full", s->addr_str);
+}
+
+static void
+send_register(struct peer_node *n, struct seed_session *s, uint64_t now)
+{
+	struct buf b = {0};
+
+	wire_encode_addr_msg(&b, WIRE_REGISTER, &n->self);
+	send_frame(n, s, &b);
+	buf_free(&b);
+	if (!s->register_sent_at)
+		s->register_sent_at = now;
+}
+
+/* Closes s's connection; the close is handled as if the seed had closed it. */
+static void
+close_session(struct peer_node *n, struct seed_session *s, const char *reason, int error,
+	      uint64_t now)
+{
+	struct link *lk = s->link;
+
+	seeds_closed(n, s, reason, error, now);
+	peer_link_close(n, lk, reason, error, false);
+}
+
+void
+seeds_tick(struct peer_node *n, uint64_t now)
+{
+	for (uint32_t i = 0; i < n->n_seeds; i++) {
+		struct seed_session *s = &n->seeds[i];
+		if (s->link && s->register_sent_at &&
+		    now - s->register_sent_at > PEER_REGISTER_REPLY_TIMEOUT_USEC)
+			close_session(n, s, "no answer to REGISTER", ETIMEDOUT, now);
+	}
+}
+
+static int
+seed_connect(struct peer_node *n, struct seed_session *s, uint64_t now)
+{
+	int r;
+
+	if (s->link)
+		return 0;
+	s->link = peer_link_connect(n, LINK_SEED, s, &s->addr, now, SEED_QUEUE_LIMIT, &r);
+	return s->link ? 0 : r;
+}
+
+static void
+schedule_register(struct peer_node *n, uint64_t at)
+{
+	peer_timer_set(n, PEER_T_REGISTER, at ? at : 1);
+}
+
+static void
+attempt_failed(struct peer_node *n, struct seed_session *s, const char *why, uint64_t now)
+{
+	bool first = s->backoff == 0;
+
+	s->backoff = s->backoff ? s->backoff * 2 : BACKOFF_MIN_USEC;
+	if (s->backoff > n->cfg.peer.register_retry_max_usec)
+		s->backoff = n->cfg.peer.register_retry_max_usec;
+	s->next_attempt = now + s->backoff;
+	if (s->wanted && n->state != PEER_LEAVING) {
+		/* The first failure in a row is news; the retry summary covers the rest. */
+		if (first)
+			peer_log(n, LOG_INFO, "seed %s unreachable: %s", s->addr_str, why);
+		else
+			peer_debug(n, "seed %s still unreachable: %s", s->addr_str, why);
+		s->wanted = false;
+		schedule_register(n, now);
+	}
+}
+
+/* Makes s wanted and starts its registration; false when its connect failed at once. */
+static bool
+want_seed(struct peer_node *n, struct seed_session *s, uint64_t now)
+{
+	int r;
+
+	s->wanted = true;
+	if (s->registered)
+		return true;
+	if (!s->link) {
+		r = seed_connect(n, s, now);
+		if (r < 0) {
+			s->wanted = false;
+			attempt_failed(n, s, strerror(-r), now);
+			return false;
+		}
+		/* The reply timeout also bounds a connect that never completes. */
+		s->register_sent_at = now;
+	}
+	if (s->connected)
+		send_register(n, s, now);
+	return true;
+}
+
+/*
+ * Keeps `seeds_required` seeds wanted: the first in our random order that
+ * are not backing off. Logs and retries with backoff while short.
+ */
+void
+seeds_register_due(struct peer_node *n, uint64_t now)
+{
+	uint64_t next = UINT64_MAX;
+	uint32_t wanted = 0;
+
+	if (n->state == PEER_LEAVING)
+		return;
+	for (uint32_t i = 0; i < n->n_seeds; i++)
+		wanted += n->seeds[i].wanted;
+	for (uint32_t k = 0; k < n->n_seeds && wanted < n->seeds_required; k++) {
+		struct seed_session *s = &n->seeds[n->seed_order[k]];
+		if (s->wanted)
+			continue;
+		if (s->next_attempt > now) {
+			if (s->next_attempt < next)
+				next = s->next_attempt;
+			continue;
+		}
+		if (want_seed(n, s, now))
+			wanted++;
+	}
+	if (wanted < n->seeds_required) {
+		uint64_t delay = next == UINT64_MAX ? BACKOFF_MIN_USEC : next - now;
+		/* One line per retry round, not per seed. */
+		if (now - n->last_retry_log >= delay / 2) {
+			peer_log(n, LOG_WARNING,
+				 "Registered with %u of %u required seeds (%u known); retrying in %.1f s",
+				 peer_node_seeds_registered(n), n->seeds_required, n->n_seeds,
+				 (double)delay / 1e6);
+			n->last_retry_log = now;
+		}
+		schedule_register(n, now + delay);
+	}
+	peer_notice(n, NOTICE_STATUS);
+}
+
+void
+seeds_refresh_due(struct peer_node *n, uint64_t now)
+{
+	for (uint32_t i = 0; i < n->n_seeds; i++) {
+		struct seed_session *s = &n->seeds[i];
+		if (s->wanted && s->connected)
+			send_register(n, s, now);
+	}
+	peer_timer_set(n, PEER_T_REFRESH, now + n->cfg.seed.lease_time_usec / 3);
+}
+
+void
+seeds_connected(struct peer_node *n, struct seed_session *s, uint64_t now)
+{
+	s->connected = true;
+	peer_debug(n, "connected to seed %s", s->addr_str);
+	if (s->wanted)
+		send_register(n, s, now);
+}
+
+static void
+handle_peer_list(struct peer_node *n, struct seed_session *s, struct wire_msg *m, uint64_t now)
+{
+	struct node_addr a;
+	bool was = s->registered;
+
+	s->register_sent_at = 0;
+	addr_set_clear(&s->list);
+	while (wire_peer_list_next(&m->peer_list, &a))
+		addr_set_add(&s->list, &a);
+	if (!s->wanted)
+		return;
+	s->registered = true;
+	s->backoff = 0;
+	if (!was) {
+		struct log_fields f = {.event = "registered", .remote = s->addr_str};
+		peer_event(n, LOG_INFO, &f,
+			   "Registered with seed %s (%u of %u required); it lists %zu peers",
+			   s->addr_str, peer_node_seeds_registered(n), n->seeds_required, s->list.n);
+	}
+	seeds_rebuild_known(n);
+	peer_check_ready(n);
+	overlay_maintain(n, now);
+	peer_notice(n, NOTICE_STATUS);
+}
+
+int
+seeds_frame(struct peer_node *n, struct seed_session *s, const struct wire_msg *m, uint64_t now,
+	    const char **reason)
+{
+	struct wire_msg copy;
+
+	switch (m->type) {
+	case WIRE_PEER_LIST:
+		copy = *m;
+		handle_peer_list(n, s, &copy, now);
+		return 0;
+	case WIRE_ERROR:
+		peer_log(n, LOG_WARNING, "seed %s refused us (code %u): %s", s->addr_str,
+			 m->error.code, m->error.text);
+		return 0;
+	case WIRE_HELLO:
+	case WIRE_PONG:
+		return 0;
+	default:
+		*reason = "unexpected frame type from a seed";
+		return -EBADMSG;
+	}
+}
+
+void
+seeds_closed(struct peer_node *n, struct seed_session *s, const char *reason, int error,
+	     uint64_t now)
+{
+	bool was_registered = s->registered;
+	char why[160];
+
+	if (error == EBADMSG)
+		peer_log_link_error(n, s->link, "seed", reason, error);
+	s->link = NULL;
+	s->connected = false;
+	s->registered = false;
+	s->register_sent_at = 0;
+	if (n->state == PEER_LEAVING)
+		return;
+	snprintf(why, sizeof(why), "%s%s%s", reason, error ? ": " : "", error ? strerror(error) : "");
+	if (was_registered)
+		peer_log(n, LOG_WARNING, "lost connection to seed %s (%s); re-registering",
+			 s->addr_str, why);
+	if (s->wanted) {
+		if (was_registered) {
+			/* It was working: reconnect at once, then back off if that fails. */
+			s->wanted = false;
+			s->next_attempt = 0;
+			schedule_register(n, now);
+		} else {
+			attempt_failed(n, s, why, now);
+		}
+	}
+	seeds_rebuild_known(n);
+	peer_notice(n, NOTICE_STATUS);
+}
+
+void
+seeds_report_dead(struct peer_node *n, const struct node_addr *dead, struct instant t)
+{
+	uint64_t ts = t.real / USEC_PER_SEC;
+	char ds[NODE_ADDR_STRLEN];
+	struct log_fields f = {.event = "dead", .remote = node_addr_str(dead, ds),
+			       .sd_id = GOSSIP_SD_ID_DEAD_NODE};
+	uint32_t sent = 0;
+
+	for (uint32_t i = 0; i < n->n_seeds; i++) {
+		struct seed_session *s = &n->seeds[i];
+		struct buf b = {0};
+		if (!s->link && seed_connect(n, s, t.mono) < 0)
+			continue;
+		wire_encode_dead_report(&b, dead, ts, &n->self);
+		send_frame(n, s, &b);
+		buf_free(&b);
+		if (!s->wanted) {
+			/* A connection only for the report: the seed's answer is not waited for. */
+			peer_link_close(n, s->link, "report delivered", 0, true);
+			s->link = NULL;
+			s->connected = false;
+		}
+		sent++;
+	}
+	peer_event(n, LOG_WARNING, &f, "Dead Node:%s:%llu:%s reported to %u of %u seeds", ds,
+		   (unsigned long long)ts, n->self_ip, sent, n->n_seeds);
+}
+
+void
+seeds_leave(struct peer_node *n)
+{
+	for (uint32_t i = 0; i < n->n_seeds; i++) {
+		struct seed_session *s = &n->seeds[i];
+		struct buf b = {0};
+		if (!s->link)
+			continue;
+		if (s->registered) {
+			wire_encode_addr_msg(&b, WIRE_LEAVE, &n->self);
+			send_frame(n, s, &b);
+			buf_free(&b);
+		}
+		peer_link_close(n, s->link, "leaving", 0, true);
+		s->link = NULL;
+		s->connected = false;
+		s->registered = false;
+	}
+}
+
+void
+seeds_init(struct peer_node *n)
+{
+	n->n_seeds = n->cfg.n_seeds;
+	n->seeds = xcalloc(n->n_seeds, sizeof(*n->seeds));
+	n->seed_order = xcalloc(n->n_seeds, sizeof(*n->seed_order));
+	for (uint32_t i = 0; i < n->n_seeds; i++) {
+		struct seed_session *s = &n->seeds[i];
+		s->addr = n->cfg.seeds[i];
+		node_addr_str(&s->addr, s->addr_str);
+	}
+	n->seeds_required = (uint32_t)seed_majority(n->n_seeds);
+	seed_order_shuffle(n->n_seeds, &n->rng, n->seed_order);
+}
+
+void
+seeds_start(struct peer_node *n, uint64_t now)
+{
+	schedule_register(n, now);
+	peer_timer_set(n, PEER_T_REFRESH, now + n->cfg.seed.lease_time_usec / 3);
+}
+
+static void
+drop_sessions(struct peer_node *n, const char *reason)
+{
+	for (uint32_t i = 0; i < n->n_seeds; i++) {
+		struct seed_session *s = &n->seeds[i];
+		if (s->link)
+			peer_link_close(n, s->link, reason, 0, false);
+		addr_set_free(&s->list);
+	}
+	free(n->seeds);
+	free(n->seed_order);
+	n->seeds = NULL;
+	n->seed_order = NULL;
+	n->n_seeds = 0;
+}
+
+void
+seeds_free(struct peer_node *n)
+{
+	drop_sessions(n, "stopping");
+}
+
+void
+seeds_reconfigure(struct peer_node *n, uint64_t now)
+{
+	bool same = n->cfg.n_seeds == n->n_seeds;
+
+	for (uint32_t i = 0; same && i < n->n_seeds; i++)
+		same = node_addr_equal(&n->cfg.seeds[i], &n->seeds[i].addr);
+	if (!same) {
+		peer_log(n, LOG_INFO, "seed list changed (%u -> %u seeds): registering anew",
+			 n->n_seeds, n->cfg.n_seeds);
+		drop_sessions(n, "seed list reloaded");
+		seeds_init(n);
+		seeds_rebuild_known(n);
+		schedule_register(n, now);
+	}
+	peer_timer_set(n, PEER_T_REFRESH, now + n->cfg.seed.lease_time_usec / 3);
+}

@@ -1,0 +1,263 @@
+/* SPDX-License-Identifier: MIT */
+/* A protocol core (core/peer.h, core/seed.h) run on sd-event: its links are conns, its wake-ups timers. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "log.h"
+#include "node.h"
+#include "core/wire.h"
+
+/* A conn's owner: the link the core knows it by, or NULL once the core has let go of it. */
+struct node_conn {
+	struct node_io *io;
+	struct link *lk;
+};
+
+static int on_frame(struct conn *c, const uint8_t *frame, size_t len, const char **reason);
+static void on_connected(struct conn *c);
+static void on_close(struct conn *c, const char *reason, int error);
+
+static const struct conn_callbacks node_callbacks = {
+	.frame_check = wire_frame_check,
+	.on_frame = on_frame,
+	.on_connected = on_connected,
+	.on_close = on_close,
+};
+
+static int
+on_frame(struct conn *c, const uint8_t *frame, size_t len, const char **reason)
+{
+	struct node_conn *nc = c->userdata;
+
+	if (!nc->lk)
+		return 0; /* the core closed it; what is still read is of no interest */
+	return nc->io->in->frame(nc->io->core, nc->lk, frame, len, c->last_in_chunk, instant_now(),
+				 reason);
+}
+
+static void
+on_connected(struct conn *c)
+{
+	struct node_conn *nc = c->userdata;
+
+	if (nc->lk)
+		nc->io->in->connected(nc->io->core, nc->lk, instant_now());
+}
+
+static void
+on_close(struct conn *c, const char *reason, int error)
+{
+	struct node_conn *nc = c->userdata;
+	struct node_io *io = nc->io;
+	struct link *lk = nc->lk;
+
+	free(nc);
+	c->userdata = NULL;
+	if (lk) {
+		lk->io = NULL;
+		io->in->closed(io->core, lk, reason, error, instant_now());
+	}
+}
+
+static struct conn *
+conn_of(const struct link *lk)
+{
+	return lk->io;
+}
+
+static int
+op_connect(void *ctx, struct link *lk, const struct node_addr *to)
+{
+	struct node_io *io = ctx;
+	struct node_conn *nc = xcalloc(1, sizeof(*nc));
+	struct conn *c;
+	int r;
+
+	*nc = (struct node_conn){io, lk};
+	r = conn_connect(io->loop, to, &node_callbacks, nc, &c);
+	if (r < 0) {
+		free(nc);
+		return r;
+	}
+	c->queue_limit = lk->queue_limit;
+	lk->io = c;
+	return 0;
+}
+
+static int
+op_send(void *ctx, struct link *lk, struct blob *frame)
+{
+	struct conn *c = conn_of(lk);
+
+	/* The core may change a link's limit (a pending link becoming a neighbour's). */
+	c->queue_limit = lk->queue_limit;
+	return conn_send_blob(c, frame);
+}
+
+static size_t
+op_queued(void *ctx, const struct link *lk)
+{
+	return conn_of(lk)->queued_bytes;
+}
+
+static void
+op_progress(void *ctx, const struct link *lk, bool want_unread, struct link_progress *ret)
+{
+	struct conn *c = conn_of(lk);
+	int unread = 0;
+
+	ret->queued = c->queued_bytes;
+	ret->bytes_out = c->bytes_out;
+	ret->unread = want_unread && ioctl(c->fd, FIONREAD, &unread) == 0 ? unread : 0;
+	/* Asked once a tick: the time to give back a burst's send ring. */
+	conn_trim(c);
+}
+
+static void
+op_close(void *ctx, struct link *lk, const char *reason, int error, bool after_flush)
+{
+	struct conn *c = conn_of(lk);
+	struct node_conn *nc;
+
+	if (!c)
+		return;
+	nc = c->userdata;
+	nc->lk = NULL;
+	lk->io = NULL;
+	if (after_flush)
+		conn_close_after_flush(c, reason);
+	else
+		conn_close(c, reason, error);
+}
+
+static void
+op_flush(void *ctx)
+{
+	struct node_io *io = ctx;
+
+	conn_loop_flush(io->loop);
+}
+
+static int
+on_wake(sd_event_source *src, uint64_t usec, void *userdata)
+{
+	struct node_io *io = userdata;
+	enum wake_class cls = src == io->wake[WAKE_IDLE] ? WAKE_IDLE : WAKE_NORMAL;
+
+	io->in->wakeup(io->core, cls, instant_now());
+	return 0;
+}
+
+static void
+op_wake(void *ctx, enum wake_class cls, uint64_t at)
+{
+	struct node_io *io = ctx;
+	sd_event_source **src = &io->wake[cls];
+
+	if (!at) {
+		if (*src)
+			sd_event_source_set_enabled(*src, SD_EVENT_OFF);
+		return;
+	}
+	if (!*src) {
+		if (sd_event_add_time(io->event, src, CLOCK_MONOTONIC, at, 500, on_wake, io) < 0 ||
+		    sd_event_source_set_priority(*src, cls == WAKE_IDLE ? SD_EVENT_PRIORITY_NORMAL + 1
+								     : SD_EVENT_PRIORITY_NORMAL) < 0) {
+			log_error("cannot add a timer: out of memory");
+			abort();
+		}
+		return;
+	}
+	sd_event_source_set_time(*src, at);
+	sd_event_source_set_enabled(*src, SD_EVENT_ONESHOT);
+}
+
+static void
+op_log(void *ctx, int prio, const struct log_fields *f, const char *file, int line,
+       const char *func, const char *msg)
+{
+	log_emit(prio, file, line, func, f, "%s", msg);
+}
+
+static void
+op_deliver(void *ctx, const struct delivery *d)
+{
+	struct node_io *io = ctx;
+
+	if (io->deliver)
+		io->deliver(io->ctx, d);
+}
+
+static void
+op_notice(void *ctx, enum notice what)
+{
+	struct node_io *io = ctx;
+
+	if (io->notice)
+		io->notice(io->ctx, what);
+}
+
+void
+node_io_init(struct node_io *io, struct conn_loop *loop, const struct node_inputs *in, void *core,
+	     void (*deliver)(void *ctx, const struct delivery *d),
+	     void (*notice)(void *ctx, enum notice what), void *ctx)
+{
+	memset(io, 0, sizeof(*io));
+	io->event = loop->event;
+	io->loop = loop;
+	io->in = in;
+	io->core = core;
+	io->deliver = deliver;
+	io->notice = notice;
+	io->ctx = ctx;
+	io->ops = (struct env_ops){
+		.connect = op_connect,
+		.send = op_send,
+		.queued = op_queued,
+		.progress = op_progress,
+		.close = op_close,
+		.flush = op_flush,
+		.wake = op_wake,
+		.deliver = op_deliver,
+		.log = op_log,
+		.notice = op_notice,
+	};
+	io->env = (struct env){.ops = &io->ops, .ctx = io,
+			       .max_prio = log_enabled(LOG_DEBUG) ? LOG_DEBUG : LOG_INFO};
+}
+
+void
+node_io_done(struct node_io *io)
+{
+	for (int c = 0; c < WAKE_CLASSES; c++)
+		io->wake[c] = sd_event_source_disable_unref(io->wake[c]);
+}
+
+void
+node_io_accept(struct node_io *io, int fd, const char *desc)
+{
+	struct node_conn *nc = xcalloc(1, sizeof(*nc));
+	struct conn *c = conn_new(io->loop, fd, false, &node_callbacks, nc, desc);
+
+	if (!c) {
+		free(nc);
+		return;
+	}
+	nc->io = io;
+	nc->lk = io->in->accept(io->core, c, desc, instant_now());
+	if (!nc->lk) {
+		conn_close(c, "refused", 0);
+		return;
+	}
+	c->queue_limit = nc->lk->queue_limit;
+}
+
+struct conn *
+node_io_conn(const struct link *lk)
+{
+	return lk->io;
+}

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+/* A protocol core (core/peer.h, core/seed.h) run on sd-event: its links are conns, its wake-ups timers. */
+#ifndef GOSSIP_IO_NODE_H
+#define GOSSIP_IO_NODE_H
+
+#include <stdbool.h>
+
+#include <systemd/sd-event.h>
+
+#include "conn.h"
+#include "core/env.h"
+
+/* The inputs of one core, as the glue calls them. */
+struct node_inputs {
+	struct link *(*accept)(void *core, void *io, const char *desc, struct instant t);
+	void (*connected)(void *core, struct link *lk, struct instant t);
+	int (*frame)(void *core, struct link *lk, const uint8_t *frame, size_t len, bool last_in_read,
+		     struct instant t, const char **reason);
+	void (*closed)(void *core, struct link *lk, const char *reason, int error, struct instant t);
+	void (*wakeup)(void *core, enum wake_class cls, struct instant t);
+};
+
+struct node_io {
+	sd_event *event;
+	struct conn_loop *loop;
+	const struct node_inputs *in;
+	void *core;
+	struct env env; /* what the core is given: ops below, ctx this struct */
+	struct env_ops ops;
+	sd_event_source *wake[WAKE_CLASSES];
+	/* The program's part of the environment: may be NULL. */
+	void (*deliver)(void *ctx, const struct delivery *d);
+	void (*notice)(void *ctx, enum notice what);
+	void *ctx;
+};
+
+/*
+ * Sets up io for core on loop; deliver and notice (either may be NULL) get
+ * ctx. io->env is what to give the core's init. Log events go to io/log.h.
+ */
+void node_io_init(struct node_io *io, struct conn_loop *loop, const struct node_inputs *in,
+		  void *core, void (*deliver)(void *ctx, const struct delivery *d),
+		  void (*notice)(void *ctx, enum notice what), void *ctx);
+void node_io_done(struct node_io *io);
+/* An accepted socket for the core: refused (closed) when the core says so. */
+void node_io_accept(struct node_io *io, int fd, const char *desc);
+/* The conn a link of this core runs on (NULL once closed). */
+struct conn *node_io_conn(const struct link *lk);
+
+#endif

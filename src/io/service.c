@@ -1,0 +1,276 @@
+/* SPDX-License-Identifier: MIT */
+/* A daemon's skeleton, written once for seed and peer: command line, configuration, loop, signals. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conffile.h"
+#include "log.h"
+#include "service.h"
+
+/* The positional arguments: <ip> <port>, <port>, and the peer's config_file. */
+static int
+parse_positional(struct service *sv, int npos, char **pos)
+{
+	bool peer = sv->spec->peer, configs = sv->args.n_configs > 0;
+
+	if (peer && npos == 3) {
+		daemon_args_add_config(&sv->args, pos[2], false);
+		npos = 2;
+	} else if (peer && npos == 2 && !configs) {
+		npos = -1; /* a peer needs its seeds from somewhere */
+	} else if (peer && npos == 1 && !configs && sv->args.check_config) {
+		daemon_args_add_config(&sv->args, pos[0], false); /* --check-config FILE */
+		return 0;
+	} else if (peer && npos == 1 && !configs) {
+		npos = -1;
+	}
+	switch (npos) {
+	case 2:
+		sv->ip = pos[0];
+		sv->port = pos[1];
+		return 0;
+	case 1: /* the address comes from the configuration (systemd units pass the port) */
+		sv->port = pos[0];
+		return 0;
+	case 0:
+		if (sv->args.check_config)
+			return 0;
+		/* fall through */
+	default:
+		fprintf(stderr, "%s: expected <ip> <port>%s\n", sv->spec->name,
+			peer ? " <config_file>" : "");
+		fputs(sv->spec->usage, stderr);
+		return 2;
+	}
+}
+
+static int
+parse_options(struct service *sv, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"config-optional", required_argument, NULL, 'C'},
+		{"log-dir", required_argument, NULL, 'L'},
+		{"control-socket", required_argument, NULL, 's'},
+		{"debug", no_argument, NULL, 'd'},
+		{"check-config", no_argument, NULL, 'n'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	/* The peer keeps a slot for its positional config_file. */
+	int max_configs = DAEMON_MAX_CONFIG_FILES - (sv->spec->peer ? 1 : 0), ch;
+	const char *optstring = sv->spec->peer ? "c:C:L:s:dnhV" : "c:C:L:dnhV";
+
+	while ((ch = getopt_long(argc, argv, optstring, longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+		case 'C':
+			if (sv->args.n_configs == max_configs) {
+				fprintf(stderr, "%s: at most %d configuration files\n", sv->spec->name,
+					max_configs);
+				return 2;
+			}
+			daemon_args_add_config(&sv->args, optarg, ch == 'C');
+			break;
+		case 'L':
+			sv->args.log_dir = optarg;
+			break;
+		case 's':
+			sv->args.control_socket = optarg;
+			break;
+		case 'd':
+			sv->args.debug = true;
+			break;
+		case 'n':
+			sv->args.check_config = true;
+			break;
+		case 'h':
+			fputs(sv->spec->usage, stdout);
+			exit(EXIT_SUCCESS);
+		case 'V':
+			printf("%s %s\n", sv->spec->name, GOSSIP_VERSION);
+			exit(EXIT_SUCCESS);
+		default:
+			fprintf(stderr, "Try '%s --help'.\n", sv->spec->name);
+			return 2;
+		}
+	}
+	return parse_positional(sv, argc - optind, argv + optind);
+}
+
+/* The advertised address: 0, or the exit status. */
+static int
+resolve_self(struct service *sv)
+{
+	const char *name = sv->spec->name;
+
+	if (!sv->ip)
+		sv->ip = sv->cfg.address ? sv->cfg.address : "127.0.0.1";
+	if (node_addr_from_parts(sv->ip, sv->port, &sv->self) < 0) {
+		fprintf(stderr, "%s: invalid address %s %s (expected an IPv4/IPv6 address and a port "
+				"1-65535)\n", name, sv->ip, sv->port);
+		return 2;
+	}
+	if (sv->spec->peer && node_addr_is_unspecified(&sv->self)) {
+		fprintf(stderr, "%s: %s is not an address other peers can reach; give the address "
+				"to advertise\n", name, sv->ip);
+		return 2;
+	}
+	node_addr_str(&sv->self, sv->self_str);
+	node_addr_ip_str(&sv->self, sv->self_ip);
+	return 0;
+}
+
+int
+service_init(struct service *sv, const struct service_spec *spec, int argc, char **argv)
+{
+	int r;
+
+	memset(sv, 0, sizeof(*sv));
+	sv->spec = spec;
+	sv->listen_fd = -1;
+	log_init(spec->name, LOG_INFO, LOG_TARGET_AUTO);
+	if ((r = parse_options(sv, argc, argv)))
+		return r;
+	if (sv->args.debug)
+		log_init(spec->name, LOG_DEBUG, LOG_TARGET_STDERR);
+	if (daemon_load_config(&sv->args, spec->peer, &sv->cfg) < 0)
+		return EXIT_FAILURE;
+	if (sv->args.check_config) {
+		conf_print(&sv->cfg, stdout);
+		conf_free(&sv->cfg);
+		return EXIT_SUCCESS;
+	}
+	if ((r = resolve_self(sv))) {
+		conf_free(&sv->cfg);
+		return r;
+	}
+	log_set_node(sv->self_str, spec->role);
+	sv->log_dir = daemon_log_dir(&sv->cfg);
+	if (asprintf(&sv->log_path, "%s/%s_%s_%u.log", sv->log_dir, spec->role, sv->self_ip,
+		     sv->self.port) < 0)
+		abort();
+	if ((r = log_open_file(sv->log_path)) < 0)
+		fatal("cannot open log file %s: %s", sv->log_path, strerror(-r));
+	return -1;
+}
+
+static int
+on_stop_signal(sd_event_source *src, const struct signalfd_siginfo *si, void *userdata)
+{
+	struct service *sv = userdata;
+
+	sv->on_stop(sv->ctx, (int)si->ssi_signo);
+	return 0;
+}
+
+static int
+on_sighup(sd_event_source *src, const struct signalfd_siginfo *si, void *userdata)
+{
+	struct service *sv = userdata;
+	struct gossip_config nc;
+	char changed[256];
+
+	daemon_notify("RELOADING=1\nSTATUS=reloading configuration");
+	if (daemon_load_config(&sv->args, sv->spec->peer, &nc) < 0) {
+		log_error("reload failed; keeping the previous configuration");
+		sv->on_reload(sv->ctx, NULL);
+		daemon_notify("READY=1");
+		return 0;
+	}
+	if (conf_keep(&nc, &sv->cfg, sv->spec->restart_settings, changed, sizeof(changed)))
+		log_warn("reload: %s changed; the new value takes effect at the next restart", changed);
+	sv->on_reload(sv->ctx, &nc);
+	conf_free(&sv->cfg);
+	sv->cfg = nc;
+	daemon_notify("READY=1");
+	return 0;
+}
+
+void
+service_open(struct service *sv)
+{
+	sigset_t mask;
+	int r;
+
+	daemon_raise_nofile();
+	daemon_tune_malloc();
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	if ((r = sd_event_new(&sv->event)) < 0)
+		fatal("cannot create event loop: %s", strerror(-r));
+	if ((r = conn_loop_init(&sv->loop, sv->event)) < 0)
+		fatal("cannot set up connections: %s", strerror(-r));
+	if (sd_event_add_signal(sv->event, NULL, SIGTERM, on_stop_signal, sv) < 0 ||
+	    sd_event_add_signal(sv->event, NULL, SIGINT, on_stop_signal, sv) < 0 ||
+	    sd_event_add_signal(sv->event, NULL, SIGHUP, on_sighup, sv) < 0)
+		fatal("cannot handle signals");
+	/* Pings the watchdog from the loop itself: a wedged loop gets us restarted. */
+	sd_event_set_watchdog(sv->event, 1);
+	if (daemon_fds_collect() < 0)
+		log_warn("ignoring malformed socket activation environment");
+}
+
+void
+service_listen(struct service *sv,
+	       void (*on_accept)(void *ctx, int fd, const struct sockaddr_storage *ss, socklen_t sl),
+	       void *ctx)
+{
+	int r;
+
+	sv->listen_fd = daemon_fds_take(&sv->self);
+	if (sv->listen_fd >= 0)
+		log_info("using the listening socket passed by systemd for %s", sv->self_str);
+	else if ((sv->listen_fd = daemon_tcp_listen(&sv->self)) < 0)
+		fatal("cannot listen on %s: %s", sv->self_str, strerror(-sv->listen_fd));
+	r = listener_start(&sv->listener, sv->event, sv->listen_fd, 64, NULL, on_accept, ctx);
+	if (r < 0)
+		fatal("cannot watch the listening socket: %s", strerror(-r));
+}
+
+int
+service_run(struct service *sv)
+{
+	int r;
+
+	if ((r = daemon_fds_close_unused()) > 0)
+		log_warn("closed %d unexpected socket(s) passed by systemd", r);
+	r = sd_event_loop(sv->event);
+	return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+void
+service_close(struct service *sv)
+{
+	listener_stop(&sv->listener);
+	if (sv->listen_fd >= 0)
+		close(sv->listen_fd);
+	sv->listen_fd = -1;
+	conn_loop_done(&sv->loop);
+	sv->event = sd_event_unref(sv->event);
+	conf_free(&sv->cfg);
+	log_close_file();
+	free(sv->log_path);
+	free(sv->log_dir);
+}
+
+void
+service_remote_desc(const struct sockaddr_storage *ss, socklen_t sl, char *buf, size_t len)
+{
+	struct node_addr ra;
+	char s[NODE_ADDR_STRLEN] = "?";
+
+	if (sl && node_addr_from_sockaddr((const struct sockaddr *)ss, &ra) == 0)
+		node_addr_str(&ra, s);
+	snprintf(buf, len, "%s", s);
+}

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: MIT */
+/* A daemon's skeleton, written once for seed and peer: command line, configuration, loop, signals. */
+#ifndef GOSSIP_IO_SERVICE_H
+#define GOSSIP_IO_SERVICE_H
+
+#include <stdbool.h>
+
+#include <systemd/sd-event.h>
+
+#include "conn.h"
+#include "daemon.h"
+#include "listener.h"
+#include "core/config.h"
+#include "core/util.h"
+
+struct service_spec {
+	const char *name; /* "gossip-peer" */
+	const char *role; /* "peer": GOSSIP_ROLE, and the log file's name */
+	const char *usage; /* the --help text */
+	/* The peer's command line: -s PATH, a config_file after <ip> <port>, seeds required. */
+	bool peer;
+	const char *const *restart_settings; /* bound at start; NULL-terminated */
+};
+
+struct service {
+	const struct service_spec *spec;
+	struct daemon_args args;
+	const char *ip, *port;
+	struct gossip_config cfg;
+	struct node_addr self;
+	char self_str[NODE_ADDR_STRLEN];
+	char self_ip[NODE_ADDR_STRLEN];
+	char *log_dir;
+	char *log_path;
+	sd_event *event;
+	struct conn_loop loop;
+	int listen_fd;
+	struct listener listener;
+
+	/* The program's part, set before service_run(). */
+	void *ctx;
+	/* SIGTERM or SIGINT. */
+	void (*on_stop)(void *ctx, int signo);
+	/*
+	 * SIGHUP: nc is the new configuration, settings bound at start already
+	 * kept at their running values; it becomes sv->cfg once this returns.
+	 * NULL when the files were rejected (the running configuration stays).
+	 */
+	void (*on_reload)(void *ctx, const struct gossip_config *nc);
+};
+
+/*
+ * The command line, the configuration (-n prints it), the address, the log
+ * file. Returns -1 when the daemon is to go on, else the status to exit with.
+ */
+int service_init(struct service *sv, const struct service_spec *spec, int argc, char **argv);
+/* The event loop, signal handling, watchdog and connection loop. */
+void service_open(struct service *sv);
+/*
+ * The node's listening socket, passed by systemd or bound here, watched
+ * with on_accept (which owns each fd it is given). Sockets systemd passed
+ * that nobody took are closed by service_run().
+ */
+void service_listen(struct service *sv,
+		    void (*on_accept)(void *ctx, int fd, const struct sockaddr_storage *ss,
+				      socklen_t sl),
+		    void *ctx);
+/* Runs the loop until sd_event_exit(); the exit status. */
+int service_run(struct service *sv);
+void service_close(struct service *sv);
+
+/* "ip:port" of a remote for log lines ("?" when unknown). */
+void service_remote_desc(const struct sockaddr_storage *ss, socklen_t sl, char *buf, size_t len);
+
+#endif

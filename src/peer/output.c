@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: MIT */
+/* gossip-peer's record of what it received: output.txt, the journal's events, the history. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "io/clock.h"
+#include "io/log.h"
+#include "output.h"
+
+int
+output_open(struct output *o, const char *path, uint32_t history)
+{
+	memset(o, 0, sizeof(*o));
+	o->path = xstrdup(path);
+	o->cap = history;
+	o->history = history ? xcalloc(history, sizeof(*o->history)) : NULL;
+	o->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	if (o->fd < 0)
+		return -errno;
+	sink_init(&o->sink, o->fd);
+	sink_set_buffered(&o->sink, true);
+	return 0;
+}
+
+void
+output_close(struct output *o)
+{
+	for (uint32_t i = 0; i < o->len; i++)
+		blob_unref(o->history[(o->head + i) % o->cap].frame);
+	free(o->history);
+	o->history = NULL;
+	o->len = 0;
+	output_flush(o);
+	sink_done(&o->sink);
+	buf_free(&o->line);
+	if (o->fd >= 0)
+		close(o->fd);
+	o->fd = -1;
+	free(o->path);
+	o->path = NULL;
+}
+
+const struct history_entry *
+output_history(const struct output *o, uint32_t i)
+{
+	return &o->history[(o->head + i) % o->cap];
+}
+
+static void
+remember(struct output *o, const struct history_entry *e)
+{
+	if (!o->cap)
+		return;
+	if (o->len == o->cap) {
+		blob_unref(o->history[o->head].frame);
+		o->head = (o->head + 1) % o->cap;
+		o->len--;
+	}
+	o->history[(o->head + o->len) % o->cap] = *e;
+	blob_ref(e->frame);
+	o->len++;
+}
+
+static void
+put_str(struct buf *b, const char *s)
+{
+	buf_append(b, s, strlen(s));
+}
+
+/*
+ * "Received from <from>: <origin> - <origin time>:<origin ip>:'<text>'", NUL
+ * terminated, in b; os is the origin as node_addr_str() gives it. Built by
+ * hand: a busy peer writes one per message.
+ */
+static void
+format_received(struct buf *b, const struct delivery *d, const char *os)
+{
+	char oip[NODE_ADDR_STRLEN], ots[32], *text;
+
+	node_addr_ip_str(d->origin, oip);
+	format_wallclock(d->timestamp, ots, sizeof(ots));
+	text = escape_text(d->payload, d->len);
+	b->len = 0;
+	put_str(b, "Received from ");
+	put_str(b, d->from_str);
+	put_str(b, ": ");
+	put_str(b, os);
+	put_str(b, " - ");
+	put_str(b, ots);
+	buf_append(b, ":", 1);
+	put_str(b, oip);
+	put_str(b, ":'");
+	put_str(b, text);
+	buf_append(b, "'", 2); /* with the NUL */
+	free(text);
+}
+
+static void
+output_failed(struct output *o, int r)
+{
+	if (r < 0)
+		log_warn("cannot write %s: %s", o->path, strerror(-r));
+}
+
+/* Whole lines, one write per loop iteration: peers sharing output.txt never interleave. */
+static void
+write_line(struct output *o, const char *line, uint64_t now_real)
+{
+	char stamp[32];
+	struct iovec iov[4];
+
+	format_wallclock(now_real, stamp, sizeof(stamp));
+	iov[0] = (struct iovec){(void *)"[", 1};
+	iov[1] = (struct iovec){stamp, strlen(stamp)};
+	iov[2] = (struct iovec){(void *)"] ", 2};
+	iov[3] = (struct iovec){(void *)line, strlen(line)};
+	output_failed(o, sink_line(&o->sink, iov, 4));
+}
+
+void
+output_flush(struct output *o)
+{
+	output_failed(o, sink_flush(&o->sink));
+}
+
+void
+output_deliver(struct output *o, const struct delivery *d, struct history_entry *ret)
+{
+	char hex[2 * WIRE_ID_LEN + 1], os[NODE_ADDR_STRLEN];
+	struct log_fields f = {.event = "received", .msg_id = hex, .origin = os,
+			       .remote = d->from_str, .sd_id = GOSSIP_SD_ID_RECEIVED};
+	const char *line;
+
+	hex_encode(d->id, WIRE_ID_LEN, hex);
+	node_addr_str(d->origin, os);
+	format_received(&o->line, d, os);
+	line = (const char *)o->line.data;
+	write_line(o, line, d->received);
+	log_event(LOG_INFO, &f, "%s (id %s)", line, hex);
+	*ret = (struct history_entry){
+		.from = *d->from,
+		.origin = *d->origin,
+		.timestamp = d->timestamp,
+		.received = d->received,
+		.seq = d->seq,
+		.frame = d->frame,
+		.payload = d->payload, /* points into frame */
+		.len = d->len,
+	};
+	memcpy(ret->id, d->id, WIRE_ID_LEN);
+	remember(o, ret);
+}

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/* gossip-peer's record of what it received: output.txt, the journal's events, the history. */
+#ifndef GOSSIP_PEER_OUTPUT_H
+#define GOSSIP_PEER_OUTPUT_H
+
+#include <stdint.h>
+
+#include "core/env.h"
+#include "core/wire.h"
+#include "io/sink.h"
+
+/* A received message kept for gossipctl tail. */
+struct history_entry {
+	uint8_t id[WIRE_ID_LEN];
+	struct node_addr from, origin;
+	uint64_t timestamp, received, seq;
+	struct blob *frame; /* holds the payload */
+	const uint8_t *payload;
+	uint32_t len;
+};
+
+struct output {
+	char *path;
+	int fd;
+	struct sink sink;     /* output.txt, batched per loop iteration */
+	struct buf line;      /* the line of the message being delivered */
+	struct history_entry *history;
+	uint32_t cap, len, head;
+};
+
+/* Opens path for appending, keeps up to history messages: 0 or -errno. */
+int output_open(struct output *o, const char *path, uint32_t history);
+void output_close(struct output *o);
+/*
+ * A delivered message: its output.txt line, its "received" event, a place
+ * in the history. *ret is the history entry of it (valid until the next call).
+ */
+void output_deliver(struct output *o, const struct delivery *d, struct history_entry *ret);
+/* Writes the output.txt lines of this loop iteration. */
+void output_flush(struct output *o);
+/* The i-th of the kept messages, oldest first (i < o->len). */
+const struct history_entry *output_history(const struct output *o, uint32_t i);
+
+#endif
