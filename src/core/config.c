@@ -19,6 +19,7 @@ const struct setting_desc conf_settings[] = {
 	S(NULL, "address", K_STRING, address, 0, 0),
 	S("seed", "lease_time", K_DURATION, seed.lease_time_usec, SEC(1), SEC(86400)),
 	S("seed", "max_peers", K_U32, seed.max_peers, 1, 50000), /* a PEER_LIST of IPv6 addresses must fit one frame */
+	S("seed", "peer_list_size", K_U32, seed.peer_list_size, 0, 50000),
 	S("seed", "max_connections", K_U32, seed.max_connections, 8, 1000000),
 	S("seed", "confirm_dead", K_BOOL, seed.confirm_dead, 0, 1),
 	S("seed", "probe_timeout", K_DURATION, seed.probe_timeout_usec, SEC(0.01), SEC(60)),

@@ -15,6 +15,7 @@
 struct seed_config {
 	uint64_t lease_time_usec;     /* a registration not refreshed for this long is dropped */
 	uint32_t max_peers;           /* registry size limit */
+	uint32_t peer_list_size;      /* peers in one PEER_LIST at most (a random sample); 0: all */
 	uint32_t max_connections;     /* simultaneous TCP connections */
 	bool confirm_dead;            /* probe a reported peer before dropping it */
 	uint64_t probe_timeout_usec;  /* how long the probe may take */

@@ -19,32 +19,40 @@ seed_order_shuffle(size_t n, struct rng *rng, uint32_t *order)
 	}
 }
 
+static const struct node_addr *
+set_key(const void *ctx, uint32_t elem)
+{
+	return &((const struct addr_set *)ctx)->v[elem];
+}
+
+void
+addr_set_init(struct addr_set *s, uint64_t k0, uint64_t k1)
+{
+	memset(s, 0, sizeof(*s));
+	addr_index_init(&s->index, k0, k1);
+}
+
 void
 addr_set_free(struct addr_set *s)
 {
+	uint64_t k0 = s->index.key[0], k1 = s->index.key[1];
+
 	free(s->v);
-	memset(s, 0, sizeof(*s));
+	addr_index_free(&s->index);
+	addr_set_init(s, k0, k1);
 }
 
 void
 addr_set_clear(struct addr_set *s)
 {
 	s->n = 0;
-}
-
-static ssize_t
-addr_set_index(const struct addr_set *s, const struct node_addr *a)
-{
-	for (size_t i = 0; i < s->n; i++)
-		if (node_addr_equal(&s->v[i], a))
-			return (ssize_t)i;
-	return -1;
+	addr_index_clear(&s->index);
 }
 
 bool
 addr_set_contains(const struct addr_set *s, const struct node_addr *a)
 {
-	return addr_set_index(s, a) >= 0;
+	return addr_index_find(&s->index, a, set_key, s) >= 0;
 }
 
 bool
@@ -56,17 +64,26 @@ addr_set_add(struct addr_set *s, const struct node_addr *a)
 		s->cap = s->cap ? s->cap * 2 : 16;
 		s->v = xreallocarray(s->v, s->cap, sizeof(*s->v));
 	}
-	s->v[s->n++] = *a;
+	s->v[s->n] = *a;
+	addr_index_insert(&s->index, a, (uint32_t)s->n, set_key, s);
+	s->n++;
 	return true;
 }
 
 bool
 addr_set_remove(struct addr_set *s, const struct node_addr *a)
 {
-	ssize_t i = addr_set_index(s, a);
+	int64_t i = addr_index_remove(&s->index, a, set_key, s);
+	size_t last;
+
 	if (i < 0)
 		return false;
-	s->v[i] = s->v[--s->n];
+	last = s->n - 1;
+	if ((size_t)i != last) {
+		s->v[i] = s->v[last];
+		addr_index_renumber(&s->index, &s->v[i], (uint32_t)i, set_key, s);
+	}
+	s->n--;
 	return true;
 }
 

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "addrindex.h"
 #include "util.h"
 
 /* floor(n/2) + 1: any two such subsets of n seeds intersect. */
@@ -22,12 +23,19 @@ seed_majority(size_t n)
  */
 void seed_order_shuffle(size_t n, struct rng *rng, uint32_t *order);
 
-/* A set of addresses (known peers). Small and flat: peers number thousands at most. */
+/*
+ * A set of addresses (known peers), in an array with a hash index: O(1)
+ * lookups, additions and removals (the last element takes a removed one's
+ * place). A zeroed set is empty and usable; addr_set_init() keys its hash
+ * for sets filled from the network.
+ */
 struct addr_set {
 	struct node_addr *v;
 	size_t n, cap;
+	struct addr_index index;
 };
 
+void addr_set_init(struct addr_set *s, uint64_t k0, uint64_t k1);
 void addr_set_free(struct addr_set *s);
 void addr_set_clear(struct addr_set *s);
 bool addr_set_contains(const struct addr_set *s, const struct node_addr *a);

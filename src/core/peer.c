@@ -212,6 +212,9 @@ peer_node_init(struct peer_node *n, const struct gossip_config *cfg, const struc
 	rng_seed(&n->rng, seed);
 	n->incarnation = rng_next(&n->rng);
 	n->state = PEER_REGISTERING;
+	/* Keyed: addresses heard from others must not be able to flood the sets' hash. */
+	addr_set_init(&n->known, rng_next(&n->rng), rng_next(&n->rng));
+	addr_set_init(&n->avoid, rng_next(&n->rng), rng_next(&n->rng));
 	gossip_init(n);
 	overlay_start(n);
 	seeds_init(n);

@@ -9,6 +9,7 @@
 #include "config.h"
 #include "env.h"
 #include "membership.h"
+#include "ring.h"
 #include "seen.h"
 #include "util.h"
 #include "wire.h"
@@ -92,7 +93,8 @@ struct peer_stat_desc {
 extern const struct peer_stat_desc peer_stat_descs[];
 extern const size_t peer_stat_count;
 
-struct tree_fifo;
+/* GRAFT attempts per announced message that does not arrive (tree.c). */
+#define TREE_GRAFT_TRIES 5
 
 struct neighbour {
 	uint32_t serial; /* this peer's own number for it, never 0 nor reused */
@@ -183,7 +185,7 @@ struct peer_node {
 
 	/* broadcast tree (tree.c) */
 	struct seen_cache announced; /* ids heard in IHAVE, so each is waited for once */
-	struct tree_fifo *missing;   /* announced messages not received yet, per attempt */
+	struct ring missing[TREE_GRAFT_TRIES + 1]; /* announced messages not received, per attempt */
 	uint64_t tree_delivered_at;  /* the last message received in full; 0: none yet */
 	uint8_t last_delivered[WIRE_ID_LEN];
 	uint64_t tree_cut_at;  /* an eager link was lost */

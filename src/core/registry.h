@@ -1,24 +1,37 @@
 /* SPDX-License-Identifier: MIT */
 /* The seed's registry of live peers: registrations as leases, bounded in size. */
-#ifndef GOSSIP_REGISTRY_H
-#define GOSSIP_REGISTRY_H
+#ifndef GOSSIP_CORE_REGISTRY_H
+#define GOSSIP_CORE_REGISTRY_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "addrindex.h"
+#include "ring.h"
 #include "util.h"
 
 struct registry_entry {
 	struct node_addr addr;
 	uint64_t registered_at; /* usec, monotonic */
 	uint64_t expires_at;    /* lease end */
+	uint32_t prev, next;    /* registration order (slot + 1; 0: none); next also chains free slots */
+	bool used;
 };
 
+/*
+ * Entries live in slots of one array (a removed one's slot is reused), in
+ * registration order through prev/next, and in a hash index keyed at
+ * registry_init(): lookups, registrations and removals are O(1) whatever
+ * addresses a registrant chooses.
+ */
 struct registry {
 	struct registry_entry *v;
 	size_t n, cap;
 	size_t max; /* registrations accepted at most */
+	uint32_t first, last, free_slots;
+	uint32_t slots; /* slots handed out so far: v[0..slots) */
+	struct addr_index index;
 };
 
 enum registry_result {
@@ -27,7 +40,8 @@ enum registry_result {
 	REGISTRY_FULL,
 };
 
-void registry_init(struct registry *r, size_t max);
+/* k0, k1: the hash key (random in the daemon). */
+void registry_init(struct registry *r, size_t max, uint64_t k0, uint64_t k1);
 void registry_free(struct registry *r);
 /* Registers addr or refreshes its lease until now + lease. */
 enum registry_result registry_register(struct registry *r, const struct node_addr *addr,
@@ -42,6 +56,12 @@ bool registry_remove(struct registry *r, const struct node_addr *addr);
 bool registry_pop_expired(struct registry *r, uint64_t now, struct node_addr *ret);
 /* Copies up to max addresses into out (all when max >= n). Returns the count. */
 size_t registry_list(const struct registry *r, struct node_addr *out, size_t max);
+/*
+ * Up to max distinct registered addresses chosen at random (all of them, in
+ * registration order, when there are no more than max), in O(max) expected
+ * time however large the registry. Returns the count.
+ */
+size_t registry_sample(const struct registry *r, struct rng *rng, struct node_addr *out, size_t max);
 /* "{a, b, c}" with at most limit entries then ", ... (N in all)"; malloc'd. */
 char *registry_format(const struct registry *r, size_t limit);
 
@@ -54,8 +74,8 @@ struct report {
 
 /* Reports waiting for a probe: first in, first out, one per target, at most cap. */
 struct report_queue {
-	struct report *v; /* a ring, allocated on the first push */
-	size_t cap, head, n;
+	struct ring r; /* of struct report */
+	size_t cap;
 };
 
 void report_queue_init(struct report_queue *q, size_t cap);

@@ -67,11 +67,19 @@ close_link(struct seed_node *s, struct link *lk, const char *reason, bool after_
 }
 
 /* Logs a removal with the prototype's "Current peers" tail. */
+/* The prototype's "Current peers" text (only when INFO events are logged). */
+static char *
+current_peers(const struct seed_node *s)
+{
+	return env_log_enabled(&s->env, LOG_INFO) ? registry_format(&s->registry, SEED_LOG_PEERS_SHOWN)
+						  : xstrdup("");
+}
+
 static void
 log_removed(struct seed_node *s, const struct node_addr *a, const char *why)
 {
 	char as[NODE_ADDR_STRLEN];
-	char *cur = registry_format(&s->registry, SEED_LOG_PEERS_SHOWN);
+	char *cur = current_peers(s);
 	struct log_fields f = {.event = "removed", .remote = node_addr_str(a, as),
 			       .sd_id = GOSSIP_SD_ID_PEER_REMOVED};
 
@@ -80,12 +88,16 @@ log_removed(struct seed_node *s, const struct node_addr *a, const char *why)
 	notice(s);
 }
 
+/* The registry, or a random sample of seed.peer_list_size of it (a peer's view of a large network). */
 static void
 send_peer_list(struct seed_node *s, struct link *lk)
 {
+	size_t max = s->cfg.seed.peer_list_size && s->cfg.seed.peer_list_size < s->registry.n
+			     ? s->cfg.seed.peer_list_size
+			     : s->registry.n;
 	struct buf b = {0};
-	struct node_addr *list = xcalloc(s->registry.n ? s->registry.n : 1, sizeof(*list));
-	size_t n = registry_list(&s->registry, list, s->registry.n);
+	struct node_addr *list = xcalloc(max ? max : 1, sizeof(*list));
+	size_t n = registry_sample(&s->registry, &s->rng, list, max);
 
 	wire_encode_peer_list(&b, list, (uint32_t)n);
 	free(list);
@@ -120,7 +132,7 @@ handle_register(struct seed_node *s, struct link *lk, const struct node_addr *a)
 	}
 	switch (registry_register(&s->registry, a, s->now, s->cfg.seed.lease_time_usec)) {
 	case REGISTRY_NEW: {
-		char *cur = registry_format(&s->registry, SEED_LOG_PEERS_SHOWN);
+		char *cur = current_peers(s);
 		struct log_fields f = {.event = "registered", .remote = as,
 				       .sd_id = GOSSIP_SD_ID_PEER_REGISTERED};
 		env_logf(&s->env, LOG_INFO, &f, "New peer registered: %s. Current peers: %s", as, cur);
@@ -253,7 +265,7 @@ handle_dead_report(struct seed_node *s, struct link *lk, const struct wire_msg *
 	}
 	switch (report_queue_push(&s->waiting, &rep)) {
 	case 0:
-		seed_debug(s, "%s waits for a probe: %zu reports waiting", ds, s->waiting.n);
+		seed_debug(s, "%s waits for a probe: %zu reports waiting", ds, s->waiting.r.n);
 		break;
 	case -ENOSPC:
 		seed_log(s, LOG_WARNING,
@@ -272,7 +284,7 @@ handle_leave(struct seed_node *s, const struct node_addr *a)
 	struct log_fields f = {.event = "left", .remote = node_addr_str(a, as)};
 
 	if (registry_remove(&s->registry, a)) {
-		char *cur = registry_format(&s->registry, SEED_LOG_PEERS_SHOWN);
+		char *cur = current_peers(s);
 		env_logf(&s->env, LOG_INFO, &f, "Peer left: %s. Current peers: %s", as, cur);
 		free(cur);
 		notice(s);
@@ -455,7 +467,7 @@ seed_node_init(struct seed_node *s, const struct gossip_config *cfg, const struc
 	node_addr_str(self, s->self_str);
 	rng_seed(&s->rng, seed);
 	s->incarnation = rng_next(&s->rng);
-	registry_init(&s->registry, s->cfg.seed.max_peers);
+	registry_init(&s->registry, s->cfg.seed.max_peers, rng_next(&s->rng), rng_next(&s->rng));
 	report_queue_init(&s->waiting, SEED_MAX_WAITING);
 }
 

@@ -34,18 +34,18 @@
 #include <string.h>
 
 #include "peer_int.h"
+#include "ring.h"
 
 /* Announced messages waiting to arrive per attempt, at most: a full FIFO asks for its oldest. */
 #define TREE_MAX_MISSING 16384
 /*
- * GRAFT attempts per missing message, waiting the GRAFT wait, then twice as
- * long each time (a loaded network answers late, and a message given up on
- * is lost to this peer). Asking one neighbour at a time, not all, keeps a
- * late answer from costing a duplicate per neighbour and from making every
- * link eager at once; the last attempt asks all, in case the ones asked
- * before had let go of their copy (resend_cache_size).
+ * TREE_GRAFT_TRIES (peer.h) GRAFT attempts per missing message, waiting the
+ * GRAFT wait, then twice as long each time (a loaded network answers late,
+ * and a message given up on is lost to this peer). Asking one neighbour at a
+ * time, not all, keeps a late answer from costing a duplicate per neighbour
+ * and from making every link eager at once; the last attempt asks all, in
+ * case the ones asked before had let go of their copy (resend_cache_size).
  */
-#define TREE_GRAFT_TRIES 5
 /* Waiting IHAVE ids searched for one a neighbour turns out to have, at most. */
 #define TREE_UNANNOUNCE_MAX 32
 /* How many ids ahead IHAVE processing prefetches seen-cache slots. */
@@ -267,28 +267,14 @@ queue_graft(struct peer_node *n, struct neighbour *nb, const uint8_t *id)
 }
 
 /*
- * Announced messages wait in one FIFO per attempt: all entries of a FIFO wait
- * equally long, so each is in deadline order and only its front is due first.
+ * Announced messages wait in one FIFO per attempt (n->missing[tries], rings
+ * of struct tree_missing): all entries of a FIFO wait equally long, so each
+ * is in deadline order and only its front is due first.
  */
-struct tree_fifo {
-	struct tree_missing *e;
-	uint32_t head, count;
-};
-
-static void
-fifo_release(struct tree_fifo *f)
+static struct tree_missing *
+front(struct peer_node *n, unsigned tries)
 {
-	free(f->e);
-	f->e = NULL;
-	f->head = f->count = 0;
-}
-
-static struct tree_fifo *
-fifo_of(struct peer_node *n, unsigned tries)
-{
-	if (!n->missing)
-		n->missing = xcalloc(TREE_GRAFT_TRIES + 1, sizeof(*n->missing));
-	return &n->missing[tries];
+	return ring_front(&n->missing[tries]);
 }
 
 /* The GRAFT wait (see the top of this file). */
@@ -310,10 +296,10 @@ next_deadline(struct peer_node *n)
 {
 	uint64_t at = 0;
 
-	for (unsigned t = 0; n->missing && t <= TREE_GRAFT_TRIES; t++) {
-		struct tree_fifo *f = &n->missing[t];
-		if (f->count && (!at || deadline_of(n, &f->e[f->head]) < at))
-			at = deadline_of(n, &f->e[f->head]);
+	for (unsigned t = 0; t <= TREE_GRAFT_TRIES; t++) {
+		struct tree_missing *e = front(n, t);
+		if (e && (!at || deadline_of(n, e) < at))
+			at = deadline_of(n, e);
 	}
 	return at;
 }
@@ -339,20 +325,18 @@ static void missing_due(struct peer_node *n, struct tree_missing e, uint64_t now
 static void
 missing_push(struct peer_node *n, struct tree_missing e, uint64_t now)
 {
-	struct tree_fifo *f = fifo_of(n, e.tries);
+	struct ring *f = &n->missing[e.tries];
+	struct tree_missing *slot;
 
-	if (!f->e)
-		f->e = xcalloc(TREE_MAX_MISSING, sizeof(*f->e));
-	if (f->count == TREE_MAX_MISSING) {
-		struct tree_missing oldest = f->e[f->head];
+	if (f->n == TREE_MAX_MISSING) {
+		struct tree_missing oldest = *front(n, e.tries);
 
-		f->head = (f->head + 1) % TREE_MAX_MISSING;
-		f->count--;
+		ring_pop(f);
 		missing_due(n, oldest, now, true);
 	}
 	e.since = now;
-	f->e[(f->head + f->count) % TREE_MAX_MISSING] = e;
-	f->count++;
+	slot = ring_push(f, TREE_MAX_MISSING);
+	*slot = e;
 	graft_timer_by(n, deadline_of(n, &e));
 }
 
@@ -458,14 +442,13 @@ missing_due(struct peer_node *n, struct tree_missing e, uint64_t now, bool force
 static void
 graft_run(struct peer_node *n, uint64_t now)
 {
-	for (unsigned t = 0; n->missing && t <= TREE_GRAFT_TRIES; t++) {
-		struct tree_fifo *f = &n->missing[t];
+	for (unsigned t = 0; t <= TREE_GRAFT_TRIES; t++) {
+		struct tree_missing *f;
 
-		while (f->count && deadline_of(n, &f->e[f->head]) <= now) {
-			struct tree_missing e = f->e[f->head];
+		while ((f = front(n, t)) && deadline_of(n, f) <= now) {
+			struct tree_missing e = *f;
 
-			f->head = (f->head + 1) % TREE_MAX_MISSING;
-			f->count--;
+			ring_pop(&n->missing[t]);
 			missing_due(n, e, now, false);
 		}
 	}
@@ -488,20 +471,18 @@ tree_tick(struct peer_node *n, uint64_t now)
 	if ((at = n->timer[PEER_T_GRAFT]) && at + n->cfg.peer.graft_timeout_usec < now)
 		graft_run(n, now);
 	/*
-	 * A FIFO is allocated whole (TREE_MAX_MISSING entries) when a burst first
-	 * needs it. Entries at its front whose message has arrived are done with
-	 * now rather than at their deadline (up to 2^TREE_GRAFT_TRIES GRAFT waits
-	 * away), and a FIFO left empty gives its memory back: once a burst is
-	 * over, a peer holds only what it held before it.
+	 * A FIFO grows with a burst (up to TREE_MAX_MISSING entries). Entries at
+	 * its front whose message has arrived are done with now rather than at
+	 * their deadline (up to 2^TREE_GRAFT_TRIES GRAFT waits away), and a FIFO
+	 * left empty gives its memory back: once a burst is over, a peer holds
+	 * only what it held before it.
 	 */
-	for (unsigned t = 0; n->missing && t <= TREE_GRAFT_TRIES; t++) {
-		struct tree_fifo *f = &n->missing[t];
-		while (f->count && seen_cache_contains(&n->seen, f->e[f->head].id)) {
-			f->head = (f->head + 1) % TREE_MAX_MISSING;
-			f->count--;
-		}
-		if (!f->count)
-			fifo_release(f);
+	for (unsigned t = 0; t <= TREE_GRAFT_TRIES; t++) {
+		struct tree_missing *f;
+		while ((f = front(n, t)) && seen_cache_contains(&n->seen, f->id))
+			ring_pop(&n->missing[t]);
+		if (!n->missing[t].n)
+			ring_release(&n->missing[t]);
 	}
 }
 
@@ -576,7 +557,13 @@ tree_on_frame(struct peer_node *n, struct neighbour *nb, const struct wire_msg *
 void
 tree_init(struct peer_node *n)
 {
-	seen_cache_init(&n->announced, TREE_MAX_MISSING, n->cfg.peer.seen_cache_age_usec);
+	size_t announced = n->cfg.peer.seen_cache_size < TREE_MAX_MISSING ? n->cfg.peer.seen_cache_size
+									   : TREE_MAX_MISSING;
+
+	for (unsigned t = 0; t <= TREE_GRAFT_TRIES; t++)
+		ring_init(&n->missing[t], sizeof(struct tree_missing));
+	/* No more ids can be missing at once than the seen cache remembers. */
+	seen_cache_init(&n->announced, announced, n->cfg.peer.seen_cache_age_usec);
 	tree_reconfigure(n);
 }
 
@@ -598,9 +585,7 @@ void
 tree_free(struct peer_node *n)
 {
 	n->timer[PEER_T_IHAVE] = n->timer[PEER_T_GRAFT] = 0;
-	for (unsigned t = 0; n->missing && t <= TREE_GRAFT_TRIES; t++)
-		fifo_release(&n->missing[t]);
-	free(n->missing);
-	n->missing = NULL;
+	for (unsigned t = 0; t <= TREE_GRAFT_TRIES; t++)
+		ring_release(&n->missing[t]);
 	seen_cache_free(&n->announced);
 }

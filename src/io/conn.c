@@ -187,7 +187,7 @@ set_events(struct conn *c)
 	else {
 		if (!c->closing && !c->input_paused)
 			ev |= EPOLLIN;
-		if (c->out_n)
+		if (c->out.n)
 			ev |= EPOLLOUT;
 	}
 	sd_event_source_set_io_events(c->io, ev);
@@ -202,18 +202,9 @@ conn_send_blob(struct conn *c, struct blob *bl)
 		return 0; /* nothing to send; a queued empty chunk would never be dequeued */
 	if (c->queue_limit && c->queued_bytes + bl->len > c->queue_limit)
 		return -ENOBUFS;
-	if (c->out_n == c->out_cap) {
-		size_t ncap = c->out_cap ? c->out_cap * 2 : 8;
-		struct out_chunk *n = xcalloc(ncap, sizeof(*n));
-		for (size_t i = 0; i < c->out_n; i++)
-			n[i] = c->out[(c->out_head + i) % c->out_cap];
-		free(c->out);
-		c->out = n;
-		c->out_cap = ncap;
-		c->out_head = 0;
-	}
-	c->out[(c->out_head + c->out_n) % c->out_cap] = (struct out_chunk){blob_ref(bl), 0};
-	c->out_n++;
+	if (!c->out.elem)
+		ring_init(&c->out, sizeof(struct out_chunk));
+	*(struct out_chunk *)ring_push(&c->out, 0) = (struct out_chunk){blob_ref(bl), 0};
 	c->queued_bytes += bl->len;
 	c->frames_out++;
 	mark_dirty(c);
@@ -234,12 +225,12 @@ conn_flush(struct conn *c)
 {
 	struct iovec iov[MAX_IOV];
 
-	while (c->out_n && !c->closed && !c->failed) {
+	while (c->out.n && !c->closed && !c->failed) {
 		int n = 0;
 		ssize_t w;
 
-		for (size_t i = 0; i < c->out_n && n < MAX_IOV; i++) {
-			struct out_chunk *ch = &c->out[(c->out_head + i) % c->out_cap];
+		for (size_t i = 0; i < c->out.n && n < MAX_IOV; i++) {
+			struct out_chunk *ch = ring_at(&c->out, i);
 			iov[n].iov_base = ch->bl->data + ch->off;
 			iov[n].iov_len = ch->bl->len - ch->off;
 			n++;
@@ -254,7 +245,7 @@ conn_flush(struct conn *c)
 		c->bytes_out += (uint64_t)w;
 		c->queued_bytes -= (size_t)w;
 		while (w > 0) {
-			struct out_chunk *ch = &c->out[c->out_head];
+			struct out_chunk *ch = ring_front(&c->out);
 			size_t left = ch->bl->len - ch->off;
 			if ((size_t)w < left) {
 				ch->off += (size_t)w;
@@ -263,13 +254,12 @@ conn_flush(struct conn *c)
 			w -= (ssize_t)left;
 			blob_unref(ch->bl);
 			ch->bl = NULL;
-			c->out_head = (c->out_head + 1) % c->out_cap;
-			c->out_n--;
+			ring_pop(&c->out);
 		}
 	}
 	if (c->closed || c->failed)
 		return;
-	if (!c->out_n && c->closing) {
+	if (!c->out.n && c->closing) {
 		conn_close(c, c->close_reason ? c->close_reason : "closed", 0);
 		return;
 	}
@@ -279,12 +269,9 @@ conn_flush(struct conn *c)
 void
 conn_trim(struct conn *c)
 {
-	if (c->out_n || c->out_cap <= CONN_OUT_KEEP)
+	if (c->out.n || c->out.cap <= CONN_OUT_KEEP)
 		return;
-	free(c->out);
-	c->out = NULL;
-	c->out_cap = 0;
-	c->out_head = 0;
+	ring_release(&c->out);
 }
 
 bool
@@ -320,7 +307,7 @@ handle_connect_done(struct conn *c)
 	set_events(c);
 	if (c->cb->on_connected)
 		c->cb->on_connected(c);
-	if (!c->closed && c->out_n)
+	if (!c->closed && c->out.n)
 		mark_dirty(c);
 }
 
@@ -457,9 +444,9 @@ conn_free(struct conn *c)
 		c->tr->free(c);
 	if (c->fd >= 0)
 		close(c->fd);
-	for (size_t i = 0; i < c->out_n; i++)
-		blob_unref(c->out[(c->out_head + i) % c->out_cap].bl);
-	free(c->out);
+	for (size_t i = 0; i < c->out.n; i++)
+		blob_unref(((struct out_chunk *)ring_at(&c->out, i))->bl);
+	ring_release(&c->out);
 	buf_free(&c->in);
 	free(c->close_reason);
 	free(c);
@@ -531,7 +518,7 @@ conn_close_after_flush(struct conn *c, const char *reason)
 	c->closing = true;
 	free(c->close_reason);
 	c->close_reason = xstrdup(reason);
-	if (!c->out_n && !c->connecting) {
+	if (!c->out.n && !c->connecting) {
 		conn_close(c, reason, 0);
 		return;
 	}

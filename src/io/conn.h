@@ -11,6 +11,7 @@
 #include <systemd/sd-event.h>
 
 #include "core/buf.h"
+#include "core/ring.h"
 #include "core/util.h"
 
 struct conn;
@@ -91,8 +92,7 @@ struct conn {
 
 	struct buf in; /* an incomplete frame carried over between reads; empty when idle */
 
-	struct out_chunk *out;
-	size_t out_head, out_n, out_cap; /* ring of chunks */
+	struct ring out; /* of struct out_chunk */
 	size_t queued_bytes;
 	size_t queue_limit; /* 0 = unlimited */
 	size_t read_budget; /* bytes read per wakeup; 0 = the default */

@@ -179,10 +179,12 @@ do_tail(struct ctl_client *cl, const uint8_t *body, size_t len)
 	}
 	follow = body[0] == 1;
 	count = get_u32(body + 1);
-	if (count > o->len)
-		count = o->len;
-	start = o->len - count;
-	for (uint32_t i = start; i < o->len; i++)
+	uint32_t kept = output_history_len(o);
+
+	if (count > kept)
+		count = kept;
+	start = kept - count;
+	for (uint32_t i = start; i < kept; i++)
 		encode_history(&b, output_history(o, i));
 	if (!follow)
 		ctl_encode_end(&b, CTL_OK, "");

@@ -17,7 +17,7 @@ output_open(struct output *o, const char *path, uint32_t history)
 	memset(o, 0, sizeof(*o));
 	o->path = xstrdup(path);
 	o->cap = history;
-	o->history = history ? xcalloc(history, sizeof(*o->history)) : NULL;
+	ring_init(&o->history, sizeof(struct history_entry));
 	o->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
 	if (o->fd < 0)
 		return -errno;
@@ -29,11 +29,9 @@ output_open(struct output *o, const char *path, uint32_t history)
 void
 output_close(struct output *o)
 {
-	for (uint32_t i = 0; i < o->len; i++)
-		blob_unref(o->history[(o->head + i) % o->cap].frame);
-	free(o->history);
-	o->history = NULL;
-	o->len = 0;
+	for (uint32_t i = 0; i < o->history.n; i++)
+		blob_unref(output_history(o, i)->frame);
+	ring_release(&o->history);
 	output_flush(o);
 	sink_done(&o->sink);
 	buf_free(&o->line);
@@ -44,10 +42,16 @@ output_close(struct output *o)
 	o->path = NULL;
 }
 
+uint32_t
+output_history_len(const struct output *o)
+{
+	return (uint32_t)o->history.n;
+}
+
 const struct history_entry *
 output_history(const struct output *o, uint32_t i)
 {
-	return &o->history[(o->head + i) % o->cap];
+	return ring_at(&o->history, i);
 }
 
 static void
@@ -55,14 +59,12 @@ remember(struct output *o, const struct history_entry *e)
 {
 	if (!o->cap)
 		return;
-	if (o->len == o->cap) {
-		blob_unref(o->history[o->head].frame);
-		o->head = (o->head + 1) % o->cap;
-		o->len--;
+	if (o->history.n == o->cap) {
+		blob_unref(output_history(o, 0)->frame);
+		ring_pop(&o->history);
 	}
-	o->history[(o->head + o->len) % o->cap] = *e;
+	*(struct history_entry *)ring_push(&o->history, o->cap) = *e;
 	blob_ref(e->frame);
-	o->len++;
 }
 
 static void

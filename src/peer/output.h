@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "core/env.h"
+#include "core/ring.h"
 #include "core/wire.h"
 #include "io/sink.h"
 
@@ -24,8 +25,8 @@ struct output {
 	int fd;
 	struct sink sink;     /* output.txt, batched per loop iteration */
 	struct buf line;      /* the line of the message being delivered */
-	struct history_entry *history;
-	uint32_t cap, len, head;
+	struct ring history; /* of struct history_entry, at most cap */
+	uint32_t cap;
 };
 
 /* Opens path for appending, keeps up to history messages: 0 or -errno. */
@@ -38,7 +39,8 @@ void output_close(struct output *o);
 void output_deliver(struct output *o, const struct delivery *d, struct history_entry *ret);
 /* Writes the output.txt lines of this loop iteration. */
 void output_flush(struct output *o);
-/* The i-th of the kept messages, oldest first (i < o->len). */
+/* How many messages are kept, and the i-th of them, oldest first. */
+uint32_t output_history_len(const struct output *o);
 const struct history_entry *output_history(const struct output *o, uint32_t i);
 
 #endif

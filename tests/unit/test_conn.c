@@ -83,30 +83,30 @@ test_trim_after_a_burst(void **state)
 
 	/* A burst's backlog grows the ring past what is kept. */
 	queue(&c, 4 * CONN_OUT_KEEP);
-	assert_true(c.out_cap >= 4 * CONN_OUT_KEEP);
+	assert_true(c.out.cap >= 4 * CONN_OUT_KEEP);
 	/* Nothing is given back while frames wait. */
 	conn_flush(&c);
 	conn_trim(&c);
-	assert_non_null(c.out);
-	assert_int_equal(c.out_n, 4 * CONN_OUT_KEEP);
+	assert_non_null(c.out.v);
+	assert_int_equal(c.out.n, 4 * CONN_OUT_KEEP);
 	/* Drained: the ring goes, and the queue still works after. */
 	c.tr = &sink;
 	conn_flush(&c);
-	assert_int_equal(c.out_n, 0);
+	assert_int_equal(c.out.n, 0);
 	assert_int_equal(c.queued_bytes, 0);
 	conn_trim(&c);
-	assert_null(c.out);
-	assert_int_equal(c.out_cap, 0);
+	assert_null(c.out.v);
+	assert_int_equal(c.out.cap, 0);
 	queue(&c, 3);
-	assert_int_equal(c.out_n, 3);
+	assert_int_equal(c.out.n, 3);
 	assert_int_equal(c.queued_bytes, 15);
 	conn_flush(&c);
-	assert_int_equal(c.out_n, 0);
+	assert_int_equal(c.out.n, 0);
 	/* A small ring is kept: a steady trickle does not reallocate it every tick. */
 	conn_trim(&c);
-	assert_non_null(c.out);
-	assert_true(c.out_cap <= CONN_OUT_KEEP);
-	free(c.out);
+	assert_non_null(c.out.v);
+	assert_true(c.out.cap <= CONN_OUT_KEEP);
+	ring_release(&c.out);
 }
 
 /* Drains c completely through a socket that takes everything. */
@@ -117,7 +117,7 @@ drain(struct conn *c)
 
 	c->tr = &sink;
 	conn_flush(c);
-	assert_int_equal(c->out_n, 0);
+	assert_int_equal(c->out.n, 0);
 }
 
 static void
@@ -129,19 +129,19 @@ test_trim_at_the_limit(void **state)
 
 	/* The ring doubles from 8, so CONN_OUT_KEEP chunks fill a ring of exactly that many. */
 	queue(&c, CONN_OUT_KEEP);
-	assert_int_equal(c.out_cap, CONN_OUT_KEEP);
+	assert_int_equal(c.out.cap, CONN_OUT_KEEP);
 	drain(&c);
 	conn_trim(&c);
-	assert_non_null(c.out);
-	assert_int_equal(c.out_cap, CONN_OUT_KEEP);
+	assert_non_null(c.out.v);
+	assert_int_equal(c.out.cap, CONN_OUT_KEEP);
 	/* One chunk more doubles it past the limit: that ring is given back. */
 	c.tr = &full;
 	queue(&c, CONN_OUT_KEEP + 1);
-	assert_int_equal(c.out_cap, 2 * CONN_OUT_KEEP);
+	assert_int_equal(c.out.cap, 2 * CONN_OUT_KEEP);
 	drain(&c);
 	conn_trim(&c);
-	assert_null(c.out);
-	assert_int_equal(c.out_cap, 0);
+	assert_null(c.out.v);
+	assert_int_equal(c.out.cap, 0);
 }
 
 /* A socket whose peer has gone: every write fails. */

@@ -32,7 +32,7 @@ test_register_new_refresh(void **state)
 	struct node_addr a = addr("127.0.0.1:6000"), b = addr("[::1]:6000");
 	struct registry_entry *e;
 
-	registry_init(&r, 10);
+	registry_init(&r, 10, 1, 2);
 	assert_int_equal(registry_register(&r, &a, 100 * SEC, 30 * SEC), REGISTRY_NEW);
 	assert_int_equal(r.n, 1);
 	e = registry_find(&r, &a);
@@ -62,7 +62,7 @@ test_full(void **state)
 	struct registry r;
 	struct node_addr extra = addr("192.0.2.1:1");
 
-	registry_init(&r, 40);
+	registry_init(&r, 40, 1, 2);
 	for (unsigned i = 0; i < 40; i++) {
 		struct node_addr a = nth(i);
 		assert_int_equal(registry_register(&r, &a, 0, 30 * SEC), REGISTRY_NEW);
@@ -85,7 +85,7 @@ test_full(void **state)
 	}
 	registry_free(&r);
 
-	registry_init(&r, 0);
+	registry_init(&r, 0, 1, 2);
 	assert_int_equal(registry_register(&r, &extra, 0, SEC), REGISTRY_FULL);
 	registry_free(&r);
 }
@@ -96,7 +96,7 @@ test_remove(void **state)
 	struct registry r;
 	struct node_addr out[8];
 
-	registry_init(&r, 100);
+	registry_init(&r, 100, 1, 2);
 	for (unsigned i = 0; i < 5; i++) {
 		struct node_addr a = nth(i);
 		registry_register(&r, &a, 0, SEC);
@@ -127,7 +127,7 @@ test_pop_expired(void **state)
 	struct node_addr got;
 	struct node_addr a = nth(0), b = nth(1), c = nth(2), d = nth(3);
 
-	registry_init(&r, 100);
+	registry_init(&r, 100, 1, 2);
 	registry_register(&r, &a, 0, 30 * SEC);       /* expires 30 */
 	registry_register(&r, &b, 5 * SEC, 30 * SEC); /* 35 */
 	registry_register(&r, &c, 6 * SEC, 30 * SEC); /* 36 */
@@ -163,7 +163,7 @@ test_list(void **state)
 	struct registry r;
 	struct node_addr out[64];
 
-	registry_init(&r, 1000);
+	registry_init(&r, 1000, 1, 2);
 	assert_int_equal(registry_list(&r, out, ARRAY_SIZE(out)), 0);
 	for (unsigned i = 0; i < 50; i++) {
 		struct node_addr a = nth(i);
@@ -203,7 +203,7 @@ test_format(void **state)
 	struct node_addr a = addr("127.0.0.1:6000"), b = addr("[::1]:6001"),
 	                 c = addr("10.0.0.1:6002");
 
-	registry_init(&r, 100);
+	registry_init(&r, 100, 1, 2);
 	check_format(&r, 10, "{}");
 	check_format(&r, 0, "{}");
 	registry_register(&r, &a, 0, SEC);
@@ -217,7 +217,7 @@ test_format(void **state)
 	registry_free(&r);
 
 	/* Many entries: the output stays bounded by the limit. */
-	registry_init(&r, 10000);
+	registry_init(&r, 10000, 1, 2);
 	for (unsigned i = 0; i < 1000; i++) {
 		struct node_addr x = nth(i);
 		registry_register(&r, &x, 0, SEC);
@@ -266,7 +266,7 @@ test_report_queue_limit(void **state)
 	/* Exactly cap wait; one more does not, nor does a second report about a waiting target. */
 	assert_int_equal(push_about(&q, "10.0.1.4:6000"), -ENOSPC);
 	assert_int_equal(push_about(&q, "10.0.1.2:6000"), -EEXIST);
-	assert_int_equal(q.n, 3);
+	assert_int_equal(q.r.n, 3);
 	/* First in, first out; a freed place takes one more, and the ring wraps in order. */
 	pop_is(&q, "10.0.1.1:6000");
 	assert_int_equal(push_about(&q, "10.0.1.4:6000"), 0);
@@ -278,8 +278,89 @@ test_report_queue_limit(void **state)
 	pop_is(&q, "10.0.1.2:6000");
 	assert_false(report_queue_pop(&q, &r));
 	report_queue_free(&q);
-	assert_null(q.v);
-	assert_int_equal(q.n, 0);
+	assert_null(q.r.v);
+	assert_int_equal(q.r.n, 0);
+}
+
+/* Many registrations and removals: lookups, order and counts stay right, slots are reused. */
+static void
+test_many_with_removals(void **state)
+{
+	struct registry r;
+	struct node_addr out[3000];
+	bool in[3000] = {false};
+	struct rng rng;
+	size_t count = 0;
+
+	registry_init(&r, 3000, 7, 8);
+	rng_seed(&rng, 5);
+	for (int op = 0; op < 40000; op++) {
+		unsigned i = (unsigned)rng_below(&rng, 3000);
+		struct node_addr a = nth(i);
+		if (rng_below(&rng, 2)) {
+			enum registry_result res = registry_register(&r, &a, 1, SEC);
+			assert_int_equal(res, in[i] ? REGISTRY_REFRESHED : REGISTRY_NEW);
+			count += !in[i];
+			in[i] = true;
+		} else {
+			assert_int_equal(registry_remove(&r, &a), in[i]);
+			count -= in[i];
+			in[i] = false;
+		}
+	}
+	assert_int_equal(r.n, count);
+	assert_int_equal(registry_list(&r, out, 3000), count);
+	/* Every entry listed is one registered, once. */
+	for (size_t k = 0; k < count; k++) {
+		unsigned i = (unsigned)(out[k].port - 6000);
+		struct node_addr a = nth(i);
+		assert_true(i < 3000 && in[i]);
+		assert_true(node_addr_equal(&a, &out[k]));
+		in[i] = false;
+	}
+	registry_free(&r);
+}
+
+/* A sample is random, distinct, registered and of the size asked; all when few. */
+static void
+test_sample(void **state)
+{
+	struct registry r;
+	struct node_addr out[1000];
+	unsigned hits[1000] = {0};
+	struct rng rng;
+
+	registry_init(&r, 1000, 1, 2);
+	rng_seed(&rng, 3);
+	for (unsigned i = 0; i < 1000; i++) {
+		struct node_addr a = nth(i);
+		registry_register(&r, &a, 1, SEC);
+	}
+	/* Remove most: compaction keeps sampling fast, and the sample right. */
+	for (unsigned i = 0; i < 1000; i++) {
+		struct node_addr a = nth(i);
+		if (i % 10)
+			registry_remove(&r, &a);
+	}
+	assert_int_equal(r.n, 100);
+	assert_true(r.slots <= 4 * r.n);
+	assert_int_equal(registry_sample(&r, &rng, out, 200), 100); /* fewer than asked: all */
+	for (int round = 0; round < 2000; round++) {
+		size_t n = registry_sample(&r, &rng, out, 20);
+		assert_int_equal(n, 20);
+		for (size_t k = 0; k < n; k++) {
+			unsigned i = (unsigned)(out[k].port - 6000);
+			assert_true(i < 1000 && i % 10 == 0);
+			assert_non_null(registry_find(&r, &out[k]));
+			for (size_t j = 0; j < k; j++)
+				assert_false(node_addr_equal(&out[j], &out[k]));
+			hits[i]++;
+		}
+	}
+	/* Each of the 100 is picked about 400 times in 2000 samples of 20. */
+	for (unsigned i = 0; i < 1000; i += 10)
+		assert_true(hits[i] > 250 && hits[i] < 550);
+	registry_free(&r);
 }
 
 int
@@ -293,6 +374,8 @@ main(void)
 	    cmocka_unit_test(test_list),
 	    cmocka_unit_test(test_format),
 	    cmocka_unit_test(test_report_queue_limit),
+	    cmocka_unit_test(test_many_with_removals),
+	    cmocka_unit_test(test_sample),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
