@@ -203,6 +203,7 @@ check: deps
 	$(MAKE) all
 	$(MAKE) unit
 	$(MAKE) sim-check
+	$(MAKE) layout-check
 	$(MAKE) units-verify
 	$(MAKE) man-check
 	$(MAKE) integration
@@ -325,7 +326,10 @@ package-check: deb rpm
 # ---- Manual pages (man/, tests/man/check) ----
 # mandoc -Tlint on every page; every option, gossipctl command, exit status and
 # setting of this build documented, with the defaults and ranges of conf.c.
-.PHONY: man-check
+.PHONY: man-check layout-check
+# The architecture of gossip(7): layers, includes, no include cycle, function sizes.
+layout-check:
+	$(PYTHON) tests/layout/check
 man-check: all
 	$(PYTHON) tests/man/check $(BUILD)
 

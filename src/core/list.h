@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: MIT */
-/* Intrusive doubly linked lists: any struct with `prev` and `next` pointers, and a count. */
+/* Intrusive doubly linked lists: any struct with a pair of prev/next pointers, and a count. */
 #ifndef GOSSIP_CORE_LIST_H
 #define GOSSIP_CORE_LIST_H
 
 /*
  * head is the address of the list's first-element pointer, count the
- * address of its element count. Insertion is at the front: O(1) both ways.
+ * address of its element count (any integer type). Insertion is at the
+ * front; both operations are O(1). The _AS forms name the link fields, for
+ * a struct on more than one list.
  */
-#define DLIST_PUSH(head, item, count)                                                              \
+#define DLIST_PUSH_AS(head, item, count, prev, next)                                               \
 	do {                                                                                       \
 		(item)->prev = NULL;                                                               \
 		(item)->next = *(head);                                                            \
@@ -17,7 +19,7 @@
 		(*(count))++;                                                                      \
 	} while (0)
 
-#define DLIST_REMOVE(head, item, count)                                                            \
+#define DLIST_REMOVE_AS(head, item, count, prev, next)                                             \
 	do {                                                                                       \
 		if ((item)->prev)                                                                  \
 			(item)->prev->next = (item)->next;                                         \
@@ -28,5 +30,8 @@
 		(item)->prev = (item)->next = NULL;                                                \
 		(*(count))--;                                                                      \
 	} while (0)
+
+#define DLIST_PUSH(head, item, count) DLIST_PUSH_AS(head, item, count, prev, next)
+#define DLIST_REMOVE(head, item, count) DLIST_REMOVE_AS(head, item, count, prev, next)
 
 #endif

@@ -159,12 +159,151 @@ bad_magic:
 	return -EBADMSG;
 }
 
+/*
+ * The body decoders, one per layout: each reads from c into m and returns
+ * false with *reason on a value that is wrong whatever follows. A body too
+ * short or too long is found by the caller (c->bad, c->left).
+ */
+static bool
+decode_hello(struct cursor *c, struct wire_msg *m, const char **reason)
+{
+	m->hello.role = get8(c);
+	if (!c->bad && m->hello.role != WIRE_ROLE_PEER && m->hello.role != WIRE_ROLE_SEED) {
+		*reason = "bad role in HELLO";
+		return false;
+	}
+	if (!get_addr(c, &m->hello.addr, reason))
+		return false;
+	m->hello.incarnation = get64(c);
+	return true;
+}
+
+static bool
+decode_peer_list(struct cursor *c, struct wire_msg *m, const char **reason)
+{
+	struct node_addr a;
+
+	m->peer_list.count = get32(c);
+	m->peer_list.entries = c->p;
+	m->peer_list.len = c->left;
+	for (uint32_t i = 0; i < m->peer_list.count && !c->bad; i++)
+		if (!get_addr(c, &a, reason))
+			return false;
+	return true;
+}
+
+static bool
+decode_dead_report(struct cursor *c, struct wire_msg *m, const char **reason)
+{
+	if (!get_addr(c, &m->dead.dead, reason))
+		return false;
+	m->dead.timestamp = get64(c);
+	return c->bad || get_addr(c, &m->dead.reporter, reason);
+}
+
+static bool
+decode_gossip(struct cursor *c, struct wire_msg *m, const char **reason)
+{
+	const uint8_t *p;
+
+	if (take(c, WIRE_ID_LEN, &p))
+		memcpy(m->gossip.id, p, WIRE_ID_LEN);
+	if (!c->bad && !get_addr(c, &m->gossip.origin, reason))
+		return false;
+	m->gossip.timestamp = get64(c);
+	m->gossip.seq = get64(c);
+	m->gossip.len = get32(c);
+	if (!c->bad && m->gossip.len != c->left) {
+		*reason = "payload length does not match frame length";
+		return false;
+	}
+	if (!c->bad && m->gossip.len == 0) {
+		*reason = "empty payload";
+		return false;
+	}
+	if (take(c, m->gossip.len, &p))
+		m->gossip.payload = p;
+	return true;
+}
+
+static bool
+decode_ids(struct cursor *c, struct wire_msg *m, const char **reason)
+{
+	const uint8_t *p;
+
+	m->ids.count = get16(c);
+	if (!c->bad && (m->ids.count == 0 || m->ids.count > WIRE_MAX_IDS)) {
+		*reason = m->ids.count ? "too many ids" : "no ids";
+		return false;
+	}
+	if (!c->bad && c->left != (size_t)m->ids.count * WIRE_ID_LEN) {
+		*reason = "id count does not match frame length";
+		return false;
+	}
+	if (take(c, (size_t)m->ids.count * WIRE_ID_LEN, &p))
+		m->ids.ids = p;
+	return true;
+}
+
+static bool
+decode_error(struct cursor *c, struct wire_msg *m, const char **reason)
+{
+	const uint8_t *p;
+	uint16_t n;
+
+	m->error.code = get16(c);
+	n = get16(c);
+	if (!c->bad && n > WIRE_MAX_ERROR_TEXT) {
+		*reason = "error text too long";
+		return false;
+	}
+	if (take(c, n, &p)) {
+		/* Keep only printable ASCII so the text is safe to log. */
+		for (uint16_t i = 0; i < n; i++)
+			m->error.text[i] = (p[i] >= 0x20 && p[i] < 0x7f) ? (char)p[i] : '?';
+		m->error.text[n] = '\0';
+	}
+	return true;
+}
+
+static bool
+decode_body(struct cursor *c, struct wire_msg *m, const char **reason)
+{
+	switch (m->type) {
+	case WIRE_HELLO:
+		return decode_hello(c, m, reason);
+	case WIRE_REGISTER:
+	case WIRE_LEAVE:
+		return get_addr(c, &m->addr, reason);
+	case WIRE_PEER_LIST_REQ:
+	case WIRE_PRUNE:
+		return true;
+	case WIRE_PEER_LIST:
+		return decode_peer_list(c, m, reason);
+	case WIRE_DEAD_REPORT:
+		return decode_dead_report(c, m, reason);
+	case WIRE_GOSSIP:
+		return decode_gossip(c, m, reason);
+	case WIRE_PING:
+	case WIRE_PONG:
+		m->nonce = get64(c);
+		return true;
+	case WIRE_IHAVE:
+	case WIRE_GRAFT:
+		return decode_ids(c, m, reason);
+	case WIRE_ERROR:
+		return decode_error(c, m, reason);
+	default:
+		*reason = "unknown frame type";
+		return false;
+	}
+}
+
 int
 wire_decode(const uint8_t *frame, size_t len, struct wire_msg *ret, const char **reason)
 {
 	struct cursor c;
 	struct wire_msg m;
-	const uint8_t *p;
 	long flen = wire_frame_check(frame, len, reason);
 
 	if (flen < 0)
@@ -177,100 +316,8 @@ wire_decode(const uint8_t *frame, size_t len, struct wire_msg *ret, const char *
 	m.type = frame[3];
 	c = (struct cursor){frame + WIRE_HDR_LEN, len - WIRE_HDR_LEN, false};
 	*reason = NULL;
-
-	switch (m.type) {
-	case WIRE_HELLO:
-		m.hello.role = get8(&c);
-		if (!c.bad && m.hello.role != WIRE_ROLE_PEER && m.hello.role != WIRE_ROLE_SEED) {
-			*reason = "bad role in HELLO";
-			return -EBADMSG;
-		}
-		if (!get_addr(&c, &m.hello.addr, reason))
-			return -EBADMSG;
-		m.hello.incarnation = get64(&c);
-		break;
-	case WIRE_REGISTER:
-	case WIRE_LEAVE:
-		if (!get_addr(&c, &m.addr, reason))
-			return -EBADMSG;
-		break;
-	case WIRE_PEER_LIST_REQ:
-	case WIRE_PRUNE:
-		break;
-	case WIRE_PEER_LIST: {
-		struct node_addr a;
-		m.peer_list.count = get32(&c);
-		m.peer_list.entries = c.p;
-		m.peer_list.len = c.left;
-		for (uint32_t i = 0; i < m.peer_list.count && !c.bad; i++)
-			if (!get_addr(&c, &a, reason))
-				return -EBADMSG;
-		break;
-	}
-	case WIRE_DEAD_REPORT:
-		if (!get_addr(&c, &m.dead.dead, reason))
-			return -EBADMSG;
-		m.dead.timestamp = get64(&c);
-		if (!c.bad && !get_addr(&c, &m.dead.reporter, reason))
-			return -EBADMSG;
-		break;
-	case WIRE_GOSSIP:
-		if (take(&c, WIRE_ID_LEN, &p))
-			memcpy(m.gossip.id, p, WIRE_ID_LEN);
-		if (!c.bad && !get_addr(&c, &m.gossip.origin, reason))
-			return -EBADMSG;
-		m.gossip.timestamp = get64(&c);
-		m.gossip.seq = get64(&c);
-		m.gossip.len = get32(&c);
-		if (!c.bad && m.gossip.len != c.left) {
-			*reason = "payload length does not match frame length";
-			return -EBADMSG;
-		}
-		if (!c.bad && m.gossip.len == 0) {
-			*reason = "empty payload";
-			return -EBADMSG;
-		}
-		if (take(&c, m.gossip.len, &p))
-			m.gossip.payload = p;
-		break;
-	case WIRE_PING:
-	case WIRE_PONG:
-		m.nonce = get64(&c);
-		break;
-	case WIRE_IHAVE:
-	case WIRE_GRAFT:
-		m.ids.count = get16(&c);
-		if (!c.bad && (m.ids.count == 0 || m.ids.count > WIRE_MAX_IDS)) {
-			*reason = m.ids.count ? "too many ids" : "no ids";
-			return -EBADMSG;
-		}
-		if (!c.bad && c.left != (size_t)m.ids.count * WIRE_ID_LEN) {
-			*reason = "id count does not match frame length";
-			return -EBADMSG;
-		}
-		if (take(&c, (size_t)m.ids.count * WIRE_ID_LEN, &p))
-			m.ids.ids = p;
-		break;
-	case WIRE_ERROR: {
-		uint16_t n;
-		m.error.code = get16(&c);
-		n = get16(&c);
-		if (!c.bad && n > WIRE_MAX_ERROR_TEXT) {
-			*reason = "error text too long";
-			return -EBADMSG;
-		}
-		if (take(&c, n, &p)) {
-			/* Keep only printable ASCII so the text is safe to log. */
-			for (uint16_t i = 0; i < n; i++)
-				m.error.text[i] = (p[i] >= 0x20 && p[i] < 0x7f) ? (char)p[i] : '?';
-			m.error.text[n] = '\0';
-		}
-		break;
-	}
-	default:
-		*reason = "unknown frame type";
+	if (!decode_body(&c, &m, reason))
 		return -EBADMSG;
-	}
 	if (c.bad) {
 		if (!*reason)
 			*reason = "truncated body";

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "core/list.h"
 
 #define READ_CHUNK (64 * 1024)
 /*
@@ -135,11 +136,7 @@ conn_new(struct conn_loop *l, int fd, bool connecting, const struct conn_callbac
 	c->userdata = userdata;
 	c->connecting = connecting;
 	snprintf(c->desc, sizeof(c->desc), "%s", desc);
-	c->all_next = l->all;
-	if (l->all)
-		l->all->all_prev = c;
-	l->all = c;
-	l->n_conns++;
+	DLIST_PUSH_AS(&l->all, c, &l->n_conns, all_prev, all_next);
 	/* Gossip frames are small and latency matters: no Nagle delay. Fails harmlessly on AF_UNIX. */
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (sd_event_add_io(l->event, &c->io, fd, connecting ? EPOLLOUT : EPOLLIN, on_io, c) < 0) {
@@ -429,13 +426,7 @@ on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 static void
 conn_free(struct conn *c)
 {
-	if (c->all_prev)
-		c->all_prev->all_next = c->all_next;
-	else
-		c->loop->all = c->all_next;
-	if (c->all_next)
-		c->all_next->all_prev = c->all_prev;
-	c->loop->n_conns--;
+	DLIST_REMOVE_AS(&c->loop->all, c, &c->loop->n_conns, all_prev, all_next);
 	unlink_dirty(c);
 	c->io = sd_event_source_disable_unref(c->io);
 	c->close_timer = sd_event_source_disable_unref(c->close_timer);
