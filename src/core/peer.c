@@ -224,6 +224,7 @@ void
 peer_node_start(struct peer_node *n, struct instant t)
 {
 	n->now = t.mono;
+	n->avoid_cleared_at = t.mono;
 	seeds_start(n, t.mono);
 	/* The first tick is jittered so peers started together do not ping in lockstep. */
 	peer_timer_set(n, PEER_T_TICK, t.mono + rng_below(&n->rng, n->cfg.peer.ping_interval_usec) + 1);

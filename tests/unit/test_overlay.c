@@ -1,0 +1,827 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit tests of the peer's overlay (overlay.c) through the peer core: neighbours, liveness. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/peer.h"
+#include "fakeenv.h"
+
+#define SEC USEC_PER_SEC
+#define MS USEC_PER_MSEC
+
+#define SELF "10.0.1.1:6000"
+#define SEED "10.0.0.1:5000"
+#define MAX_LIST 16
+
+/* Peers the seed lists (SELF among them): P[0..5]. */
+static const char *const P[] = {"10.0.2.1:6000", "10.0.2.2:6000", "10.0.2.3:6000",
+				"10.0.2.4:6000", "10.0.2.5:6000", "10.0.2.6:6000"};
+
+struct ot {
+	struct fake_env fe;
+	struct peer_node n;
+	struct fake_link *seed; /* the link to the one seed */
+	bool started;
+};
+
+static int
+setup(void **state)
+{
+	struct ot *t = xcalloc(1, sizeof(*t));
+
+	fake_env_init(&t->fe);
+	*state = t;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct ot *t = *state;
+
+	if (t->started)
+		peer_node_free(&t->n);
+	fake_env_free(&t->fe);
+	free(t);
+	return 0;
+}
+
+static void
+overlay_config(struct gossip_config *cfg)
+{
+	conf_init(cfg);
+	cfg->n_seeds = 1;
+	cfg->seeds = xcalloc(1, sizeof(*cfg->seeds));
+	cfg->seeds[0] = addr(SEED);
+}
+
+/* The seed answers REGISTER with SELF and the first k of P. */
+static void
+seed_lists(struct ot *t, size_t k)
+{
+	struct node_addr list[MAX_LIST];
+	struct buf b = {0};
+
+	assert_true(k + 1 <= MAX_LIST && k <= ARRAY_SIZE(P));
+	list[0] = addr(SELF);
+	for (size_t i = 0; i < k; i++)
+		list[i + 1] = addr(P[i]);
+	wire_encode_peer_list(&b, list, (uint32_t)(k + 1));
+	assert_int_equal(fake_peer_frame(&t->fe, &t->n, t->seed, &b), 0);
+}
+
+/* Starts the peer with cfg (freed) at the clock's time; it connects to its seed and registers. */
+static void
+start_cfg(struct ot *t, struct gossip_config *cfg)
+{
+	struct node_addr self = addr(SELF), seed = addr(SEED);
+	struct wire_msg m;
+	size_t mark;
+
+	peer_node_init(&t->n, cfg, &self, 1, &t->fe.env);
+	conf_free(cfg);
+	t->started = true;
+	peer_node_start(&t->n, t->fe.now);
+	fake_peer_run_until(&t->fe, &t->n, t->fe.now.mono);
+	t->seed = fake_link_to(&t->fe, &seed, LINK_SEED);
+	assert_non_null(t->seed);
+	mark = fake_mark(&t->fe);
+	fake_peer_connected(&t->fe, &t->n, t->seed);
+	assert_true(fake_sent_msg(&t->fe, mark, t->seed, WIRE_REGISTER, &m));
+	assert_true(node_addr_equal(&m.addr, &self));
+}
+
+/* Started with cfg, registered: the seed listed SELF and the first k of P. */
+static void
+start_registered(struct ot *t, struct gossip_config *cfg, size_t k)
+{
+	start_cfg(t, cfg);
+	seed_lists(t, k);
+	assert_int_equal(t->n.state, PEER_READY);
+}
+
+/* Started with the defaults and listed alone: no neighbour of its own choosing. */
+static void
+start_alone(struct ot *t)
+{
+	struct gossip_config cfg;
+
+	overlay_config(&cfg);
+	start_registered(t, &cfg, 0);
+}
+
+/* The neighbour connects started since `since`, at most max, into out; returns how many. */
+static size_t
+dialled(struct ot *t, size_t since, struct fake_link **out, size_t max)
+{
+	struct fake_effect *e;
+	size_t k = 0;
+
+	while ((e = fake_next(&t->fe, &since, FX_CONNECT, NULL))) {
+		assert_non_null(e->link);
+		if (e->link->kind != LINK_NEIGHBOUR)
+			continue;
+		assert_true(k < max);
+		out[k++] = e->link;
+	}
+	return k;
+}
+
+/* Whether a is one of the first k of P. */
+static bool
+listed(const struct node_addr *a, size_t k)
+{
+	for (size_t i = 0; i < k; i++) {
+		struct node_addr p = addr(P[i]);
+		if (node_addr_equal(a, &p))
+			return true;
+	}
+	return false;
+}
+
+/* The first of the first k of P that is not among the k-1 links in out. */
+static struct node_addr
+spare(struct fake_link **out, size_t k)
+{
+	for (size_t i = 0; i < k; i++) {
+		struct node_addr p = addr(P[i]);
+		bool used = false;
+		for (size_t j = 0; j + 1 < k; j++)
+			used |= node_addr_equal(&out[j]->to, &p);
+		if (!used)
+			return p;
+	}
+	fail_msg("every listed peer was dialled");
+	return addr(SELF);
+}
+
+/* The peer's neighbour at a, or NULL. */
+static const struct neighbour *
+neighbour_at(const struct ot *t, const struct node_addr *a)
+{
+	for (const struct neighbour *nb = t->n.neighbours; nb; nb = nb->next)
+		if (node_addr_equal(&nb->addr, a))
+			return nb;
+	return NULL;
+}
+
+static void
+frame_hello(struct ot *t, struct fake_link *fl, const struct node_addr *from)
+{
+	struct buf b = {0};
+
+	wire_encode_hello(&b, WIRE_ROLE_PEER, from, 7);
+	assert_int_equal(fake_peer_frame(&t->fe, &t->n, fl, &b), 0);
+}
+
+/* The connect on fl completes and the remote answers HELLO: a neighbour up. */
+static void
+outbound_up(struct ot *t, struct fake_link *fl)
+{
+	size_t mark = fake_mark(&t->fe);
+
+	fake_peer_connected(&t->fe, &t->n, fl);
+	assert_int_equal(fake_count_sent(&t->fe, mark, fl, WIRE_HELLO), 1);
+	frame_hello(t, fl, &fl->to);
+	assert_int_equal(fake_count_events(&t->fe, mark, "neighbour-up", NULL), 1);
+}
+
+static void
+frame_error(struct ot *t, struct fake_link *fl, uint16_t code, const char *text)
+{
+	struct buf b = {0};
+
+	wire_encode_error(&b, code, text);
+	assert_int_equal(fake_peer_frame(&t->fe, &t->n, fl, &b), 0);
+}
+
+static void
+frame_nonce(struct ot *t, struct fake_link *fl, uint8_t type, uint64_t nonce)
+{
+	struct buf b = {0};
+
+	wire_encode_nonce(&b, type, nonce);
+	assert_int_equal(fake_peer_frame(&t->fe, &t->n, fl, &b), 0);
+}
+
+/* Answers every PING sent on fl since `since` with its PONG. */
+static void
+answer_pings(struct ot *t, size_t since, struct fake_link *fl)
+{
+	size_t end = fake_mark(&t->fe);
+	struct fake_effect *e;
+	struct wire_msg m;
+
+	while (since < end && (e = fake_next_sent(&t->fe, &since, fl, WIRE_PING))) {
+		fake_decode(e, &m);
+		frame_nonce(t, fl, WIRE_PONG, m.nonce);
+	}
+}
+
+static void
+test_registration_dials_degree_distinct_peers(void **state)
+{
+	struct ot *t = *state;
+	struct gossip_config cfg;
+	struct fake_link *out[MAX_LIST];
+	struct node_addr self = addr(SELF);
+	size_t mark, k;
+
+	overlay_config(&cfg);
+	cfg.peer.degree = 4;
+	start_cfg(t, &cfg);
+	mark = fake_mark(&t->fe);
+	seed_lists(t, 6);
+	assert_int_equal(fake_count_events(&t->fe, mark, "registered", SEED), 1);
+	assert_int_equal(fake_count_notices(&t->fe, mark, NOTICE_READY), 1);
+
+	k = dialled(t, mark, out, MAX_LIST);
+	assert_int_equal(k, 4);
+	for (size_t i = 0; i < k; i++) {
+		assert_false(node_addr_equal(&out[i]->to, &self));
+		assert_true(listed(&out[i]->to, 6));
+		for (size_t j = 0; j < i; j++)
+			assert_false(node_addr_equal(&out[i]->to, &out[j]->to));
+	}
+}
+
+static void
+test_registration_never_dials_itself(void **state)
+{
+	struct ot *t = *state;
+	struct gossip_config cfg;
+	struct fake_link *out[MAX_LIST];
+	struct node_addr self = addr(SELF);
+	size_t mark, k;
+
+	/* More wanted than listed: every other listed peer is dialled, and only those. */
+	overlay_config(&cfg);
+	cfg.peer.degree = 8;
+	start_cfg(t, &cfg);
+	mark = fake_mark(&t->fe);
+	seed_lists(t, 3);
+	k = dialled(t, mark, out, MAX_LIST);
+	assert_int_equal(k, 3);
+	for (size_t i = 0; i < k; i++)
+		assert_false(node_addr_equal(&out[i]->to, &self));
+}
+
+static void
+test_refused_neighbour_is_avoided_and_replaced(void **state)
+{
+	struct ot *t = *state;
+	struct gossip_config cfg;
+	struct fake_link *out[MAX_LIST];
+	struct node_addr fifth;
+	size_t mark;
+
+	overlay_config(&cfg);
+	cfg.peer.degree = 4;
+	start_cfg(t, &cfg);
+	mark = fake_mark(&t->fe);
+	seed_lists(t, 5);
+	assert_int_equal(dialled(t, mark, out, MAX_LIST), 4);
+	fifth = spare(out, 5);
+
+	/* A full neighbour is replaced by the one listed peer left. */
+	fake_peer_connected(&t->fe, &t->n, out[0]);
+	mark = fake_mark(&t->fe);
+	frame_error(t, out[0], WIRE_ERR_FULL, "too many neighbours");
+	assert_non_null(fake_close_of(&t->fe, mark, out[0]));
+	assert_int_equal(dialled(t, mark, out + 4, 1), 1);
+	assert_true(node_addr_equal(&out[4]->to, &fifth));
+
+	/* One that refuses is not replaced by either: no one else is listed. */
+	fake_peer_connected(&t->fe, &t->n, out[1]);
+	mark = fake_mark(&t->fe);
+	frame_error(t, out[1], WIRE_ERR_REFUSED, "peer is leaving");
+	assert_non_null(fake_close_of(&t->fe, mark, out[1]));
+	assert_int_equal(fake_count(&t->fe, mark, FX_CONNECT), 0);
+
+	/* Listed again, they stay avoided. */
+	seed_lists(t, 5);
+	assert_int_equal(fake_count(&t->fe, mark, FX_CONNECT), 0);
+	assert_int_equal(t->n.n_neighbours, 3);
+}
+
+static void
+test_inbound_hello_makes_a_neighbour(void **state)
+{
+	struct ot *t = *state;
+	struct node_addr self = addr(SELF), x = addr(P[0]);
+	struct fake_link *in;
+	struct fake_log *l;
+	struct wire_msg m;
+	size_t mark, pos;
+
+	start_alone(t);
+	mark = fake_mark(&t->fe);
+	in = fake_peer_accept(&t->fe, &t->n, "10.0.2.1:41000");
+	assert_non_null(in->lk);
+	assert_int_equal(t->n.n_pending, 1);
+	frame_hello(t, in, &x);
+
+	assert_true(fake_sent_msg(&t->fe, mark, in, WIRE_HELLO, &m));
+	assert_int_equal(m.hello.role, WIRE_ROLE_PEER);
+	assert_true(node_addr_equal(&m.hello.addr, &self));
+	assert_int_equal(m.hello.incarnation, t->n.incarnation);
+	pos = mark;
+	l = fake_next_event(&t->fe, &pos, "neighbour-up", P[0]);
+	assert_non_null(l);
+	assert_int_equal(t->n.n_neighbours, 1);
+	assert_int_equal(t->n.n_pending, 0);
+	assert_non_null(neighbour_at(t, &x));
+	assert_int_equal(neighbour_at(t, &x)->state, NB_UP);
+	assert_false(neighbour_at(t, &x)->wanted);
+	assert_int_equal(t->n.stats.connections_accepted, 1);
+}
+
+static void
+test_inbound_refused_at_max_neighbours(void **state)
+{
+	struct ot *t = *state;
+	struct gossip_config cfg;
+	struct node_addr third = addr(P[2]);
+	struct fake_link *in;
+	struct fake_effect *cl;
+	struct wire_msg m;
+	size_t mark;
+
+	overlay_config(&cfg);
+	cfg.peer.max_neighbours = 2;
+	start_registered(t, &cfg, 0);
+	fake_peer_neighbour_in(&t->fe, &t->n, P[0]);
+	fake_peer_neighbour_in(&t->fe, &t->n, P[1]);
+	assert_int_equal(t->n.n_neighbours, 2);
+
+	mark = fake_mark(&t->fe);
+	in = fake_peer_accept(&t->fe, &t->n, P[2]);
+	frame_hello(t, in, &third);
+	assert_true(fake_sent_msg(&t->fe, mark, in, WIRE_ERROR, &m));
+	assert_int_equal(m.error.code, WIRE_ERR_FULL);
+	assert_int_equal(fake_count_sent(&t->fe, mark, in, WIRE_HELLO), 0);
+	cl = fake_close_of(&t->fe, mark, in);
+	assert_non_null(cl);
+	assert_true(cl->close.after_flush); /* the ERROR goes out first */
+	assert_int_equal(t->n.n_neighbours, 2);
+	assert_int_equal(t->n.n_pending, 0);
+}
+
+static void
+test_hello_claiming_our_address_is_rejected(void **state)
+{
+	struct ot *t = *state;
+	struct node_addr self = addr(SELF);
+	struct fake_link *in;
+	size_t mark;
+	struct buf b = {0};
+
+	start_alone(t);
+	mark = fake_mark(&t->fe);
+	in = fake_peer_accept(&t->fe, &t->n, "10.0.2.1:41000");
+	wire_encode_hello(&b, WIRE_ROLE_PEER, &self, 7);
+	assert_int_equal(fake_peer_frame(&t->fe, &t->n, in, &b), -EBADMSG);
+	assert_non_null(t->fe.last_reason);
+	assert_non_null(strstr(t->fe.last_reason, "own address"));
+	assert_int_equal(fake_count_sent(&t->fe, mark, in, 0), 0);
+	assert_int_equal(t->n.n_neighbours, 0);
+	assert_int_equal(t->n.n_pending, 0);
+	assert_int_equal(t->n.stats.malformed_frames, 1);
+}
+
+/* Dials x (the only peer listed besides SELF) and completes the connect, before x's HELLO. */
+static struct fake_link *
+dial_only(struct ot *t, const char *x)
+{
+	struct gossip_config cfg;
+	struct node_addr xa = addr(x);
+	struct node_addr list[2] = {addr(SELF), xa};
+	struct fake_link *out;
+	struct buf b = {0};
+
+	overlay_config(&cfg);
+	cfg.peer.degree = 1;
+	start_cfg(t, &cfg);
+	wire_encode_peer_list(&b, list, 2);
+	assert_int_equal(fake_peer_frame(&t->fe, &t->n, t->seed, &b), 0);
+	out = fake_link_to(&t->fe, &xa, LINK_NEIGHBOUR);
+	assert_non_null(out);
+	fake_peer_connected(&t->fe, &t->n, out);
+	return out;
+}
+
+static void
+test_duplicate_link_smaller_address_keeps_its_own(void **state)
+{
+	struct ot *t = *state;
+	const char *x = "10.0.1.9:6000"; /* larger than SELF */
+	struct node_addr xa = addr(x);
+	struct fake_link *out, *in;
+	struct wire_msg m;
+	size_t mark;
+
+	out = dial_only(t, x);
+	mark = fake_mark(&t->fe);
+	in = fake_peer_accept(&t->fe, &t->n, x);
+	frame_hello(t, in, &xa);
+	assert_true(fake_sent_msg(&t->fe, mark, in, WIRE_ERROR, &m));
+	assert_int_equal(m.error.code, WIRE_ERR_DUPLICATE);
+	assert_non_null(fake_close_of(&t->fe, mark, in));
+	assert_null(fake_close_of(&t->fe, mark, out));
+
+	/* Ours becomes the neighbour's link. */
+	frame_hello(t, out, &xa);
+	assert_int_equal(fake_count_events(&t->fe, mark, "neighbour-up", x), 1);
+	assert_int_equal(t->n.n_neighbours, 1);
+	assert_ptr_equal(t->n.neighbours->link, out->lk);
+}
+
+static void
+test_duplicate_link_larger_address_yields_to_theirs(void **state)
+{
+	struct ot *t = *state;
+	const char *x = "10.0.0.9:6000"; /* smaller than SELF */
+	struct node_addr xa = addr(x);
+	struct fake_link *out, *in;
+	struct fake_effect *cl;
+	size_t mark;
+
+	out = dial_only(t, x);
+	mark = fake_mark(&t->fe);
+	in = fake_peer_accept(&t->fe, &t->n, x);
+	frame_hello(t, in, &xa);
+	cl = fake_close_of(&t->fe, mark, out);
+	assert_non_null(cl);
+	assert_string_equal(cl->close.reason, "duplicate link");
+	assert_null(fake_close_of(&t->fe, mark, in));
+	assert_int_equal(fake_count_sent(&t->fe, mark, in, WIRE_HELLO), 1);
+	assert_int_equal(fake_count_sent(&t->fe, mark, in, WIRE_ERROR), 0);
+	assert_int_equal(fake_count_events(&t->fe, mark, "neighbour-up", x), 1);
+	assert_int_equal(t->n.n_neighbours, 1);
+	assert_ptr_equal(t->n.neighbours->link, in->lk);
+	assert_true(t->n.neighbours->wanted);
+}
+
+static void
+test_idle_neighbour_is_pinged_and_pong_answers(void **state)
+{
+	struct ot *t = *state;
+	struct fake_link *a;
+	struct wire_msg m;
+	uint64_t nonce;
+	size_t mark;
+
+	start_alone(t);
+	a = fake_peer_neighbour_in(&t->fe, &t->n, P[0]);
+	mark = fake_mark(&t->fe);
+	fake_peer_tick(&t->fe, &t->n); /* its HELLO was heard since the last tick */
+	assert_int_equal(fake_count_sent(&t->fe, mark, a, WIRE_PING), 0);
+	mark = fake_mark(&t->fe);
+	fake_peer_tick(&t->fe, &t->n);
+	assert_true(fake_sent_msg(&t->fe, mark, a, WIRE_PING, &m));
+	assert_int_equal(t->n.stats.pings_sent, 1);
+
+	/* Its PONG answers the ping; one with another nonce does not. */
+	nonce = m.nonce;
+	fake_set_time(&t->fe, t->fe.now.mono + 3 * MS);
+	frame_nonce(t, a, WIRE_PONG, nonce + 1);
+	assert_int_equal(t->n.stats.pongs_received, 0);
+	frame_nonce(t, a, WIRE_PONG, nonce);
+	assert_int_equal(t->n.stats.pongs_received, 1);
+	assert_int_equal(t->n.neighbours->live.rtt_usec, 3 * MS);
+
+	/* And its PING gets our PONG with its nonce. */
+	mark = fake_mark(&t->fe);
+	frame_nonce(t, a, WIRE_PING, 0x1234);
+	assert_true(fake_sent_msg(&t->fe, mark, a, WIRE_PONG, &m));
+	assert_int_equal(m.nonce, 0x1234);
+}
+
+/* Three neighbours of its own choosing (of P[0..3]), up; the fourth listed peer is spare. */
+static void
+three_up(struct ot *t, struct fake_link **out, struct node_addr *spare_ret)
+{
+	struct gossip_config cfg;
+	size_t mark;
+
+	overlay_config(&cfg);
+	cfg.peer.degree = 3;
+	start_cfg(t, &cfg);
+	mark = fake_mark(&t->fe);
+	seed_lists(t, 4);
+	assert_int_equal(dialled(t, mark, out, 3), 3);
+	for (int i = 0; i < 3; i++)
+		outbound_up(t, out[i]);
+	*spare_ret = spare(out, 4);
+}
+
+static void
+check_dead_report(struct ot *t, size_t since, const struct node_addr *dead)
+{
+	struct node_addr self = addr(SELF);
+	struct wire_msg m;
+
+	assert_int_equal(fake_count_sent(&t->fe, since, t->seed, WIRE_DEAD_REPORT), 1);
+	assert_true(fake_sent_msg(&t->fe, since, t->seed, WIRE_DEAD_REPORT, &m));
+	assert_true(node_addr_equal(&m.dead.dead, dead));
+	assert_true(node_addr_equal(&m.dead.reporter, &self));
+	assert_int_equal(m.dead.timestamp, t->fe.now.real / SEC);
+}
+
+/* DEAD_REPORT frames about a sent to the seed since `since`. */
+static unsigned
+dead_reports_about(struct ot *t, size_t since, const struct node_addr *a)
+{
+	struct fake_effect *e;
+	struct wire_msg m;
+	unsigned k = 0;
+
+	while ((e = fake_next_sent(&t->fe, &since, t->seed, WIRE_DEAD_REPORT))) {
+		fake_decode(e, &m);
+		k += node_addr_equal(&m.dead.dead, a);
+	}
+	return k;
+}
+
+static void
+test_silent_neighbour_declared_dead_after_misses(void **state)
+{
+	struct ot *t = *state;
+	struct fake_link *out[4], *silent;
+	struct node_addr replacement;
+	char silent_str[NODE_ADDR_STRLEN];
+	unsigned pings = 0, ticks = 0;
+	struct fake_log *l;
+	size_t mark, pos;
+
+	three_up(t, out, &replacement);
+	silent = out[0];
+	node_addr_str(&silent->to, silent_str);
+	assert_int_equal(t->n.cfg.peer.ping_misses, 3);
+	for (;;) {
+		mark = fake_mark(&t->fe);
+		fake_peer_tick(&t->fe, &t->n);
+		if (silent->closed)
+			break;
+		assert_true(++ticks < 20);
+		assert_int_equal(fake_count_sent(&t->fe, mark, t->seed, WIRE_DEAD_REPORT), 0);
+		pings += fake_count_sent(&t->fe, mark, silent, WIRE_PING);
+		answer_pings(t, mark, out[1]);
+		answer_pings(t, mark, out[2]);
+	}
+	/* Dead at the tick its third ping went unanswered, not before nor after. */
+	assert_int_equal(pings, t->n.cfg.peer.ping_misses);
+	assert_int_equal(t->n.stats.neighbours_dead, 1);
+	assert_string_equal(fake_close_reason(&t->fe, mark, silent), "dead");
+	check_dead_report(t, mark, &silent->to);
+	pos = mark;
+	l = fake_next_event(&t->fe, &pos, "dead", silent_str);
+	assert_non_null(l);
+	assert_string_equal(l->sd_id, GOSSIP_SD_ID_DEAD_NODE);
+	/* It is gone; the others live on, and the spare replaces it. */
+	assert_null(neighbour_at(t, &silent->to));
+	assert_int_equal(t->n.n_neighbours, 3);
+	assert_false(out[1]->closed);
+	assert_false(out[2]->closed);
+	assert_non_null(fake_link_to(&t->fe, &replacement, LINK_NEIGHBOUR));
+	assert_int_equal(dialled(t, mark, out + 3, 1), 1);
+	assert_true(node_addr_equal(&out[3]->to, &replacement));
+}
+
+static void
+test_any_frame_is_proof_of_life(void **state)
+{
+	struct ot *t = *state;
+	struct node_addr origin = addr("10.0.9.9:6000");
+	struct fake_link *a, *b;
+	uint8_t id[WIRE_ID_LEN];
+	struct buf f = {0};
+	size_t mark;
+
+	start_alone(t);
+	a = fake_peer_neighbour_in(&t->fe, &t->n, P[0]);
+	b = fake_peer_neighbour_in(&t->fe, &t->n, P[1]);
+	fake_peer_tick(&t->fe, &t->n);
+
+	/* a sends a message between two ticks; b sends nothing. */
+	assert_int_equal(
+	    wire_message_id(&origin, t->fe.now.real, 1, (const uint8_t *)"hi", 2, id), 0);
+	wire_encode_gossip(&f, id, &origin, t->fe.now.real, 1, (const uint8_t *)"hi", 2);
+	assert_int_equal(fake_peer_frame(&t->fe, &t->n, a, &f), 0);
+	mark = fake_mark(&t->fe);
+	fake_peer_tick(&t->fe, &t->n);
+	assert_int_equal(fake_count_sent(&t->fe, mark, a, WIRE_PING), 0);
+	assert_int_equal(fake_count_sent(&t->fe, mark, b, WIRE_PING), 1);
+}
+
+/* By when an inbound connection opened at `opened` is closed without HELLO: the next tick. */
+static uint64_t
+handshake_over(const struct ot *t, uint64_t opened)
+{
+	return opened + PEER_HANDSHAKE_TIMEOUT_USEC + t->n.cfg.peer.ping_interval_usec;
+}
+
+static void
+test_inbound_without_hello_closed_after_handshake_timeout(void **state)
+{
+	struct ot *t = *state;
+	struct fake_link *in;
+	struct fake_effect *cl;
+	uint64_t opened;
+	size_t mark;
+
+	start_alone(t);
+	mark = fake_mark(&t->fe);
+	opened = t->fe.now.mono;
+	in = fake_peer_accept(&t->fe, &t->n, "10.0.2.1:41000");
+	fake_peer_run_until(&t->fe, &t->n, opened + PEER_HANDSHAKE_TIMEOUT_USEC);
+	assert_false(in->closed);
+	/* The first tick after the timeout (ticks come every ping_interval) closes it. */
+	fake_peer_run_until(&t->fe, &t->n, handshake_over(t, opened));
+	cl = fake_close_of(&t->fe, mark, in);
+	assert_non_null(cl);
+	assert_int_equal(cl->close.error, ETIMEDOUT);
+	assert_string_equal(cl->close.reason, "no HELLO in time");
+	assert_non_null(fake_find_log(&t->fe, mark, "no HELLO in time"));
+	assert_int_equal(t->n.n_pending, 0);
+}
+
+static void
+test_leave_removes_neighbour_without_dead_report(void **state)
+{
+	struct ot *t = *state;
+	struct fake_link *out[4], *x;
+	struct node_addr replacement;
+	char xs[NODE_ADDR_STRLEN];
+	struct buf b = {0};
+	size_t mark;
+
+	three_up(t, out, &replacement);
+	x = out[0];
+	node_addr_str(&x->to, xs);
+	mark = fake_mark(&t->fe);
+	wire_encode_addr_msg(&b, WIRE_LEAVE, &x->to);
+	assert_int_equal(fake_peer_frame(&t->fe, &t->n, x, &b), 0);
+
+	assert_string_equal(fake_close_reason(&t->fe, mark, x), "left");
+	assert_null(neighbour_at(t, &x->to));
+	assert_int_equal(fake_count_events(&t->fe, mark, "left", xs), 1);
+	assert_int_equal(fake_count_events(&t->fe, mark, "dead", NULL), 0);
+	assert_int_equal(fake_count_sent(&t->fe, mark, t->seed, WIRE_DEAD_REPORT), 0);
+	assert_int_equal(t->n.stats.neighbours_dead, 0);
+	assert_int_equal(dialled(t, mark, out + 3, 1), 1);
+	assert_true(node_addr_equal(&out[3]->to, &replacement));
+
+	/* Nor later: it is gone, not missing (the others, silent here, may be found dead). */
+	mark = fake_mark(&t->fe);
+	for (int i = 0; i < 6; i++)
+		fake_peer_tick(&t->fe, &t->n);
+	assert_int_equal(dead_reports_about(t, mark, &x->to), 0);
+	assert_int_equal(fake_count_events(&t->fe, mark, "dead", xs), 0);
+}
+
+static void
+test_full_send_queue_drops_neighbour(void **state)
+{
+	struct ot *t = *state;
+	struct fake_link *a;
+	size_t mark;
+
+	start_alone(t);
+	a = fake_peer_neighbour_in(&t->fe, &t->n, P[0]);
+	a->queued = t->n.cfg.peer.send_queue_limit; /* not a byte more fits */
+	mark = fake_mark(&t->fe);
+	fake_peer_tick(&t->fe, &t->n);
+	fake_peer_tick(&t->fe, &t->n); /* pings it: the PING does not fit */
+	assert_string_equal(fake_close_reason(&t->fe, mark, a), "send queue full");
+	assert_int_equal(t->n.stats.neighbours_dropped_slow, 1);
+	assert_int_equal(fake_count_sent(&t->fe, mark, a, 0), 0);
+}
+
+static void
+test_seed_probe_is_answered_then_closed(void **state)
+{
+	struct ot *t = *state;
+	struct node_addr seed = addr(SEED);
+	struct fake_link *in;
+	struct wire_msg m;
+	struct buf b = {0};
+	uint64_t opened;
+	size_t mark;
+
+	start_alone(t);
+	mark = fake_mark(&t->fe);
+	opened = t->fe.now.mono;
+	in = fake_peer_accept(&t->fe, &t->n, "10.0.0.1:43000");
+	/* A seed checking a dead report: HELLO as a seed, then PING. */
+	wire_encode_hello(&b, WIRE_ROLE_SEED, &seed, 5);
+	assert_int_equal(fake_peer_frame(&t->fe, &t->n, in, &b), 0);
+	frame_nonce(t, in, WIRE_PING, 99);
+	assert_true(fake_sent_msg(&t->fe, mark, in, WIRE_HELLO, &m));
+	assert_int_equal(m.hello.role, WIRE_ROLE_PEER);
+	assert_true(fake_sent_msg(&t->fe, mark, in, WIRE_PONG, &m));
+	assert_int_equal(m.nonce, 99);
+	assert_int_equal(t->n.n_neighbours, 0);
+	assert_int_equal(fake_count_events(&t->fe, mark, "neighbour-up", NULL), 0);
+
+	fake_peer_run_until(&t->fe, &t->n, handshake_over(t, opened));
+	assert_string_equal(fake_close_reason(&t->fe, mark, in), "probe idle");
+	assert_int_equal(t->n.n_pending, 0);
+}
+
+static void
+test_leave_tells_seeds_and_neighbours(void **state)
+{
+	struct ot *t = *state;
+	struct node_addr self = addr(SELF), spare_addr;
+	struct fake_link *out[4], *pending;
+	struct fake_link *told[4];
+	struct wire_msg m;
+	size_t mark;
+
+	three_up(t, out, &spare_addr);
+	pending = fake_peer_accept(&t->fe, &t->n, "10.0.2.9:41000");
+	told[0] = t->seed;
+	memcpy(told + 1, out, 3 * sizeof(*out));
+	mark = fake_mark(&t->fe);
+	peer_node_leave(&t->n, t->fe.now);
+	for (int i = 0; i < 4; i++) {
+		struct fake_effect *cl = fake_close_of(&t->fe, mark, told[i]);
+		assert_true(fake_sent_msg(&t->fe, mark, told[i], WIRE_LEAVE, &m));
+		assert_true(node_addr_equal(&m.addr, &self));
+		assert_non_null(cl);
+		assert_true(cl->close.after_flush); /* the LEAVE goes out first */
+	}
+	assert_non_null(fake_close_of(&t->fe, mark, pending));
+	assert_int_equal(fake_count_sent(&t->fe, mark, pending, 0), 0);
+	assert_int_equal(fake_count_notices(&t->fe, mark, NOTICE_STOPPED), 1);
+	assert_int_equal(t->fe.wake[WAKE_NORMAL], 0);
+	assert_int_equal(t->fe.wake[WAKE_IDLE], 0);
+	assert_int_equal(t->n.n_neighbours, 0);
+}
+
+/*
+ * Peers that refused us are avoided for 2 * seed.lease_time from the start,
+ * whatever the monotonic clock reads: avoid_cleared_at used to start at 0, so
+ * on a host up for over a minute the first tick cleared the set and a peer
+ * that had just refused us was dialled again at once.
+ */
+static void
+test_refusal_before_first_tick_stays_avoided(void **state)
+{
+	struct ot *t = *state;
+	struct gossip_config cfg;
+	struct fake_link *out[MAX_LIST];
+	size_t mark;
+
+	fake_set_time(&t->fe, 3600 * SEC); /* an hour since boot */
+	overlay_config(&cfg);
+	cfg.peer.degree = 3;
+	start_cfg(t, &cfg);
+	mark = fake_mark(&t->fe);
+	seed_lists(t, 4);
+	assert_int_equal(dialled(t, mark, out, MAX_LIST), 3);
+	/* Two refuse: one is replaced by the spare, the other cannot be. */
+	fake_peer_connected(&t->fe, &t->n, out[0]);
+	frame_error(t, out[0], WIRE_ERR_FULL, "too many neighbours");
+	fake_peer_connected(&t->fe, &t->n, out[1]);
+	frame_error(t, out[1], WIRE_ERR_FULL, "too many neighbours");
+	mark = fake_mark(&t->fe);
+	fake_peer_tick(&t->fe, &t->n);
+	/* Fails: one of the two refusing peers is dialled again. */
+	assert_int_equal(fake_count(&t->fe, mark, FX_CONNECT), 0);
+}
+
+#define OVERLAY_TEST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    OVERLAY_TEST(test_registration_dials_degree_distinct_peers),
+	    OVERLAY_TEST(test_registration_never_dials_itself),
+	    OVERLAY_TEST(test_refused_neighbour_is_avoided_and_replaced),
+	    OVERLAY_TEST(test_inbound_hello_makes_a_neighbour),
+	    OVERLAY_TEST(test_inbound_refused_at_max_neighbours),
+	    OVERLAY_TEST(test_hello_claiming_our_address_is_rejected),
+	    OVERLAY_TEST(test_duplicate_link_smaller_address_keeps_its_own),
+	    OVERLAY_TEST(test_duplicate_link_larger_address_yields_to_theirs),
+	    OVERLAY_TEST(test_idle_neighbour_is_pinged_and_pong_answers),
+	    OVERLAY_TEST(test_silent_neighbour_declared_dead_after_misses),
+	    OVERLAY_TEST(test_any_frame_is_proof_of_life),
+	    OVERLAY_TEST(test_inbound_without_hello_closed_after_handshake_timeout),
+	    OVERLAY_TEST(test_leave_removes_neighbour_without_dead_report),
+	    OVERLAY_TEST(test_full_send_queue_drops_neighbour),
+	    OVERLAY_TEST(test_seed_probe_is_answered_then_closed),
+	    OVERLAY_TEST(test_leave_tells_seeds_and_neighbours),
+	    OVERLAY_TEST(test_refusal_before_first_tick_stays_avoided),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,633 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit tests of the broadcast tree (tree.c) through the peer core: PRUNE, IHAVE, GRAFT, repair. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/peer.h"
+#include "fakeenv.h"
+
+#define SEC USEC_PER_SEC
+#define MS USEC_PER_MSEC
+
+#define SELF "10.0.1.1:6000"
+#define SEED "10.0.0.1:5000"
+#define NA "10.0.2.1:6000"
+#define NB "10.0.2.2:6000"
+#define NC "10.0.2.3:6000"
+/* Where the messages come from: not a neighbour. */
+#define ORIGIN "10.0.9.9:6000"
+
+/* A peer with three inbound neighbours a, b and c, every link eager. */
+struct tt {
+	struct fake_env fe;
+	struct peer_node n;
+	struct fake_link *a, *b, *c;
+	bool started;
+};
+
+/* A message from ORIGIN, sent now. */
+struct msg {
+	uint8_t id[WIRE_ID_LEN];
+	uint64_t ts, seq;
+	char text[32];
+};
+
+static int
+setup(void **state)
+{
+	struct tt *t = xcalloc(1, sizeof(*t));
+
+	fake_env_init(&t->fe);
+	*state = t;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct tt *t = *state;
+
+	if (t->started)
+		peer_node_free(&t->n);
+	fake_env_free(&t->fe);
+	free(t);
+	return 0;
+}
+
+/* The defaults, one seed, and pings far apart: these tests are about the tree, not liveness. */
+static void
+tree_config(struct gossip_config *cfg)
+{
+	conf_init(cfg);
+	cfg->n_seeds = 1;
+	cfg->seeds = xcalloc(1, sizeof(*cfg->seeds));
+	cfg->seeds[0] = addr(SEED);
+	cfg->peer.ping_interval_usec = cfg->peer.ping_timeout_usec = 3600 * SEC;
+}
+
+/*
+ * Starts the peer with cfg (freed) and its three neighbours. It begins
+ * registering (a connect to the seed, left pending): the tree does not
+ * wait for the seeds.
+ */
+static void
+start_cfg(struct tt *t, struct gossip_config *cfg)
+{
+	struct node_addr self = addr(SELF);
+
+	peer_node_init(&t->n, cfg, &self, 1, &t->fe.env);
+	conf_free(cfg);
+	t->started = true;
+	peer_node_start(&t->n, t->fe.now);
+	fake_peer_run_until(&t->fe, &t->n, t->fe.now.mono);
+	t->a = fake_peer_neighbour_in(&t->fe, &t->n, NA);
+	t->b = fake_peer_neighbour_in(&t->fe, &t->n, NB);
+	t->c = fake_peer_neighbour_in(&t->fe, &t->n, NC);
+	assert_int_equal(t->n.n_neighbours, 3);
+}
+
+static void
+start(struct tt *t, bool lazy_push)
+{
+	struct gossip_config cfg;
+
+	tree_config(&cfg);
+	cfg.peer.lazy_push = lazy_push;
+	start_cfg(t, &cfg);
+}
+
+static void
+later(struct tt *t, uint64_t usec)
+{
+	fake_peer_run_until(&t->fe, &t->n, t->fe.now.mono + usec);
+}
+
+static struct msg
+msg_new(struct tt *t, uint64_t seq)
+{
+	struct node_addr o = addr(ORIGIN);
+	struct msg m = {.ts = t->fe.now.real, .seq = seq};
+
+	snprintf(m.text, sizeof(m.text), "message %llu", (unsigned long long)seq);
+	assert_int_equal(
+	    wire_message_id(&o, m.ts, m.seq, (const uint8_t *)m.text, strlen(m.text), m.id), 0);
+	return m;
+}
+
+/* m arrives in full from fl. */
+static void
+gossip_from(struct tt *t, struct fake_link *fl, const struct msg *m)
+{
+	struct node_addr o = addr(ORIGIN);
+	struct buf b = {0};
+
+	wire_encode_gossip(&b, m->id, &o, m->ts, m->seq, (const uint8_t *)m->text,
+			   (uint32_t)strlen(m->text));
+	assert_int_equal(fake_peer_frame(&t->fe, &t->n, fl, &b), 0);
+}
+
+/* IHAVE or GRAFT naming id arrives from fl. */
+static void
+ids_from(struct tt *t, struct fake_link *fl, uint8_t type, const uint8_t *id)
+{
+	struct buf b = {0};
+
+	wire_encode_ids(&b, type, id, 1);
+	assert_int_equal(fake_peer_frame(&t->fe, &t->n, fl, &b), 0);
+}
+
+static void
+prune_from(struct tt *t, struct fake_link *fl)
+{
+	struct buf b = {0};
+
+	wire_encode_empty(&b, WIRE_PRUNE);
+	assert_int_equal(fake_peer_frame(&t->fe, &t->n, fl, &b), 0);
+}
+
+/* Frames of type naming id sent on fl since `since`. */
+static unsigned
+sent_id(struct tt *t, size_t since, struct fake_link *fl, uint8_t type, const uint8_t *id)
+{
+	return fake_count_id(&t->fe, since, fl, type, id);
+}
+
+/* This peer originates a message; its id in id. */
+static void
+broadcast(struct tt *t, uint8_t id[WIRE_ID_LEN])
+{
+	uint64_t seq;
+
+	assert_int_equal(
+	    peer_node_broadcast(&t->n, (const uint8_t *)"hello", 5, t->fe.now, id, &seq), 0);
+}
+
+/* A statistic by its name in gossipctl stats. */
+static uint64_t
+stat_named(const struct peer_node *n, const char *name)
+{
+	for (size_t i = 0; i < peer_stat_count; i++)
+		if (!strcmp(peer_stat_descs[i].name, name))
+			return peer_node_stat(n, i);
+	fail_msg("no statistic %s", name);
+	return 0;
+}
+
+/* The time the peer waits after an IHAVE before it asks for the message. */
+static uint64_t
+graft_wait(const struct tt *t)
+{
+	return (t->n.cfg.peer.graft_timeout_usec + t->n.graft_jitter) * (1 + t->n.health.score);
+}
+
+static void
+test_duplicate_on_eager_link_prunes_it(void **state)
+{
+	struct tt *t = *state;
+	struct msg m1, m2;
+	size_t mark;
+
+	start(t, true);
+	m1 = msg_new(t, 1);
+	mark = fake_mark(&t->fe);
+	gossip_from(t, t->a, &m1);
+	assert_int_equal(fake_count(&t->fe, mark, FX_DELIVER), 1);
+	assert_int_equal(sent_id(t, mark, t->b, WIRE_GOSSIP, m1.id), 1);
+	assert_int_equal(sent_id(t, mark, t->c, WIRE_GOSSIP, m1.id), 1);
+	assert_int_equal(sent_id(t, mark, t->a, WIRE_GOSSIP, m1.id), 0);
+
+	/* The copy from b proves a cycle: b's link leaves the tree. */
+	mark = fake_mark(&t->fe);
+	gossip_from(t, t->b, &m1);
+	assert_int_equal(fake_count(&t->fe, mark, FX_DELIVER), 0);
+	assert_int_equal(fake_count_sent(&t->fe, mark, t->b, WIRE_PRUNE), 1);
+	assert_int_equal(fake_count_sent(&t->fe, mark, t->a, WIRE_PRUNE), 0);
+	assert_int_equal(fake_count_sent(&t->fe, mark, t->c, WIRE_PRUNE), 0);
+	assert_int_equal(t->n.stats.prunes_sent, 1);
+	assert_int_equal(t->n.stats.duplicates_received, 1);
+
+	/* The next message is pushed to c, only announced to b. */
+	mark = fake_mark(&t->fe);
+	m2 = msg_new(t, 2);
+	gossip_from(t, t->a, &m2);
+	assert_int_equal(sent_id(t, mark, t->c, WIRE_GOSSIP, m2.id), 1);
+	assert_int_equal(sent_id(t, mark, t->b, WIRE_GOSSIP, m2.id), 0);
+	assert_int_equal(fake_count_sent(&t->fe, mark, t->b, WIRE_IHAVE), 0); /* batched, not yet */
+	later(t, t->n.cfg.peer.ihave_delay_usec);
+	assert_int_equal(sent_id(t, mark, t->b, WIRE_IHAVE, m2.id), 1);
+	assert_int_equal(fake_count_sent(&t->fe, mark, t->c, WIRE_IHAVE), 0);
+	assert_int_equal(fake_count_sent(&t->fe, mark, t->a, WIRE_IHAVE), 0);
+}
+
+static void
+test_duplicate_on_the_first_link_is_not_pruned(void **state)
+{
+	struct tt *t = *state;
+	struct msg m1 = {0};
+	size_t mark;
+
+	start(t, true);
+	m1 = msg_new(t, 1);
+	gossip_from(t, t->a, &m1);
+	mark = fake_mark(&t->fe);
+	gossip_from(t, t->a, &m1);
+	assert_int_equal(fake_count_sent(&t->fe, mark, NULL, WIRE_PRUNE), 0);
+	assert_int_equal(t->n.stats.prunes_withheld, 1);
+}
+
+static void
+test_duplicate_withheld_when_first_link_is_down(void **state)
+{
+	struct tt *t = *state;
+	struct msg m1, m2;
+	size_t mark;
+
+	start(t, true);
+	m1 = msg_new(t, 1);
+	gossip_from(t, t->a, &m1);
+	fake_peer_closed(&t->fe, &t->n, t->a, "connection reset", ECONNRESET);
+
+	/* a no longer carries the tree: pruning b too would cut this peer off. */
+	mark = fake_mark(&t->fe);
+	gossip_from(t, t->b, &m1);
+	assert_int_equal(fake_count_sent(&t->fe, mark, NULL, WIRE_PRUNE), 0);
+	assert_int_equal(t->n.stats.prunes_withheld, 1);
+	assert_int_equal(t->n.stats.prunes_sent, 0);
+
+	/* b is still eager. */
+	m2 = msg_new(t, 2);
+	gossip_from(t, t->c, &m2);
+	assert_int_equal(sent_id(t, mark, t->b, WIRE_GOSSIP, m2.id), 1);
+}
+
+static void
+test_duplicate_withheld_when_first_link_is_lazy(void **state)
+{
+	struct tt *t = *state;
+	struct msg m1, m2;
+	size_t mark;
+
+	start(t, true);
+	m1 = msg_new(t, 1);
+	gossip_from(t, t->a, &m1);
+	prune_from(t, t->a); /* a's link has left the tree since */
+
+	mark = fake_mark(&t->fe);
+	gossip_from(t, t->b, &m1);
+	assert_int_equal(fake_count_sent(&t->fe, mark, NULL, WIRE_PRUNE), 0);
+	assert_int_equal(t->n.stats.prunes_withheld, 1);
+
+	m2 = msg_new(t, 2);
+	gossip_from(t, t->c, &m2);
+	assert_int_equal(sent_id(t, mark, t->b, WIRE_GOSSIP, m2.id), 1);
+	assert_int_equal(sent_id(t, mark, t->a, WIRE_GOSSIP, m2.id), 0);
+}
+
+static void
+test_graft_after_ihave_when_message_missing(void **state)
+{
+	struct tt *t = *state;
+	struct msg x;
+	uint64_t announced, due;
+	size_t mark;
+
+	start(t, true);
+	prune_from(t, t->b);
+	x = msg_new(t, 7); /* never arrives in full */
+	mark = fake_mark(&t->fe);
+	announced = t->fe.now.mono;
+	ids_from(t, t->b, WIRE_IHAVE, x.id);
+
+	/* The GRAFT wait: graft_timeout plus this peer's jitter (up to a quarter), health 0. */
+	assert_int_equal(t->n.health.score, 0);
+	assert_true(t->n.graft_jitter <= t->n.cfg.peer.graft_timeout_usec / 4);
+	due = announced + graft_wait(t);
+	assert_int_equal(t->fe.wake[WAKE_IDLE], due);
+
+	fake_peer_run_until(&t->fe, &t->n, due - 1);
+	assert_int_equal(fake_count_sent(&t->fe, mark, NULL, WIRE_GRAFT), 0);
+	fake_peer_run_until(&t->fe, &t->n, due);
+	assert_int_equal(fake_count_sent(&t->fe, mark, NULL, WIRE_GRAFT), 1);
+	assert_int_equal(sent_id(t, mark, t->b, WIRE_GRAFT, x.id), 1);
+	assert_int_equal(t->n.stats.grafts_sent, 1);
+}
+
+static void
+test_graft_wait_scales_with_local_health(void **state)
+{
+	struct tt *t = *state;
+	struct gossip_config cfg;
+	struct msg x;
+	uint64_t announced, due;
+	size_t mark;
+
+	tree_config(&cfg);
+	cfg.peer.ping_timeout_usec = 1 * SEC;
+	start_cfg(t, &cfg);
+	/* A tick that runs 2.5 s late (a starved host) raises the score by 2.5 / 1 + 1. */
+	fake_set_time(&t->fe, t->n.timer[PEER_T_TICK] + 2500 * MS);
+	t->fe.wake[WAKE_NORMAL] = 0;
+	peer_node_wakeup(&t->n, WAKE_NORMAL, t->fe.now);
+	assert_int_equal(t->n.health.score, 3);
+
+	prune_from(t, t->b);
+	x = msg_new(t, 7);
+	mark = fake_mark(&t->fe);
+	announced = t->fe.now.mono;
+	ids_from(t, t->b, WIRE_IHAVE, x.id);
+	due = announced + 4 * (t->n.cfg.peer.graft_timeout_usec + t->n.graft_jitter);
+	assert_int_equal(t->fe.wake[WAKE_IDLE], due);
+	fake_peer_run_until(&t->fe, &t->n, due - 1);
+	assert_int_equal(fake_count_sent(&t->fe, mark, NULL, WIRE_GRAFT), 0);
+	fake_peer_run_until(&t->fe, &t->n, due);
+	assert_int_equal(sent_id(t, mark, t->b, WIRE_GRAFT, x.id), 1);
+}
+
+static void
+test_no_graft_when_message_arrives_in_time(void **state)
+{
+	struct tt *t = *state;
+	struct msg x;
+	uint64_t due;
+	size_t mark;
+
+	start(t, true);
+	prune_from(t, t->b);
+	x = msg_new(t, 7);
+	mark = fake_mark(&t->fe);
+	ids_from(t, t->b, WIRE_IHAVE, x.id);
+	due = t->fe.wake[WAKE_IDLE];
+	assert_true(due > t->fe.now.mono);
+
+	fake_peer_run_until(&t->fe, &t->n, due - 1);
+	gossip_from(t, t->a, &x);
+	assert_int_equal(fake_count(&t->fe, mark, FX_DELIVER), 1);
+	/* Every later attempt's wait too. */
+	later(t, 64 * graft_wait(t));
+	assert_int_equal(fake_count_sent(&t->fe, mark, NULL, WIRE_GRAFT), 0);
+	assert_int_equal(t->n.stats.grafts_sent, 0);
+}
+
+static void
+test_graft_received_resends_and_makes_link_eager(void **state)
+{
+	struct tt *t = *state;
+	struct fake_effect *e;
+	struct wire_msg w;
+	struct msg m1, m2;
+	size_t mark, pos;
+
+	start(t, true);
+	m1 = msg_new(t, 1);
+	gossip_from(t, t->a, &m1);
+	prune_from(t, t->b);
+
+	mark = fake_mark(&t->fe);
+	ids_from(t, t->b, WIRE_GRAFT, m1.id);
+	pos = mark;
+	e = fake_next_sent(&t->fe, &pos, t->b, WIRE_GOSSIP);
+	assert_non_null(e);
+	fake_decode(e, &w);
+	assert_memory_equal(w.gossip.id, m1.id, WIRE_ID_LEN);
+	assert_int_equal(w.gossip.len, strlen(m1.text));
+	assert_memory_equal(w.gossip.payload, m1.text, strlen(m1.text));
+	assert_null(fake_next_sent(&t->fe, &pos, NULL, WIRE_GOSSIP));
+	assert_int_equal(t->n.stats.grafts_answered, 1);
+
+	/* b's link is eager again: the next message is pushed, not announced. */
+	mark = fake_mark(&t->fe);
+	m2 = msg_new(t, 2);
+	gossip_from(t, t->a, &m2);
+	later(t, t->n.cfg.peer.ihave_delay_usec);
+	assert_int_equal(sent_id(t, mark, t->b, WIRE_GOSSIP, m2.id), 1);
+	assert_int_equal(fake_count_sent(&t->fe, mark, t->b, WIRE_IHAVE), 0);
+}
+
+static void
+test_graft_for_unknown_id_is_unanswerable(void **state)
+{
+	struct tt *t = *state;
+	struct msg x;
+	size_t mark;
+
+	start(t, true);
+	x = msg_new(t, 9); /* never seen here */
+	mark = fake_mark(&t->fe);
+	ids_from(t, t->b, WIRE_GRAFT, x.id);
+	assert_int_equal(fake_count_sent(&t->fe, mark, NULL, 0), 0);
+	assert_int_equal(t->n.stats.grafts_unanswerable, 1);
+	assert_int_equal(t->n.stats.grafts_answered, 0);
+}
+
+static void
+test_prune_received_makes_link_lazy(void **state)
+{
+	struct tt *t = *state;
+	uint8_t id[WIRE_ID_LEN];
+	size_t mark;
+
+	start(t, true);
+	mark = fake_mark(&t->fe);
+	prune_from(t, t->b);
+	/* a and c keep this peer in the tree: nothing to send. */
+	assert_int_equal(fake_count_sent(&t->fe, mark, NULL, 0), 0);
+	assert_int_equal(t->n.stats.prunes_received, 1);
+	assert_int_equal(stat_named(&t->n, "lazy_links"), 1);
+
+	mark = fake_mark(&t->fe);
+	broadcast(t, id);
+	assert_int_equal(sent_id(t, mark, t->a, WIRE_GOSSIP, id), 1);
+	assert_int_equal(sent_id(t, mark, t->c, WIRE_GOSSIP, id), 1);
+	assert_int_equal(sent_id(t, mark, t->b, WIRE_GOSSIP, id), 0);
+	later(t, t->n.cfg.peer.ihave_delay_usec);
+	assert_int_equal(sent_id(t, mark, t->b, WIRE_IHAVE, id), 1);
+}
+
+/* a brought m1 first and b a duplicate: b's link is pruned, a's carries the tree. */
+static void
+tree_via_a(struct tt *t)
+{
+	struct msg m1 = msg_new(t, 1);
+	size_t mark = fake_mark(&t->fe);
+
+	gossip_from(t, t->a, &m1);
+	gossip_from(t, t->b, &m1);
+	assert_int_equal(fake_count_sent(&t->fe, mark, t->b, WIRE_PRUNE), 1);
+}
+
+static void
+test_lost_eager_link_then_ihave_grafts_and_repairs(void **state)
+{
+	struct tt *t = *state;
+	struct msg x, m3;
+	uint64_t due;
+	size_t mark;
+
+	start(t, true);
+	tree_via_a(t);
+	later(t, 10 * MS);
+	fake_peer_closed(&t->fe, &t->n, t->a, "connection reset", ECONNRESET);
+	assert_int_equal(t->n.tree_cut_at, t->fe.now.mono);
+
+	/* What a would have pushed is announced by b, and asked for from b. */
+	later(t, 10 * MS);
+	x = msg_new(t, 7);
+	mark = fake_mark(&t->fe);
+	ids_from(t, t->b, WIRE_IHAVE, x.id);
+	due = t->fe.now.mono + graft_wait(t);
+	fake_peer_run_until(&t->fe, &t->n, due);
+	assert_int_equal(sent_id(t, mark, t->b, WIRE_GRAFT, x.id), 1);
+	assert_int_equal(t->n.stats.grafts_deferred, 0);
+
+	/* b answers with the message: delivered once, forwarded to c. */
+	gossip_from(t, t->b, &x);
+	assert_int_equal(fake_count(&t->fe, mark, FX_DELIVER), 1);
+	assert_int_equal(sent_id(t, mark, t->c, WIRE_GOSSIP, x.id), 1);
+	later(t, 64 * graft_wait(t));
+	assert_int_equal(sent_id(t, mark, NULL, WIRE_GRAFT, x.id), 1);
+
+	/* b's link is back in the tree: c's next message is pushed to it. */
+	mark = fake_mark(&t->fe);
+	m3 = msg_new(t, 3);
+	gossip_from(t, t->c, &m3);
+	assert_int_equal(sent_id(t, mark, t->b, WIRE_GOSSIP, m3.id), 1);
+}
+
+/* Other messages arrive in full from a every 100 ms until `until`. */
+static void
+stream_from_a(struct tt *t, uint64_t until, uint64_t *seq)
+{
+	while (t->fe.now.mono + 100 * MS <= until) {
+		struct msg m;
+		later(t, 100 * MS);
+		m = msg_new(t, (*seq)++);
+		gossip_from(t, t->a, &m);
+	}
+	fake_peer_run_until(&t->fe, &t->n, until);
+}
+
+static void
+test_graft_deferred_while_tree_still_delivers(void **state)
+{
+	struct tt *t = *state;
+	uint64_t seq = 100, due;
+	struct msg x;
+	size_t mark;
+
+	start(t, true);
+	tree_via_a(t);
+	x = msg_new(t, 7);
+	mark = fake_mark(&t->fe);
+	ids_from(t, t->b, WIRE_IHAVE, x.id);
+	due = t->fe.wake[WAKE_IDLE];
+	stream_from_a(t, due, &seq);
+	/* Other messages came over an intact tree: this one is taken to be late, not lost. */
+	assert_int_equal(fake_count_sent(&t->fe, mark, NULL, WIRE_GRAFT), 0);
+	assert_int_equal(t->n.stats.grafts_deferred, 1);
+}
+
+static void
+test_eager_link_lost_after_ihave_grafts_at_once(void **state)
+{
+	struct tt *t = *state;
+	uint64_t seq = 100, due;
+	struct msg x;
+	size_t mark;
+
+	start(t, true);
+	tree_via_a(t);
+	x = msg_new(t, 7);
+	mark = fake_mark(&t->fe);
+	ids_from(t, t->b, WIRE_IHAVE, x.id);
+	due = t->fe.wake[WAKE_IDLE];
+	stream_from_a(t, t->fe.now.mono + 200 * MS, &seq);
+	/* c's link, eager, is lost after the announcement: no more waiting. */
+	fake_peer_closed(&t->fe, &t->n, t->c, "connection reset", ECONNRESET);
+	stream_from_a(t, due, &seq);
+	assert_int_equal(t->n.stats.grafts_deferred, 0);
+	assert_int_equal(sent_id(t, mark, t->b, WIRE_GRAFT, x.id), 1);
+}
+
+static void
+test_flooding_pushes_everywhere_without_ihave(void **state)
+{
+	struct tt *t = *state;
+	uint8_t id[WIRE_ID_LEN];
+	struct msg m1, m2;
+	size_t mark;
+
+	start(t, false);
+	mark = fake_mark(&t->fe);
+	m1 = msg_new(t, 1);
+	gossip_from(t, t->a, &m1);
+	gossip_from(t, t->b, &m1); /* a duplicate prunes nothing */
+	prune_from(t, t->c);       /* and a PRUNE is ignored */
+	m2 = msg_new(t, 2);
+	gossip_from(t, t->a, &m2);
+	broadcast(t, id);
+	later(t, 10 * t->n.cfg.peer.ihave_delay_usec);
+
+	assert_int_equal(fake_count_sent(&t->fe, mark, NULL, WIRE_PRUNE), 0);
+	assert_int_equal(t->n.stats.prunes_withheld, 0);
+	assert_int_equal(sent_id(t, mark, t->b, WIRE_GOSSIP, m1.id), 1);
+	assert_int_equal(sent_id(t, mark, t->c, WIRE_GOSSIP, m1.id), 1);
+	assert_int_equal(sent_id(t, mark, t->b, WIRE_GOSSIP, m2.id), 1);
+	assert_int_equal(sent_id(t, mark, t->c, WIRE_GOSSIP, m2.id), 1);
+	assert_int_equal(sent_id(t, mark, t->a, WIRE_GOSSIP, id), 1);
+	assert_int_equal(sent_id(t, mark, t->b, WIRE_GOSSIP, id), 1);
+	assert_int_equal(sent_id(t, mark, t->c, WIRE_GOSSIP, id), 1);
+	assert_int_equal(fake_count_sent(&t->fe, mark, NULL, WIRE_IHAVE), 0);
+}
+
+static void
+test_full_queue_gets_ihave_instead_of_payload(void **state)
+{
+	struct tt *t = *state;
+	struct msg m1;
+	size_t mark;
+
+	start(t, true);
+	/* Payloads may fill 3/4 of the queue limit; the rest is for ids and control frames. */
+	t->b->queued = t->n.cfg.peer.send_queue_limit * 3 / 4;
+	mark = fake_mark(&t->fe);
+	m1 = msg_new(t, 1);
+	gossip_from(t, t->a, &m1);
+	assert_int_equal(sent_id(t, mark, t->c, WIRE_GOSSIP, m1.id), 1);
+	assert_int_equal(sent_id(t, mark, t->b, WIRE_GOSSIP, m1.id), 0);
+	assert_int_equal(t->n.stats.pushes_deferred, 1);
+	later(t, t->n.cfg.peer.ihave_delay_usec);
+	assert_int_equal(sent_id(t, mark, t->b, WIRE_IHAVE, m1.id), 1);
+	assert_null(fake_close_of(&t->fe, mark, t->b)); /* kept, not dropped */
+}
+
+#define TREE_TEST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    TREE_TEST(test_duplicate_on_eager_link_prunes_it),
+	    TREE_TEST(test_duplicate_on_the_first_link_is_not_pruned),
+	    TREE_TEST(test_duplicate_withheld_when_first_link_is_down),
+	    TREE_TEST(test_duplicate_withheld_when_first_link_is_lazy),
+	    TREE_TEST(test_graft_after_ihave_when_message_missing),
+	    TREE_TEST(test_graft_wait_scales_with_local_health),
+	    TREE_TEST(test_no_graft_when_message_arrives_in_time),
+	    TREE_TEST(test_graft_received_resends_and_makes_link_eager),
+	    TREE_TEST(test_graft_for_unknown_id_is_unanswerable),
+	    TREE_TEST(test_prune_received_makes_link_lazy),
+	    TREE_TEST(test_lost_eager_link_then_ihave_grafts_and_repairs),
+	    TREE_TEST(test_graft_deferred_while_tree_still_delivers),
+	    TREE_TEST(test_eager_link_lost_after_ihave_grafts_at_once),
+	    TREE_TEST(test_flooding_pushes_everywhere_without_ihave),
+	    TREE_TEST(test_full_queue_gets_ihave_instead_of_payload),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
