@@ -55,6 +55,7 @@
  *   grafts_failed prunes_sent prunes_received announcements_dropped lazy_links
  *   resend_cache_bytes
  *   control_pauses pushes_deferred local_health local_health_raises stale_dropped
+ *   graft_frames_sent
  */
 enum ctl_type {
 	/* requests */

@@ -76,7 +76,8 @@
 	C(pushes_deferred, "payloads announced instead: the neighbour's queue was full")           \
 	G(local_health, "local health score (0 healthy)")                                          \
 	C(local_health_raises, "times the local health score rose")                                \
-	C(stale_dropped, "messages dropped as older than the seen cache's memory")
+	C(stale_dropped, "messages dropped as older than the seen cache's memory")                 \
+	C(graft_frames_sent, "GRAFT frames sent")
 
 #define PEER_STAT_FIELD(name, help) uint64_t name;
 #define PEER_STAT_NONE(name, help)

@@ -96,6 +96,7 @@ flush_ids(struct peer_node *n, struct neighbour *nb, uint8_t type, struct buf *i
 			n->stats.ihave_frames_sent++;
 			n->stats.ihave_ids_sent += k;
 		} else {
+			n->stats.graft_frames_sent++;
 			n->stats.grafts_sent += k;
 		}
 		neighbour_send_buf(n, nb, &b); /* may drop nb's link, never nb itself */

@@ -106,6 +106,46 @@ def mem_summary(net):
 # ---------------------------------------------------------------------------- measurements
 
 
+def settled_stats(net, peers, quiet=0.15, timeout=5.0):
+    """STATS once the announcements of the last messages are out: IHAVE ids wait up to
+    peer.ihave_delay (0.1 s) in a batch, so the counters are read again until two reads
+    `quiet` seconds apart agree on every IHAVE, GRAFT and PRUNE count."""
+    keys = ("ihave_frames_sent", "graft_frames_sent", "prunes_sent")
+    prev = stats_all(net, peers)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        time.sleep(quiet)
+        cur = stats_all(net, peers)
+        if all(sum(s[key] for s in cur) == sum(s[key] for s in prev) for key in keys):
+            return cur
+        prev = cur
+    return prev
+
+
+def hop_counts(peers, tails, sent):
+    """Hops of each delivery, from the neighbour each peer got each message from (TAIL's
+    `from`): the tree the message took, walked back to its origin."""
+    index = {p.addr: i for i, p in enumerate(peers)}
+    came_from = collections.defaultdict(dict)  # id -> {peer index: neighbour index}
+    for i, recs in enumerate(tails):
+        for r in recs or ():
+            if r["id"] in sent and i not in came_from[r["id"]]:
+                came_from[r["id"]][i] = index.get(r["from"])
+    hops = []
+    for mid, origin in sent.items():
+        tree, memo = came_from[mid], {origin: 0}
+
+        def depth(i, seen=()):
+            if i in memo:
+                return memo[i]
+            j = tree.get(i)
+            memo[i] = None if j is None or i in seen else (
+                None if depth(j, seen + (i,)) is None else depth(j, seen + (i,)) + 1)
+            return memo[i]
+        hops += [d for i in tree if i != origin for d in [depth(i)] if d is not None]
+    return hops
+
+
 def measure_latency(net, k, size, rng, timeout=10.0):
     """K messages, one at a time, each from a random peer; daemon timestamps only.
 
@@ -167,7 +207,7 @@ def measure_latency(net, k, size, rng, timeout=10.0):
         waits.append(time.monotonic() - t_a)
     phase_s = time.monotonic() - t_phase
     steal = steal_pct(ticks0, host_cpu_ticks())
-    after = stats_all(net, peers)
+    after = settled_stats(net, peers)
     cpu = net.cpu_seconds(peers) - cpu0
     tails = tail_all(net, peers, k + 16)
 
@@ -194,6 +234,10 @@ def measure_latency(net, k, size, rng, timeout=10.0):
     pairs = k * (n - 1)
     last_peer = [max(v) for mid, v in per_msg.items() if len(v) == n - 1]
     frames = delta(after, before, "gossip_frames_sent")
+    hops = hop_counts(peers, tails, sent)
+    control = {key: delta(after, before, stat) / k for key, stat in
+               (("ihave", "ihave_frames_sent"), ("graft", "graft_frames_sent"),
+                ("prune", "prunes_sent"))}
     return {
         "n": n, "messages": k, "payload_bytes": size,
         "latency_ms": summary(lat),
@@ -204,6 +248,8 @@ def measure_latency(net, k, size, rng, timeout=10.0):
         "messages_complete": len(last_peer),
         "redundancy": frames / (k * (n - 1)) if n > 1 else None,
         "frames_sent": frames,
+        "hops": summary(hops),
+        "control_frames_per_message": dict(control, total=sum(control.values())),
         "duplicate_frames_received": delta(after, before, "duplicates_received"),
         "control_send_rtt_ms": summary(ctl_rtt),
         "cpu_seconds": cpu,
@@ -471,6 +517,12 @@ def run_n(args, n, rng):
                     fmt(lat["last_peer_ms"]["p99"], "%.3f"), fmt(lat["last_peer_ms"]["max"], "%.3f"),
                     fmt(lat["redundancy"], "%.2f"), fmt(lat["control_send_rtt_ms"]["p50"], "%.3f"),
                     fmt(lat["host_steal_pct"], "%.1f")]]))
+        cf = lat["control_frames_per_message"]
+        log(table(["N", "hops p50", "hops p99", "hops max", "IHAVE/msg", "GRAFT/msg", "PRUNE/msg",
+                   "control/msg"],
+                  [[n, fmt(lat["hops"]["p50"], "%.0f"), fmt(lat["hops"]["p99"], "%.0f"),
+                    fmt(lat["hops"]["max"], "%.0f"), "%.1f" % cf["ihave"], "%.1f" % cf["graft"],
+                    "%.1f" % cf["prune"], "%.1f" % cf["total"]]]))
 
         res["throughput"] = []
         rows = []

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "core/list.h"
 #include "sim.h"
 
 enum inflight_kind {
@@ -200,14 +201,7 @@ end_detach(struct sim *s, struct vend *e)
 		return;
 	e->open = false;
 	e->lk = NULL;
-	if (e->prev)
-		e->prev->next = e->next;
-	else
-		nd->ends = e->next;
-	if (e->next)
-		e->next->prev = e->prev;
-	e->prev = e->next = NULL;
-	nd->n_ends--;
+	DLIST_REMOVE(&nd->ends, e, &nd->n_ends);
 	vconn_unref(s, e->vc);
 }
 
@@ -218,11 +212,7 @@ end_attach(struct sim *s, struct vend *e, struct vconn *vc, int side, struct lin
 
 	*e = (struct vend){.vc = vc, .side = side, .lk = lk, .node = vc->node[side], .open = true};
 	lk->io = e;
-	e->next = nd->ends;
-	if (nd->ends)
-		nd->ends->prev = e;
-	nd->ends = e;
-	nd->n_ends++;
+	DLIST_PUSH(&nd->ends, e, &nd->n_ends);
 	vc->refs++;
 }
 
