@@ -42,6 +42,7 @@ MASK = ("postgresql.service", "postgresql@15-main.service", "serf.service",
 # What a "make install" on the host would have left in the overlay: removed
 # inside the container (never on the host) so that only the package is tested.
 HOST_LEFTOVERS = ("/usr/local/sbin/gossip-seed /usr/local/sbin/gossip-peer /usr/local/bin/gossipctl "
+                  "/usr/local/sbin/gossip-cert "
                   "/etc/gossip /var/log/gossip /run/gossip /etc/systemd/system/gossip* "
                   "/etc/systemd/system/*.wants/gossip* "
                   "/lib/systemd/system/gossip* /usr/lib/systemd/system/gossip* "
@@ -225,7 +226,7 @@ def test_install_starts_no_instance(box, deb, upstream_version):
     assert c.run("stat", "-c", "%U:%G %a", "/var/log/gossip").stdout.split() == ["gossip:gossip", "750"]
     assert c.run("stat", "-c", "%U:%G %a", "/run/gossip").stdout.split() == ["root:root", "755"]
 
-    for prog in ("gossip-seed", "gossip-peer", "gossipctl"):
+    for prog in ("gossip-seed", "gossip-peer", "gossipctl", "gossip-cert"):
         assert c.run("sh", "-c", f"command -v {prog}").stdout.strip().startswith("/usr/")
         assert c.run(prog, "--version").stdout.strip() == f"{prog} {upstream_version}"
     c.run("systemd-analyze", "verify", "--man=no", "gossip-seed@5000.service",
@@ -233,7 +234,8 @@ def test_install_starts_no_instance(box, deb, upstream_version):
     # The man pages are found by man(1) (where man-db is installed), and the
     # catalog by journalctl.
     if sh(c, "command -v man", check=False).returncode == 0:
-        for page in ("gossip-seed", "gossip-peer", "gossipctl", "gossip.conf", "gossip"):
+        for page in ("gossip-seed", "gossip-peer", "gossipctl", "gossip-cert", "gossip.conf",
+                     "gossip"):
             c.run("man", "-w", page)
     assert "gossip" in c.run("journalctl", "--list-catalog").stdout
 

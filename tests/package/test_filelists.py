@@ -68,6 +68,7 @@ def test_expected_contents(deb):
     files = set(_shipped(deb_files(deb)))
     unitdir = run("pkg-config", "--variable=systemdsystemunitdir", "systemd").stdout.strip()
     expected = {"/usr/sbin/gossip-seed", "/usr/sbin/gossip-peer", "/usr/bin/gossipctl",
+                "/usr/sbin/gossip-cert",
                 "/usr/lib/sysusers.d/gossip.conf", "/usr/lib/tmpfiles.d/gossip.conf",
                 "/usr/lib/systemd/catalog/gossip.catalog"}
     expected |= {f"{unitdir}/{u}" for u in ("gossip.target", "gossip-seed@.service",
@@ -111,13 +112,33 @@ def test_versions_agree(deb, rpm, upstream_version):
     assert rpm_version == upstream_version
 
 
-def test_sha256_linked_in_not_libcrypto(deb, rpm):
-    """SHA-256 comes from libcrypto.a (packaging/README.md): mapping the shared libcrypto
-    cost every daemon 1.4 MB of resident memory. Neither package needs it at run time."""
+def _needed(path):
+    """The shared libraries an ELF file needs."""
+    out = run("readelf", "-d", path).stdout
+    return re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", out)
+
+
+def test_openssl_shared_where_needed(deb, rpm, tmp_path):
+    """The daemons and gossip-cert link the shared OpenSSL (packaging/README.md: security
+    updates reach them), gossipctl neither library, and both packages depend on it."""
+    roots = {"deb": tmp_path / "deb", "rpm": tmp_path / "rpm"}
+    run("dpkg-deb", "-x", deb, roots["deb"])
+    roots["rpm"].mkdir()
+    run("sh", "-c", 'rpm2cpio "$1" | cpio -idm --quiet', "sh", rpm, cwd=roots["rpm"])
+    for kind, root in roots.items():
+        for prog in ("usr/sbin/gossip-seed", "usr/sbin/gossip-peer"):
+            needed = _needed(root / prog)
+            assert [n for n in needed if n.startswith("libssl.so")], (kind, prog, needed)
+            assert [n for n in needed if n.startswith("libcrypto.so")], (kind, prog, needed)
+        needed = _needed(root / "usr/bin/gossipctl")
+        assert needed and not [n for n in needed if n.startswith(("libcrypto", "libssl"))], \
+            (kind, "gossipctl", needed)
+        needed = _needed(root / "usr/sbin/gossip-cert")
+        assert [n for n in needed if n.startswith("libcrypto.so")], (kind, needed)
     depends = deb_field(deb, "Depends")
-    assert "libssl" not in depends, depends
+    assert "libssl" in depends, depends
     requires = run("rpm", "-qp", "--requires", rpm).stdout
-    assert "libcrypto" not in requires and "openssl" not in requires, requires
+    assert "libssl.so" in requires and "libcrypto.so" in requires, requires
 
 
 def deb_scripts(deb):
