@@ -80,7 +80,7 @@ blob_new(const void *p, size_t n)
 	struct blob *bl = xmalloc(sizeof(*bl) + n);
 	bl->refs = 1;
 	bl->len = n;
-	if (n)
+	if (n && p)
 		memcpy(bl->data, p, n);
 	return bl;
 }

@@ -29,6 +29,7 @@ struct blob {
 	uint8_t data[];
 };
 
+/* A blob of n bytes copied from p, or left for the caller to fill when p is NULL. */
 struct blob *blob_new(const void *p, size_t n);
 /* Copies the contents of b into a new blob and empties b (its memory is kept for reuse). */
 struct blob *blob_from_buf(struct buf *b);

@@ -41,6 +41,11 @@ const struct setting_desc conf_settings[] = {
 	S("peer", "max_control_clients", K_U32, peer.max_control_clients, 1, 4096),
 	S("peer", "control_socket", K_STRING, peer.control_socket, 0, 0),
 	S("peer", "control_group", K_STRING, peer.control_group, 0, 0),
+	S("tls", "mode", K_STRING, tls.mode, 0, 0),
+	S("tls", "ca_file", K_STRING, tls.ca_file, 0, 0),
+	S("tls", "cert_file", K_STRING, tls.cert_file, 0, 0),
+	S("tls", "key_file", K_STRING, tls.key_file, 0, 0),
+	S("tls", "crl_file", K_STRING, tls.crl_file, 0, 0),
 };
 const size_t conf_n_settings = ARRAY_SIZE(conf_settings);
 
@@ -167,6 +172,61 @@ conf_format_duration(uint64_t usec, char *buf, size_t len)
 		buf[--n] = '\0';
 }
 
+enum tls_mode
+conf_tls_mode(const struct gossip_config *c)
+{
+	if (c->tls.mode && !strcmp(c->tls.mode, "optional"))
+		return TLS_MODE_OPTIONAL;
+	if (c->tls.mode && !strcmp(c->tls.mode, "required"))
+		return TLS_MODE_REQUIRED;
+	if (c->tls.mode)
+		return TLS_MODE_OFF;
+	return c->tls.cert_file || c->tls.key_file || c->tls.ca_file ? TLS_MODE_REQUIRED
+									: TLS_MODE_OFF;
+}
+
+const char *
+tls_mode_name(enum tls_mode m)
+{
+	switch (m) {
+	case TLS_MODE_OFF:
+		return "off";
+	case TLS_MODE_OPTIONAL:
+		return "optional";
+	case TLS_MODE_REQUIRED:
+		return "required";
+	}
+	return "?";
+}
+
+/* tls.*: a known mode, and the files any mode but off needs. Returns the problems found. */
+static int
+validate_tls(const struct gossip_config *c, const char *where, char *err, size_t errlen)
+{
+	static const char *const modes[] = {"off", "optional", "required"};
+	const struct tls_config *t = &c->tls;
+	int bad = 0;
+	bool known = !t->mode;
+
+	for (size_t i = 0; i < ARRAY_SIZE(modes) && !known; i++)
+		known = !strcmp(t->mode, modes[i]);
+	if (!known) {
+		conf_add_error(err, errlen, where, 0,
+			       "tls.mode \"%s\" is not one of \"off\", \"optional\", \"required\"",
+			       t->mode);
+		return 1;
+	}
+	if (conf_tls_mode(c) == TLS_MODE_OFF)
+		return 0;
+	if (!t->ca_file || !t->cert_file || !t->key_file) {
+		conf_add_error(err, errlen, where, 0,
+			       "tls.mode \"%s\" needs tls.ca_file, tls.cert_file and tls.key_file "
+			       "(see gossip-cert(8))", tls_mode_name(conf_tls_mode(c)));
+		bad++;
+	}
+	return bad;
+}
+
 int
 conf_validate(const struct gossip_config *c, bool need_seeds, char *err, size_t errlen)
 {
@@ -202,6 +262,7 @@ conf_validate(const struct gossip_config *c, bool need_seeds, char *err, size_t 
 		conf_add_error(err, errlen, where, 0, "peer.degree must not exceed peer.max_neighbours");
 		bad++;
 	}
+	bad += validate_tls(c, where, err, errlen);
 	return bad ? -EINVAL : 0;
 }
 

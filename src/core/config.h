@@ -42,6 +42,21 @@ struct peer_config {
 	char *control_group;          /* NULL: the daemon's own group */
 };
 
+/* tls.mode, and what it is when not set: required with certificate files, else off. */
+enum tls_mode {
+	TLS_MODE_OFF,
+	TLS_MODE_OPTIONAL, /* accept TLS and plaintext, dial TLS: for migrating a running network */
+	TLS_MODE_REQUIRED,
+};
+
+struct tls_config {
+	char *mode; /* "off", "optional", "required"; NULL: see conf_tls_mode() */
+	char *ca_file;
+	char *cert_file;
+	char *key_file;
+	char *crl_file; /* optional */
+};
+
 struct gossip_config {
 	struct node_addr *seeds;
 	uint32_t n_seeds;
@@ -49,6 +64,7 @@ struct gossip_config {
 	char *address; /* the IP this node advertises when only a port is given; NULL: 127.0.0.1 */
 	struct seed_config seed;
 	struct peer_config peer;
+	struct tls_config tls;
 	char *files[4]; /* files applied, in order, for --check-config */
 	unsigned n_files;
 };
@@ -58,6 +74,10 @@ void conf_free(struct gossip_config *c);
 
 /* Cross-field checks after all files are applied. 0 or -EINVAL with err. */
 int conf_validate(const struct gossip_config *c, bool need_seeds, char *err, size_t errlen);
+
+/* The effective TLS mode: tls.mode when set, else required when a certificate is configured. */
+enum tls_mode conf_tls_mode(const struct gossip_config *c);
+const char *tls_mode_name(enum tls_mode m);
 
 /* Deep copy (for reload: parse into a copy, swap on success). */
 void conf_copy(struct gossip_config *dst, const struct gossip_config *src);

@@ -10,6 +10,7 @@
 #include <syslog.h>
 
 #include "buf.h"
+#include "identity.h"
 #include "util.h"
 
 /*
@@ -72,6 +73,12 @@ struct link {
 	bool outbound;
 	uint64_t opened_at;
 	size_t queue_limit; /* bytes queued to it at most; a send beyond is refused */
+	/*
+	 * The remote's verified certificate (TLS), set by the environment before
+	 * the accept or connected input and valid while the link is; NULL on a
+	 * plaintext link.
+	 */
+	const struct identity *identity;
 	char desc[LINK_DESC_LEN];
 	struct link *prev, *next; /* the core's list of links of its kind */
 };

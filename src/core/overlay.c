@@ -188,6 +188,8 @@ neighbour_up(struct peer_node *n, struct neighbour *nb, struct link *lk, uint64_
 	lk->queue_limit = n->cfg.peer.send_queue_limit;
 	nb->state = NB_UP;
 	nb->up_since = now;
+	/* What we dialled, we chose; an inbound plaintext link proves nothing of its address. */
+	nb->unverified = !lk->outbound && !lk->identity;
 	nb->lazy = false; /* a new link starts in the tree; duplicates prune it */
 	liveness_heard(&nb->live);
 	nb->live.awaiting = false;
@@ -210,13 +212,29 @@ pending_hello(struct peer_node *n, struct link *lk, const struct wire_msg *m, ui
 		*reason = "HELLO claims our own address";
 		return -EBADMSG;
 	}
+	if (!peer_claim_ok(n, lk, &m->hello.addr, "HELLO")) {
+		peer_link_refuse(n, lk, WIRE_ERR_REFUSED, "the certificate does not list that address");
+		return 0;
+	}
 	if (n->state == PEER_LEAVING) {
 		peer_link_refuse(n, lk, WIRE_ERR_REFUSED, "peer is leaving");
 		return 0;
 	}
 	nb = overlay_find(n, &m->hello.addr);
-	if (nb && nb->link && nb->state != NB_DOWN) {
-		/* Two links between the same pair: keep the one the smaller address opened. */
+	if (nb && nb->link && nb->state == NB_UP) {
+		/*
+		 * A live link stays: an inbound HELLO never displaces it, or anyone
+		 * could take over a neighbour's slot. Only a verified one replaces
+		 * a plaintext one (optional mode).
+		 */
+		if (!nb->unverified || !lk->identity) {
+			peer_debug(n, "HELLO from %s: already connected", as);
+			peer_link_refuse(n, lk, WIRE_ERR_DUPLICATE, "already connected");
+			return 0;
+		}
+		detach_link(n, nb, "replaced by a verified link", now);
+	} else if (nb && nb->link && nb->state == NB_CONNECTING) {
+		/* Both ends connecting at once: keep the link the smaller address opened. */
 		if (node_addr_cmp(&n->self, &m->hello.addr) < 0) {
 			peer_debug(n, "duplicate link from %s refused (ours wins)", as);
 			peer_link_refuse(n, lk, WIRE_ERR_DUPLICATE, "already connected");
@@ -237,8 +255,12 @@ pending_hello(struct peer_node *n, struct link *lk, const struct wire_msg *m, ui
 	DLIST_REMOVE(&n->pending, lk, &n->n_pending);
 	send_hello(n, lk);
 	neighbour_up(n, nb, lk, now);
-	/* It is alive and talking to us: learn it even if the seeds have not told us yet. */
-	addr_set_add(&n->known, &nb->addr);
+	/*
+	 * Proven alive, and its address by its certificate: learn it even if
+	 * the seeds have not told us yet. A plaintext claim is not learned.
+	 */
+	if (lk->identity)
+		addr_set_add(&n->known, &nb->addr);
 	return 0;
 }
 
@@ -366,6 +388,17 @@ overlay_frame(struct peer_node *n, struct link *lk, const uint8_t *frame, size_t
 void
 overlay_connected(struct peer_node *n, struct link *lk)
 {
+	struct neighbour *nb = lk->owner;
+
+	if (lk->kind == LINK_NEIGHBOUR && !peer_claim_ok(n, lk, &nb->addr, "the connection")) {
+		/* Whoever answered at that address is not who the address belongs to. */
+		nb->link = NULL;
+		peer_link_close(n, lk, "certificate does not list the address dialled", EPERM, false);
+		nb->state = NB_DOWN;
+		addr_set_add(&n->avoid, &nb->addr);
+		(void)liveness_miss(&nb->live, &n->live);
+		return;
+	}
 	send_hello(n, lk);
 }
 
@@ -384,7 +417,16 @@ overlay_closed(struct peer_node *n, struct link *lk, const char *reason, int err
 	}
 	tree_link_lost(n, nb, t.mono);
 	nb->link = NULL;
-	if (nb->state == NB_UP)
+	if (nb->unverified) {
+		/* Nothing proved it was there: it is neither redialled nor reported dead. */
+		peer_debug(n, "lost the plaintext link from %s: %s", nb->addr_str, reason);
+		neighbour_remove(n, nb, "lost", t.mono);
+		overlay_maintain(n, t.mono);
+		return;
+	}
+	if (error == EPROTO)
+		peer_log(n, LOG_WARNING, "neighbour %s: %s", nb->addr_str, reason);
+	else if (nb->state == NB_UP)
 		peer_log(n, LOG_INFO, "lost connection to neighbour %s: %s%s%s", nb->addr_str, reason,
 			 error ? ": " : "", error ? strerror(error) : "");
 	else

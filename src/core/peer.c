@@ -157,6 +157,26 @@ peer_link_refuse(struct peer_node *n, struct link *lk, uint16_t code, const char
 	peer_link_close(n, lk, text, 0, true);
 }
 
+bool
+peer_claim_ok(struct peer_node *n, const struct link *lk, const struct node_addr *a,
+	      const char *what)
+{
+	char as[NODE_ADDR_STRLEN], more[64] = "";
+	uint64_t suppressed;
+
+	if (!lk->identity || identity_allows(lk->identity, a))
+		return true;
+	n->stats.claims_refused++;
+	if (!ratelimit_pass(&n->claims_log, n->now, &suppressed))
+		return false;
+	if (suppressed)
+		snprintf(more, sizeof(more), " (%llu similar lines suppressed)",
+			 (unsigned long long)suppressed);
+	peer_log(n, LOG_WARNING, "refusing %s from %s: it claims %s, which its certificate (%s) does "
+		 "not list%s", what, lk->desc, node_addr_str(a, as), lk->identity->name, more);
+	return false;
+}
+
 void
 peer_log_link_error(struct peer_node *n, const struct link *lk, const char *what,
 		    const char *reason, int error)

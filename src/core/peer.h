@@ -9,6 +9,7 @@
 #include "config.h"
 #include "env.h"
 #include "membership.h"
+#include "ratelimit.h"
 #include "ring.h"
 #include "seen.h"
 #include "util.h"
@@ -77,7 +78,8 @@
 	G(local_health, "local health score (0 healthy)")                                          \
 	C(local_health_raises, "times the local health score rose")                                \
 	C(stale_dropped, "messages dropped as older than the seen cache's memory")                 \
-	C(graft_frames_sent, "GRAFT frames sent")
+	C(graft_frames_sent, "GRAFT frames sent")                                                  \
+	C(claims_refused, "frames claiming an address the sender's certificate does not list")
 
 #define PEER_STAT_FIELD(name, help) uint64_t name;
 #define PEER_STAT_NONE(name, help)
@@ -102,6 +104,11 @@ struct neighbour {
 	struct node_addr addr;
 	char addr_str[NODE_ADDR_STRLEN];
 	bool wanted; /* one of the `degree` neighbours this peer chose itself */
+	/*
+	 * It came over a plaintext link and nothing proves its address: not
+	 * learned, not redialled, not reported dead when its link goes.
+	 */
+	bool unverified;
 	enum nb_state state;
 	struct link *link; /* NULL when NB_DOWN */
 	struct liveness live;
@@ -183,6 +190,7 @@ struct peer_node {
 	uint64_t next_seq;
 	uint64_t stale_logged_at, stale_logged; /* the last "stale" warning: when, stale_dropped then */
 	uint64_t stale_reach; /* at the last stale drop, how far back the seen cache reached */
+	struct ratelimit claims_log; /* lines about refused claims */
 
 	/* broadcast tree (tree.c) */
 	struct seen_cache announced; /* ids heard in IHAVE, so each is waited for once */

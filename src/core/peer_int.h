@@ -21,6 +21,12 @@ void peer_notice(struct peer_node *n, enum notice what);
 void peer_check_ready(struct peer_node *n);
 /* Counts and logs a change of the local health score from was; why names a rise's cause. */
 void peer_health_changed(struct peer_node *n, uint32_t was, const char *why);
+/*
+ * Whether lk may claim a (its certificate lists a's IP, or it is plaintext);
+ * when not, counts and logs (rate-limited) that `what` was refused.
+ */
+bool peer_claim_ok(struct peer_node *n, const struct link *lk, const struct node_addr *a,
+		   const char *what);
 /* Every link that ends for a protocol reason is logged through here. */
 void peer_log_link_error(struct peer_node *n, const struct link *lk, const char *what,
 			 const char *reason, int error);

@@ -117,6 +117,29 @@ refuse(struct seed_node *s, struct link *lk, uint16_t code, const char *text)
 	close_link(s, lk, text, true);
 }
 
+/*
+ * Whether lk may claim a: its certificate lists a's IP (or it is plaintext).
+ * When not, counts and logs (rate-limited) that `what` was refused.
+ */
+static bool
+claim_ok(struct seed_node *s, const struct link *lk, const struct node_addr *a, const char *what)
+{
+	char as[NODE_ADDR_STRLEN], more[64] = "";
+	uint64_t suppressed;
+
+	if (!lk->identity || identity_allows(lk->identity, a))
+		return true;
+	s->claims_refused++;
+	if (!ratelimit_pass(&s->claims_log, s->now, &suppressed))
+		return false;
+	if (suppressed)
+		snprintf(more, sizeof(more), " (%llu similar lines suppressed)",
+			 (unsigned long long)suppressed);
+	seed_log(s, LOG_WARNING, "refusing %s from %s: it claims %s, which its certificate (%s) does "
+		 "not list%s", what, lk->desc, node_addr_str(a, as), lk->identity->name, more);
+	return false;
+}
+
 /* Returns false when lk was closed. */
 static bool
 handle_register(struct seed_node *s, struct link *lk, const struct node_addr *a)
@@ -124,6 +147,10 @@ handle_register(struct seed_node *s, struct link *lk, const struct node_addr *a)
 	char as[NODE_ADDR_STRLEN];
 
 	node_addr_str(a, as);
+	if (!claim_ok(s, lk, a, "REGISTER")) {
+		refuse(s, lk, WIRE_ERR_REFUSED, "the certificate does not list that address");
+		return false;
+	}
 	if (node_addr_is_unspecified(a)) {
 		seed_log(s, LOG_WARNING, "refusing registration of unspecified address %s from %s", as,
 			 lk->desc);
@@ -243,6 +270,8 @@ handle_dead_report(struct seed_node *s, struct link *lk, const struct wire_msg *
 			       .sd_id = GOSSIP_SD_ID_DEAD_NODE};
 	struct report rep = {m->dead.dead, m->dead.reporter, m->dead.timestamp};
 
+	if (!claim_ok(s, lk, &m->dead.reporter, "DEAD_REPORT"))
+		return;
 	node_addr_ip_str(&m->dead.reporter, rip);
 	/* The prototype's report text: Dead Node:<ip>:<port>:<timestamp>:<reporter ip> */
 	env_logf(&s->env, LOG_INFO, &f, "Dead Node:%s:%llu:%s (reported by %s from %s)", ds,
@@ -312,7 +341,8 @@ client_frame(struct seed_node *s, struct link *lk, const struct wire_msg *m, con
 		handle_dead_report(s, lk, m);
 		break;
 	case WIRE_LEAVE:
-		handle_leave(s, &m->addr);
+		if (claim_ok(s, lk, &m->addr, "LEAVE"))
+			handle_leave(s, &m->addr);
 		break;
 	case WIRE_PING:
 		wire_encode_nonce(&b, WIRE_PONG, m->nonce);
@@ -336,6 +366,12 @@ probe_connected(struct seed_node *s, struct seed_probe *p)
 {
 	struct buf b = {0};
 
+	if (p->link->identity && !identity_allows(p->link->identity, &p->target)) {
+		/* Someone else answers at its address. */
+		probe_finish(s, p, PROBE_DEAD, "the probe reached a node whose certificate does not "
+					       "list that address");
+		return;
+	}
 	wire_encode_hello(&b, WIRE_ROLE_SEED, &s->self, s->incarnation);
 	wire_encode_nonce(&b, WIRE_PING, p->nonce);
 	(void)send_buf(s, p->link, &b);

@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "env.h"
+#include "ratelimit.h"
 #include "registry.h"
 #include "util.h"
 
@@ -52,6 +53,8 @@ struct seed_node {
 	uint64_t woken; /* the wake-up the environment was last asked for */
 	uint64_t refused_connections;
 	uint64_t last_refusal_log;
+	uint64_t claims_refused; /* frames claiming an address the sender's certificate does not list */
+	struct ratelimit claims_log;
 };
 
 void seed_node_init(struct seed_node *s, const struct gossip_config *cfg,

@@ -186,6 +186,11 @@ seeds_refresh_due(struct peer_node *n, uint64_t now)
 void
 seeds_connected(struct peer_node *n, struct seed_session *s, uint64_t now)
 {
+	if (!peer_claim_ok(n, s->link, &s->addr, "the connection")) {
+		/* Whoever answered at the seed's address is not that seed. */
+		close_session(n, s, "its certificate does not list the seed's address", EPERM, now);
+		return;
+	}
 	s->connected = true;
 	peer_debug(n, "connected to seed %s", s->addr_str);
 	if (s->wanted)

@@ -335,7 +335,7 @@ apply_libconfig(struct gossip_config *c, const char *path, char *err, size_t err
 			} else if (!apply_seed_file(c, s, path, err, errlen))
 				bad++;
 			seen_seeds = true;
-		} else if (!strcmp(name, "seed") || !strcmp(name, "peer")) {
+		} else if (!strcmp(name, "seed") || !strcmp(name, "peer") || !strcmp(name, "tls")) {
 			if (config_setting_type(s) != CONFIG_TYPE_GROUP) {
 				conf_add_error(err, errlen, path, line, "%s must be a group: %s = { ... };",
 					  name, name);
@@ -439,7 +439,7 @@ print_setting(const struct gossip_config *c, const struct setting_desc *d, FILE 
 void
 conf_print(const struct gossip_config *c, FILE *out)
 {
-	static const char *const sections[] = {"seed", "peer"};
+	static const char *const sections[] = {"seed", "peer", "tls"};
 	char s[NODE_ADDR_STRLEN];
 
 	fprintf(out, "# effective configuration");

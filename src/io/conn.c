@@ -43,11 +43,14 @@ plain_free(struct conn *c)
 {
 }
 
-const struct conn_transport conn_plain_transport = {plain_recv, plain_sendv, plain_free};
+const struct conn_transport conn_plain_transport = {plain_recv, plain_sendv, plain_free, NULL, NULL};
 
 static void conn_free(struct conn *c);
 static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata);
 static void conn_fail(struct conn *c, int error);
+static void became_ready(struct conn *c);
+static bool transport_pending(const struct conn *c);
+static void schedule_resume(struct conn *c);
 
 void
 conn_loop_flush(struct conn_loop *l)
@@ -94,12 +97,20 @@ conn_loop_done(struct conn_loop *l)
 	l->post = sd_event_source_disable_unref(l->post);
 	free(l->scratch);
 	l->scratch = NULL;
+	free(l->wscratch);
+	l->wscratch = NULL;
+}
+
+bool
+conn_ready(const struct conn *c)
+{
+	return !c->connecting && !c->sniffing && !c->handshaking;
 }
 
 static void
 mark_dirty(struct conn *c)
 {
-	if (c->is_dirty || c->connecting)
+	if (c->is_dirty || !conn_ready(c))
 		return;
 	c->is_dirty = true;
 	c->dirty_next = c->loop->dirty;
@@ -181,6 +192,10 @@ set_events(struct conn *c)
 		return;
 	if (c->connecting)
 		ev = EPOLLOUT;
+	else if (c->sniffing)
+		ev = EPOLLIN;
+	else if (c->handshaking)
+		ev = c->hs_want_write ? EPOLLOUT : EPOLLIN;
 	else {
 		if (!c->closing && !c->input_paused)
 			ev |= EPOLLIN;
@@ -222,6 +237,8 @@ conn_flush(struct conn *c)
 {
 	struct iovec iov[MAX_IOV];
 
+	if (!conn_ready(c))
+		return; /* sent once the connection is up */
 	while (c->out.n && !c->closed && !c->failed) {
 		int n = 0;
 		ssize_t w;
@@ -286,6 +303,8 @@ conn_set_input_paused(struct conn *c, bool paused)
 		return;
 	c->input_paused = paused;
 	set_events(c);
+	if (!paused && conn_ready(c) && transport_pending(c))
+		schedule_resume(c);
 }
 
 static void
@@ -301,11 +320,109 @@ handle_connect_done(struct conn *c)
 		return;
 	}
 	c->connecting = false;
+	if (c->tr->handshake) {
+		conn_begin_handshake(c);
+		return;
+	}
+	became_ready(c);
+}
+
+static void
+became_ready(struct conn *c)
+{
+	/* Once: a handshake may finish inside the sniff step that started it. */
+	if (c->was_ready)
+		return;
+	c->was_ready = true;
+	c->hs_timer = sd_event_source_disable_unref(c->hs_timer);
 	set_events(c);
 	if (c->cb->on_connected)
 		c->cb->on_connected(c);
 	if (!c->closed && c->out.n)
 		mark_dirty(c);
+}
+
+static int
+on_hs_timeout(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct conn *c = userdata;
+
+	c->in_dispatch = true;
+	conn_close(c, c->sniffing ? "no data in time" : "TLS handshake not done in time", ETIMEDOUT);
+	c->in_dispatch = false;
+	conn_free(c);
+	return 0;
+}
+
+static void
+arm_hs_timer(struct conn *c)
+{
+	if (c->hs_timer)
+		return;
+	if (sd_event_add_time_relative(c->loop->event, &c->hs_timer, CLOCK_MONOTONIC,
+				       CONN_HANDSHAKE_USEC, 100000, on_hs_timeout, c) < 0)
+		abort(); /* out of memory for one event source */
+}
+
+static void
+handshake_step(struct conn *c)
+{
+	const char *reason = "TLS handshake failed";
+	bool want_write = false;
+	int r = c->tr->handshake(c, &want_write, &reason);
+
+	if (r == -EAGAIN) {
+		c->hs_want_write = want_write;
+		set_events(c);
+		return;
+	}
+	if (r < 0) {
+		conn_close(c, reason, -r);
+		return;
+	}
+	c->handshaking = false;
+	became_ready(c);
+}
+
+void
+conn_begin_handshake(struct conn *c)
+{
+	c->handshaking = true;
+	c->sniffing = false;
+	arm_hs_timer(c);
+	handshake_step(c);
+}
+
+void
+conn_begin_sniff(struct conn *c, void (*sniffed)(struct conn *c, uint8_t first))
+{
+	c->sniffing = true;
+	c->sniffed = sniffed;
+	arm_hs_timer(c);
+	set_events(c);
+}
+
+/* The first byte of an accepted connection, left in the socket for the transport. */
+static void
+sniff_step(struct conn *c)
+{
+	uint8_t first;
+	ssize_t n = recv(c->fd, &first, 1, MSG_PEEK);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n < 0) {
+		conn_close(c, "read failed", errno);
+		return;
+	}
+	if (n == 0) {
+		conn_close(c, "connection closed by remote", 0);
+		return;
+	}
+	c->sniffing = false;
+	c->sniffed(c, first);
+	if (!c->closed && !c->handshaking)
+		became_ready(c);
 }
 
 static void
@@ -344,6 +461,37 @@ parse_frames(struct conn *c, const uint8_t *p, size_t len)
 		off += (size_t)flen;
 	}
 	return -1;
+}
+
+static bool
+transport_pending(const struct conn *c)
+{
+	return c->tr->pending && c->tr->pending(c);
+}
+
+static void handle_input(struct conn *c);
+
+static int
+on_resume(sd_event_source *s, void *userdata)
+{
+	struct conn *c = userdata;
+
+	sd_event_source_set_enabled(s, SD_EVENT_OFF);
+	c->in_dispatch = true;
+	handle_input(c);
+	c->in_dispatch = false;
+	if (c->closed)
+		conn_free(c);
+	return 0;
+}
+
+/* Input held by the transport is read from the loop, after what else is due. */
+static void
+schedule_resume(struct conn *c)
+{
+	if (!c->resume_src && sd_event_add_defer(c->loop->event, &c->resume_src, on_resume, c) < 0)
+		abort(); /* out of memory for one event source */
+	sd_event_source_set_enabled(c->resume_src, SD_EVENT_ONESHOT);
 }
 
 static void
@@ -394,11 +542,14 @@ handle_input(struct conn *c)
 		/*
 		 * A short read emptied the socket: the next bytes wake the loop
 		 * again (level-triggered), so asking now would only return EAGAIN,
-		 * one system call per wakeup for nothing.
+		 * one system call per wakeup for nothing. Not so for what a
+		 * transport holds: no socket event announces it.
 		 */
-		if ((size_t)n < want)
+		if ((size_t)n < want && !transport_pending(c))
 			break;
 	}
+	if (!c->closed && !c->closing && !c->failed && !c->input_paused && transport_pending(c))
+		schedule_resume(c);
 }
 
 static int
@@ -409,6 +560,10 @@ on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 	c->in_dispatch = true;
 	if (c->connecting) {
 		handle_connect_done(c);
+	} else if (c->sniffing) {
+		sniff_step(c);
+	} else if (c->handshaking) {
+		handshake_step(c);
 	} else {
 		if (revents & (EPOLLIN | EPOLLHUP | EPOLLERR))
 			handle_input(c);
@@ -431,6 +586,8 @@ conn_free(struct conn *c)
 	c->io = sd_event_source_disable_unref(c->io);
 	c->close_timer = sd_event_source_disable_unref(c->close_timer);
 	c->fail_src = sd_event_source_disable_unref(c->fail_src);
+	c->hs_timer = sd_event_source_disable_unref(c->hs_timer);
+	c->resume_src = sd_event_source_disable_unref(c->resume_src);
 	if (c->tr->free)
 		c->tr->free(c);
 	if (c->fd >= 0)
@@ -509,7 +666,7 @@ conn_close_after_flush(struct conn *c, const char *reason)
 	c->closing = true;
 	free(c->close_reason);
 	c->close_reason = xstrdup(reason);
-	if (!c->out.n && !c->connecting) {
+	if (!c->out.n && conn_ready(c)) {
 		conn_close(c, reason, 0);
 		return;
 	}

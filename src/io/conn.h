@@ -17,15 +17,20 @@
 struct conn;
 
 /*
- * The byte transport under the framing: plain sockets now; a TLS transport
- * (OpenSSL) implements the same three calls without the protocol code
- * changing. recv/sendv return bytes, 0 at EOF (recv), or -errno
- * (-EAGAIN when the socket would block).
+ * The byte transport under the framing: plain sockets, or TLS (io/tls.c).
+ * recv/sendv return bytes, 0 at EOF (recv), or -errno (-EAGAIN when the
+ * socket would block). The optional handshake runs before any frame: 0 when
+ * done, -EAGAIN to be called again when the socket is ready (for writing
+ * when *want_write), another -errno with *reason when it failed. pending
+ * says whether bytes wait inside the transport (decrypted, not read yet),
+ * which no socket event would announce.
  */
 struct conn_transport {
 	ssize_t (*recv)(struct conn *c, void *buf, size_t len);
 	ssize_t (*sendv)(struct conn *c, const struct iovec *iov, int n);
 	void (*free)(struct conn *c);
+	int (*handshake)(struct conn *c, bool *want_write, const char **reason);
+	bool (*pending)(const struct conn *c);
 };
 
 extern const struct conn_transport conn_plain_transport;
@@ -43,7 +48,11 @@ struct conn_callbacks {
 	 * once with error EBADMSG.
 	 */
 	void (*on_bad_frame)(struct conn *c, const char *reason);
-	/* An outgoing connection is established. */
+	/*
+	 * The connection is ready for frames: an outgoing connect completed, or
+	 * a handshake (either direction) did. Not called for an accepted plain
+	 * connection, which is ready from the start.
+	 */
 	void (*on_connected)(struct conn *c);
 	/*
 	 * The connection is closing: reason says why, error is the errno or 0.
@@ -66,6 +75,7 @@ struct conn_loop {
 	sd_event_source *post;
 	struct conn *dirty; /* connections with unsent data, linked through dirty_next */
 	uint8_t *scratch;   /* reads land here; only partial frames are kept per connection */
+	uint8_t *wscratch;  /* a transport that cannot write an iovec gathers it here */
 	struct conn *all;   /* every connection not freed yet, linked through all_prev/all_next */
 	unsigned n_conns;
 	/* Optional: called at the end of every loop iteration, after the connections are flushed. */
@@ -84,6 +94,8 @@ struct conn {
 	sd_event_source *io;
 	sd_event_source *close_timer; /* bounds how long a closing conn may linger */
 	sd_event_source *fail_src;    /* closes a failed conn from the loop */
+	sd_event_source *hs_timer;    /* bounds a handshake */
+	sd_event_source *resume_src;  /* input the transport holds, read after a full budget */
 	const struct conn_transport *tr;
 	const struct conn_callbacks *cb;
 	void *userdata;
@@ -93,11 +105,16 @@ struct conn {
 	struct buf in; /* an incomplete frame carried over between reads; empty when idle */
 
 	struct ring out; /* of struct out_chunk */
+	void (*sniffed)(struct conn *c, uint8_t first);
 	size_t queued_bytes;
 	size_t queue_limit; /* 0 = unlimited */
 	size_t read_budget; /* bytes read per wakeup; 0 = the default */
 
 	bool connecting;
+	bool sniffing;      /* an accepted connection whose first byte says TLS or plain */
+	bool handshaking;
+	bool hs_want_write;
+	bool was_ready; /* on_connected was called (or was not needed) */
 	bool closing;     /* close once the queue is empty */
 	bool closed;
 	bool in_dispatch;
@@ -145,6 +162,15 @@ bool conn_room_for(const struct conn *c, size_t len, size_t keep);
  */
 #define CONN_OUT_KEEP 256
 void conn_trim(struct conn *c);
+/* How long a sniff and handshake may take before the connection is closed (ETIMEDOUT). */
+#define CONN_HANDSHAKE_USEC (5 * 1000000ULL)
+/* Starts the transport's handshake on a connection that is up (for transports). */
+void conn_begin_handshake(struct conn *c);
+/* Waits for an accepted connection's first byte; then calls sniffed(c, byte) (for transports). */
+void conn_begin_sniff(struct conn *c, void (*sniffed)(struct conn *c, uint8_t first));
+/* Whether the connection has no handshake, sniff or connect left before frames. */
+bool conn_ready(const struct conn *c);
+
 /* Stops or resumes reading (frames already read are still handled). */
 void conn_set_input_paused(struct conn *c, bool paused);
 /* Sends what is queued now (also done automatically at the end of the loop iteration). */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* A protocol core (core/peer.h, core/seed.h) run on sd-event: its links are conns, its wake-ups timers. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -9,12 +10,15 @@
 #include "clock.h"
 #include "log.h"
 #include "node.h"
+#include "tls.h"
 #include "core/wire.h"
 
 /* A conn's owner: the link the core knows it by, or NULL once the core has let go of it. */
 struct node_conn {
 	struct node_io *io;
 	struct link *lk;
+	bool accepting; /* accepted, its handshake not done: the core has not seen it yet */
+	char desc[LINK_DESC_LEN];
 };
 
 static int on_frame(struct conn *c, const uint8_t *frame, size_t len, const char **reason);
@@ -39,13 +43,60 @@ on_frame(struct conn *c, const uint8_t *frame, size_t len, const char **reason)
 				 reason);
 }
 
+/* The core's accept of a connection now ready (its TLS handshake done, when TLS). */
+static void
+accept_ready(struct node_io *io, struct conn *c, struct node_conn *nc)
+{
+	nc->accepting = false;
+	io->handshaking--;
+	nc->lk = io->in->accept(io->core, c, nc->desc, instant_now());
+	if (!nc->lk) {
+		conn_close(c, "refused", 0);
+		return;
+	}
+	nc->lk->identity = tls_identity(c);
+	c->queue_limit = nc->lk->queue_limit;
+}
+
 static void
 on_connected(struct conn *c)
 {
 	struct node_conn *nc = c->userdata;
 
-	if (nc->lk)
+	if (nc->accepting) {
+		accept_ready(nc->io, c, nc);
+		return;
+	}
+	if (nc->lk) {
+		nc->lk->identity = tls_identity(c);
 		nc->io->in->connected(nc->io->core, nc->lk, instant_now());
+	}
+}
+
+/* An accepted connection that never reached the core: a refused plaintext one, a failed handshake. */
+static void
+log_unaccepted(struct node_io *io, const struct node_conn *nc, const char *reason, int error)
+{
+	uint64_t suppressed;
+	char more[64] = "";
+
+	io->handshaking--;
+	if (error == EPROTONOSUPPORT)
+		io->plaintext_refused++;
+	else if (error)
+		io->handshakes_failed++;
+	if (!error || !ratelimit_pass(&io->refused_log, now_monotonic_usec(), &suppressed))
+		return;
+	if (suppressed)
+		snprintf(more, sizeof(more), " (%llu similar lines suppressed)",
+			 (unsigned long long)suppressed);
+	if (error == EPROTONOSUPPORT)
+		log_warn("refusing plaintext connection from %s: tls.mode is required%s", nc->desc,
+			 more);
+	else
+		log_warn("connection from %s closed before it was accepted: %s%s%s%s", nc->desc,
+			 reason, error == EPROTO ? "" : ": ", error == EPROTO ? "" : strerror(error),
+			 more);
 }
 
 static void
@@ -55,6 +106,8 @@ on_close(struct conn *c, const char *reason, int error)
 	struct node_io *io = nc->io;
 	struct link *lk = nc->lk;
 
+	if (nc->accepting)
+		log_unaccepted(io, nc, reason, error);
 	free(nc);
 	c->userdata = NULL;
 	if (lk) {
@@ -77,11 +130,16 @@ op_connect(void *ctx, struct link *lk, const struct node_addr *to)
 	struct conn *c;
 	int r;
 
-	*nc = (struct node_conn){io, lk};
+	*nc = (struct node_conn){.io = io, .lk = lk};
 	r = conn_connect(io->loop, to, &node_callbacks, nc, &c);
 	if (r < 0) {
 		free(nc);
 		return r;
+	}
+	if (io->tls && tls_client(c, io->tls) < 0) {
+		nc->lk = NULL;
+		conn_close(c, "out of memory for TLS", ENOMEM);
+		return -ENOMEM;
 	}
 	c->queue_limit = lk->queue_limit;
 	lk->io = c;
@@ -231,8 +289,19 @@ node_io_init(struct node_io *io, struct conn_loop *loop, const struct node_input
 }
 
 void
+node_io_set_tls(struct node_io *io, struct tls_ctx *t)
+{
+	if (t)
+		tls_ctx_ref(t);
+	tls_ctx_unref(io->tls);
+	io->tls = t;
+}
+
+void
 node_io_done(struct node_io *io)
 {
+	tls_ctx_unref(io->tls);
+	io->tls = NULL;
 	for (int c = 0; c < WAKE_CLASSES; c++)
 		io->wake[c] = sd_event_source_disable_unref(io->wake[c]);
 }
@@ -240,20 +309,35 @@ node_io_done(struct node_io *io)
 void
 node_io_accept(struct node_io *io, int fd, const char *desc)
 {
-	struct node_conn *nc = xcalloc(1, sizeof(*nc));
-	struct conn *c = conn_new(io->loop, fd, false, &node_callbacks, nc, desc);
+	struct node_conn *nc;
+	struct conn *c;
 
+	if (io->tls && io->handshaking >= NODE_IO_MAX_HANDSHAKES) {
+		uint64_t suppressed;
+		if (ratelimit_pass(&io->refused_log, now_monotonic_usec(), &suppressed))
+			log_warn("refusing connection from %s: %d connections already in their TLS "
+				 "handshake", desc, NODE_IO_MAX_HANDSHAKES);
+		close(fd);
+		return;
+	}
+	nc = xcalloc(1, sizeof(*nc));
+	c = conn_new(io->loop, fd, false, &node_callbacks, nc, desc);
 	if (!c) {
 		free(nc);
 		return;
 	}
 	nc->io = io;
-	nc->lk = io->in->accept(io->core, c, desc, instant_now());
-	if (!nc->lk) {
-		conn_close(c, "refused", 0);
+	snprintf(nc->desc, sizeof(nc->desc), "%s", desc);
+	nc->accepting = true;
+	io->handshaking++;
+	/* With TLS, the core sees the connection once its handshake is done (on_connected). */
+	if (!io->tls) {
+		accept_ready(io, c, nc);
 		return;
 	}
-	c->queue_limit = nc->lk->queue_limit;
+	c->queue_limit = 64 * 1024;
+	if (tls_server(c, io->tls) < 0)
+		conn_close(c, "out of memory for TLS", ENOMEM);
 }
 
 struct conn *

@@ -8,6 +8,8 @@
 #include <systemd/sd-event.h>
 
 #include "conn.h"
+#include "tls.h"
+#include "core/ratelimit.h"
 #include "core/env.h"
 
 /* The inputs of one core, as the glue calls them. */
@@ -28,6 +30,10 @@ struct node_io {
 	struct env env; /* what the core is given: ops below, ctx this struct */
 	struct env_ops ops;
 	sd_event_source *wake[WAKE_CLASSES];
+	struct tls_ctx *tls; /* NULL: plaintext (tls.mode off) */
+	unsigned handshaking; /* accepted connections before their handshake is done */
+	struct ratelimit refused_log;
+	uint64_t plaintext_refused, handshakes_failed;
 	/* The program's part of the environment: may be NULL. */
 	void (*deliver)(void *ctx, const struct delivery *d);
 	void (*notice)(void *ctx, enum notice what);
@@ -44,6 +50,11 @@ void node_io_init(struct node_io *io, struct conn_loop *loop, const struct node_
 void node_io_done(struct node_io *io);
 /* An accepted socket for the core: refused (closed) when the core says so. */
 void node_io_accept(struct node_io *io, int fd, const char *desc);
+/* The TLS configuration for connections from now on (a reference is taken; NULL: plaintext). */
+void node_io_set_tls(struct node_io *io, struct tls_ctx *t);
+/* Accepted connections still in their TLS handshake, at most (more are refused). */
+#define NODE_IO_MAX_HANDSHAKES 256
+
 /* The conn a link of this core runs on (NULL once closed). */
 struct conn *node_io_conn(const struct link *lk);
 

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "conffile.h"
 #include "log.h"
 #include "service.h"
@@ -127,6 +128,48 @@ resolve_self(struct service *sv)
 	return 0;
 }
 
+/* tls.* of c: 0 with *ret (NULL when TLS is off), or -EINVAL with the errors logged. */
+static int
+load_tls(const struct service *sv, const struct gossip_config *c, struct tls_ctx **ret)
+{
+	char err[CONF_ERR_LEN];
+
+	*ret = NULL;
+	if (conf_tls_mode(c) == TLS_MODE_OFF)
+		return 0;
+	if (tls_ctx_load(c, &sv->self, ret, err, sizeof(err)) == 0)
+		return 0;
+	for (char *line = strtok(err, "\n"); line; line = strtok(NULL, "\n"))
+		log_error("%s", line);
+	return -EINVAL;
+}
+
+/* The first lines of the log: what the node's connections are protected by. */
+static void
+log_security(const struct service *sv)
+{
+	const struct identity *id;
+	double days;
+
+	if (!sv->tls) {
+		if (sv->cfg.tls.mode)
+			log_notice("tls.mode is off: connections between nodes are plaintext, and any "
+				   "host that reaches this port can join, inject and forge messages");
+		else
+			log_warn("running without TLS (no tls settings): connections between nodes are "
+				 "plaintext, and any host that reaches this port can join, inject and "
+				 "forge messages; see gossip-cert(8) and tls in gossip.conf(5)");
+		return;
+	}
+	id = tls_ctx_identity(sv->tls);
+	days = tls_ctx_days_left(sv->tls, now_realtime_usec());
+	log_info("TLS %s: certificate %s (%s), %.0f days left", tls_mode_name(tls_ctx_mode(sv->tls)),
+		 id->name, sv->cfg.tls.cert_file, days);
+	if (days < 30)
+		log_warn("the certificate %s expires in %.1f days: issue a new one (gossip-cert issue) "
+			 "and reload", sv->cfg.tls.cert_file, days);
+}
+
 int
 service_init(struct service *sv, const struct service_spec *spec, int argc, char **argv)
 {
@@ -158,6 +201,9 @@ service_init(struct service *sv, const struct service_spec *spec, int argc, char
 		abort();
 	if ((r = log_open_file(sv->log_path)) < 0)
 		fatal("cannot open log file %s: %s", sv->log_path, strerror(-r));
+	if (load_tls(sv, &sv->cfg, &sv->tls) < 0)
+		return EXIT_FAILURE;
+	log_security(sv);
 	return -1;
 }
 
@@ -171,21 +217,34 @@ on_stop_signal(sd_event_source *src, const struct signalfd_siginfo *si, void *us
 }
 
 static int
+reload_failed(struct service *sv)
+{
+	log_error("reload failed; keeping the previous configuration");
+	sv->on_reload(sv->ctx, NULL);
+	daemon_notify("READY=1");
+	return 0;
+}
+
+static int
 on_sighup(sd_event_source *src, const struct signalfd_siginfo *si, void *userdata)
 {
 	struct service *sv = userdata;
 	struct gossip_config nc;
+	struct tls_ctx *tls;
 	char changed[256];
 
 	daemon_notify("RELOADING=1\nSTATUS=reloading configuration");
-	if (daemon_load_config(&sv->args, sv->spec->peer, &nc) < 0) {
-		log_error("reload failed; keeping the previous configuration");
-		sv->on_reload(sv->ctx, NULL);
-		daemon_notify("READY=1");
-		return 0;
+	if (daemon_load_config(&sv->args, sv->spec->peer, &nc) < 0)
+		return reload_failed(sv);
+	if (load_tls(sv, &nc, &tls) < 0) {
+		conf_free(&nc);
+		return reload_failed(sv);
 	}
 	if (conf_keep(&nc, &sv->cfg, sv->spec->restart_settings, changed, sizeof(changed)))
 		log_warn("reload: %s changed; the new value takes effect at the next restart", changed);
+	tls_ctx_unref(sv->tls);
+	sv->tls = tls;
+	log_security(sv);
 	sv->on_reload(sv->ctx, &nc);
 	conf_free(&sv->cfg);
 	sv->cfg = nc;
@@ -258,6 +317,8 @@ service_close(struct service *sv)
 	sv->listen_fd = -1;
 	conn_loop_done(&sv->loop);
 	sv->event = sd_event_unref(sv->event);
+	tls_ctx_unref(sv->tls);
+	sv->tls = NULL;
 	conf_free(&sv->cfg);
 	log_close_file();
 	free(sv->log_path);

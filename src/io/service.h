@@ -10,6 +10,7 @@
 #include "conn.h"
 #include "daemon.h"
 #include "listener.h"
+#include "tls.h"
 #include "core/config.h"
 #include "core/util.h"
 
@@ -36,6 +37,7 @@ struct service {
 	struct conn_loop loop;
 	int listen_fd;
 	struct listener listener;
+	struct tls_ctx *tls; /* the loaded tls.* settings; NULL with tls.mode off */
 
 	/* The program's part, set before service_run(). */
 	void *ctx;
@@ -43,8 +45,10 @@ struct service {
 	void (*on_stop)(void *ctx, int signo);
 	/*
 	 * SIGHUP: nc is the new configuration, settings bound at start already
-	 * kept at their running values; it becomes sv->cfg once this returns.
-	 * NULL when the files were rejected (the running configuration stays).
+	 * kept at their running values; it becomes sv->cfg once this returns,
+	 * and sv->tls is already its TLS configuration (new connections use it;
+	 * established ones keep theirs). NULL when the files were rejected (the
+	 * running configuration stays).
 	 */
 	void (*on_reload)(void *ctx, const struct gossip_config *nc);
 };

@@ -231,8 +231,10 @@ on_reload(void *ctx, const struct gossip_config *nc)
 	struct peer_daemon *d = ctx;
 
 	d->last_status[0] = '\0';
-	if (nc)
+	if (nc) {
+		node_io_set_tls(&d->io, d->sv.tls);
 		peer_node_reconfigure(&d->node, nc, instant_now());
+	}
 	update_status(d);
 }
 
@@ -332,6 +334,7 @@ start(struct peer_daemon *d)
 	d->sv.loop.after_flush_ctx = d;
 	rng_seed_random(&rng);
 	node_io_init(&d->io, &d->sv.loop, &peer_inputs, &d->node, on_deliver, on_notice, d);
+	node_io_set_tls(&d->io, d->sv.tls);
 	peer_node_init(&d->node, &d->sv.cfg, &d->sv.self, rng_next(&rng), &d->io.env);
 	service_listen(&d->sv, on_accept, d);
 	if (d->sv.cfg.peer.control_socket) {

@@ -114,6 +114,7 @@ on_reload(void *ctx, const struct gossip_config *nc)
 	struct seed_daemon *d = ctx;
 
 	if (nc) {
+		node_io_set_tls(&d->io, d->sv.tls);
 		seed_node_reconfigure(&d->node, nc);
 		log_info("configuration reloaded");
 	}
@@ -135,6 +136,7 @@ main(int argc, char **argv)
 	d.sv.on_reload = on_reload;
 	rng_seed_random(&rng);
 	node_io_init(&d.io, &d.sv.loop, &seed_inputs, &d.node, NULL, on_notice, &d);
+	node_io_set_tls(&d.io, d.sv.tls);
 	seed_node_init(&d.node, &d.sv.cfg, &d.sv.self, rng_next(&rng), &d.io.env);
 	service_listen(&d.sv, on_accept, &d);
 	seed_node_start(&d.node, instant_now());

@@ -26,6 +26,7 @@ BUILD = Path(os.environ.get("GOSSIP_BUILD") or REPO / "build" / "release").resol
 SEED_BIN = BUILD / "gossip-seed"
 PEER_BIN = BUILD / "gossip-peer"
 CTL_BIN = BUILD / "gossipctl"
+CERT_BIN = BUILD / "gossip-cert"
 
 LOCAL = "127.0.0.1"
 STAMP = r"\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\]"
@@ -333,9 +334,13 @@ class Seed(Daemon):
             self.dir / f"seed_{LOCAL}_{self.port}.log"
 
     def registry(self):
-        """The addresses the seed has registered, asked over the wire."""
-        from wireproto import seed_peer_list
-        return seed_peer_list(self.port)
+        """The addresses the seed has registered, asked over the wire (with the network's own
+        certificate when it runs TLS)."""
+        from wireproto import seed_peer_list, tls_context
+        st = self.net.settings
+        tls = tls_context(st["tls_ca_file"], st["tls_cert_file"], st["tls_key_file"]) \
+            if st.get("tls_mode", "required" if st.get("tls_cert_file") else "off") != "off" else None
+        return seed_peer_list(self.port, tls=tls)
 
     def current_peers(self):
         """The peer set of the last 'Current peers: {...}' line of the log, or None."""
@@ -451,7 +456,7 @@ class Network:
         seed_lease_time=..., peer_degree=... (keyword arguments of the Network or here)."""
         settings = dict(self.settings, **overrides)
         ports = self.seed_ports if seed_ports is None else seed_ports
-        sections = {"seed": {}, "peer": {}}
+        sections = {"seed": {}, "peer": {}, "tls": {}}
         top = {}
         for k, v in settings.items():
             sec, _, name = k.partition("_")
@@ -476,6 +481,30 @@ class Network:
         path = Path(path) if path else self.config_path
         path.write_text("\n".join(lines) + "\n")
         return path
+
+    # TLS
+    def make_ca(self, name="ca"):
+        """A cluster CA in <dir>/<name> (gossip-cert init); returns its directory."""
+        d = self.dir / name
+        d.mkdir(exist_ok=True)
+        cert_tool("init", "--dir", d)
+        return d
+
+    def issue(self, ca_dir, name, addresses=(LOCAL,), *extra):
+        """A node certificate signed by the CA in ca_dir; returns (cert, key) paths."""
+        prefix = Path(ca_dir) / name
+        cert_tool("issue", "--dir", ca_dir, "--address", ",".join(addresses), "--name", name,
+                  "--out", prefix, "--group", "nonexistent-group", *extra)
+        return Path(f"{prefix}.crt"), Path(f"{prefix}.key")
+
+    def use_tls(self, mode="required", name="node", addresses=(LOCAL,)):
+        """Every node of this network: mutual TLS with one CA and one certificate for 127.0.0.1."""
+        ca = self.make_ca()
+        cert, key = self.issue(ca, name, addresses)
+        self.settings.update(tls_mode=mode, tls_ca_file=str(ca / "ca.crt"), tls_cert_file=str(cert),
+                             tls_key_file=str(key))
+        self.write_config()
+        return ca
 
     # daemons
     def add_seed(self, port=None, start=True, wait=True, **kw):
@@ -596,6 +625,13 @@ class Network:
 
     def remove(self):
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def cert_tool(*args):
+    """Runs gossip-cert; asserts it succeeded."""
+    p = subprocess.run([str(CERT_BIN)] + [str(a) for a in args], capture_output=True, timeout=60)
+    assert p.returncode == 0, f"gossip-cert {args!r} failed: {p.stderr.decode(errors='replace')}"
+    return p
 
 
 def graph_connected(adj):

@@ -7,6 +7,7 @@ reports, fake peers, garbage frames, and a fast control-socket client.
 import hashlib
 import ipaddress
 import socket
+import ssl
 import struct
 import time
 
@@ -102,8 +103,11 @@ class _SocketConn:
 class WireConn(_SocketConn):
     """A blocking TCP connection to a node, reading whole frames."""
 
-    def __init__(self, port, host="127.0.0.1", timeout=10.0):
+    def __init__(self, port, host="127.0.0.1", timeout=10.0, tls=None):
+        """tls: an ssl.SSLContext to speak TLS with (a client certificate loaded)."""
         self.sock = socket.create_connection((host, port), timeout=timeout)
+        if tls is not None:
+            self.sock = tls.wrap_socket(self.sock)
         self.buf = b""
 
     @property
@@ -131,7 +135,7 @@ class WireConn(_SocketConn):
             self.sock.settimeout(left)
             try:
                 data = self.sock.recv(65536)
-            except ConnectionResetError:
+            except (ConnectionResetError, ssl.SSLError):
                 return None
             if not data:
                 return None
@@ -161,9 +165,9 @@ def decode_peer_list(body):
     return out
 
 
-def seed_peer_list(seed_port, timeout=10.0):
+def seed_peer_list(seed_port, timeout=10.0, tls=None):
     """The set of 'ip:port' a seed has registered, asked with PEER_LIST_REQ."""
-    with WireConn(seed_port, timeout=timeout) as c:
+    with WireConn(seed_port, timeout=timeout, tls=tls) as c:
         c.send(peer_list_req())
         fr = c.recv_frame(timeout)
         assert fr is not None and fr[0] == PEER_LIST, f"unexpected reply {fr!r}"
@@ -267,3 +271,15 @@ class CtlConn(_SocketConn):
             raise RuntimeError(f"SEND failed with status {status}: {text}")
         return recs[0]["id"].decode()
 
+
+
+def tls_context(ca, cert=None, key=None):
+    """A TLS 1.3 client context trusting the cluster CA, with a client certificate when given.
+    The daemons check addresses against certificates themselves; no host name check here."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    ctx.check_hostname = False
+    ctx.load_verify_locations(str(ca))
+    if cert:
+        ctx.load_cert_chain(str(cert), str(key))
+    return ctx
