@@ -39,6 +39,9 @@ const struct setting_desc conf_settings[] = {
 	S("peer", "resend_cache_size", K_U64, peer.resend_cache_size, 0, 1ULL << 32),
 	S("peer", "register_retry_max", K_DURATION, peer.register_retry_max_usec, SEC(0.1), SEC(3600)),
 	S("peer", "max_control_clients", K_U32, peer.max_control_clients, 1, 4096),
+	S("peer", "sign_messages", K_BOOL, peer.sign_messages, 0, 1),
+	S("peer", "max_clock_skew", K_DURATION, peer.max_clock_skew_usec, SEC(0.1), SEC(3600)),
+	S("peer", "key_cache_size", K_U32, peer.key_cache_size, 16, 1000000),
 	S("peer", "control_socket", K_STRING, peer.control_socket, 0, 0),
 	S("peer", "control_group", K_STRING, peer.control_group, 0, 0),
 	S("tls", "mode", K_STRING, tls.mode, 0, 0),
@@ -74,6 +77,9 @@ conf_init(struct gossip_config *c)
 	c->peer.resend_cache_size = 64 * 1024 * 1024;
 	c->peer.register_retry_max_usec = SEC(30);
 	c->peer.max_control_clients = 64;
+	c->peer.sign_messages = true;
+	c->peer.max_clock_skew_usec = SEC(60);
+	c->peer.key_cache_size = 16384;
 }
 
 static char **
@@ -260,6 +266,12 @@ conf_validate(const struct gossip_config *c, bool need_seeds, char *err, size_t 
 	}
 	if (c->peer.degree > c->peer.max_neighbours) {
 		conf_add_error(err, errlen, where, 0, "peer.degree must not exceed peer.max_neighbours");
+		bad++;
+	}
+	if (c->peer.seen_cache_age_usec <= 2 * c->peer.max_clock_skew_usec) {
+		/* A message is accepted up to seen_cache_age - skew old: its id must still be seen. */
+		conf_add_error(err, errlen, where, 0,
+			       "peer.seen_cache_age must be more than twice peer.max_clock_skew");
 		bad++;
 	}
 	bad += validate_tls(c, where, err, errlen);

@@ -38,6 +38,9 @@ struct peer_config {
 	uint64_t resend_cache_size;   /* bytes of recent messages kept to answer GRAFT */
 	uint64_t register_retry_max_usec; /* backoff cap while a seed majority is not reached */
 	uint32_t max_control_clients;
+	bool sign_messages;           /* sign broadcasts and require signatures (with TLS) */
+	uint64_t max_clock_skew_usec; /* messages timestamped further ahead, or too old, are dropped */
+	uint32_t key_cache_size;      /* origins' certificates kept to verify signatures */
 	char *control_socket;         /* NULL: derived from the runtime directory and port */
 	char *control_group;          /* NULL: the daemon's own group */
 };

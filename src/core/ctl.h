@@ -55,7 +55,8 @@
  *   grafts_failed prunes_sent prunes_received announcements_dropped lazy_links
  *   resend_cache_bytes
  *   control_pauses pushes_deferred local_health local_health_raises stale_dropped
- *   graft_frames_sent
+ *   graft_frames_sent claims_refused signatures_bad unsigned_dropped out_of_window_dropped
+ *   certs_sent certs_received certs_refused cert_requests_sent cert_waits_expired
  */
 enum ctl_type {
 	/* requests */

@@ -145,6 +145,15 @@ struct env_ops {
 	/* A log event; file, line and func name the core's call site. */
 	void (*log)(void *ctx, int prio, const struct log_fields *f, const char *file, int line,
 		    const char *func, const char *msg);
+	/*
+	 * Optional, with TLS: signs msg with this node's key (Ed25519): 0, or
+	 * -errno. And checks a certificate (DER) against the cluster CA, its
+	 * dates and revocation: 0 with *ret filled (ret->cert a new reference
+	 * for the caller), or -errno with *reason.
+	 */
+	int (*sign)(void *ctx, const uint8_t *msg, size_t len, uint8_t sig[64]);
+	int (*verify_cert)(void *ctx, const uint8_t *der, size_t len, struct identity *ret,
+			   const char **reason);
 	void (*notice)(void *ctx, enum notice what);
 };
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The peer's broadcasts: originate, verify, deliver once, forward once. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "peer_int.h"
@@ -10,6 +11,7 @@ gossip_init(struct peer_node *n)
 {
 	seen_cache_init(&n->seen, n->cfg.peer.seen_cache_size, n->cfg.peer.seen_cache_age_usec);
 	tree_init(n);
+	authn_init(n);
 	/* The first sequence number is random so a restarted origin never reuses an id. */
 	n->next_seq = rng_next(&n->rng) >> 16;
 }
@@ -17,6 +19,7 @@ gossip_init(struct peer_node *n)
 void
 gossip_free(struct peer_node *n)
 {
+	authn_free(n);
 	tree_free(n);
 	seen_cache_free(&n->seen);
 }
@@ -30,6 +33,8 @@ gossip_broadcast(struct peer_node *n, const uint8_t *payload, size_t len, struct
 	char hex[2 * WIRE_ID_LEN + 1];
 	struct log_fields f = {.event = "sent", .msg_id = hex, .origin = n->self_str,
 			       .sd_id = GOSSIP_SD_ID_SENT};
+	uint8_t sig[WIRE_SIG_LEN];
+	bool signed_ok;
 	uint32_t sent;
 
 	if (len == 0)
@@ -39,9 +44,13 @@ gossip_broadcast(struct peer_node *n, const uint8_t *payload, size_t len, struct
 	*seq = n->next_seq++;
 	if (wire_message_id(&n->self, t.real, *seq, payload, len, id) < 0)
 		return -EIO;
+	signed_ok = n->signing && authn_sign(n, id, sig);
+	if (n->signing && !signed_ok)
+		return -EIO;
 	seen_cache_insert(&n->seen, id, t.mono);
 	seen_cache_set_stamp(&n->seen, t.real);
-	wire_encode_gossip(&b, id, &n->self, t.real, *seq, payload, (uint32_t)len);
+	wire_encode_gossip_signed(&b, id, &n->self, t.real, *seq, signed_ok ? sig : NULL, payload,
+				  (uint32_t)len);
 	frame = blob_from_buf(&b);
 	buf_free(&b);
 	seen_cache_keep_frame(&n->seen, frame);
@@ -92,11 +101,38 @@ gossip_tick(struct peer_node *n, uint64_t now)
 }
 
 /*
+ * Within the window? A message accepted is at most seen_cache_age -
+ * max_clock_skew old by our clock, so its id, had it been seen, is still in
+ * the seen cache: a replay of an older one, even of one whose id expired by
+ * age, is dropped here. Messages timestamped ahead by more than the skew
+ * are dropped too (they would stay acceptable for longer).
+ */
+static bool
+in_window(struct peer_node *n, const struct wire_msg *m, const char *from, struct instant t)
+{
+	uint64_t skew = n->cfg.peer.max_clock_skew_usec, ts = m->gossip.timestamp;
+	uint64_t oldest = n->cfg.peer.seen_cache_age_usec - skew;
+	char hex[2 * WIRE_ID_LEN + 1], os[NODE_ADDR_STRLEN];
+
+	if (ts <= t.real + skew && ts + oldest >= t.real)
+		return true;
+	n->stats.out_of_window_dropped++;
+	/* Not asked for when announced, either. */
+	seen_cache_insert(&n->announced, m->gossip.id, t.mono);
+	authn_log(n, LOG_WARNING, "dropping message %s from %s: its origin %s stamped it %+.1f s from "
+		  "our clock, outside the window of -%.0f s to +%.0f s (peer.max_clock_skew, "
+		  "peer.seen_cache_age)", hex_encode(m->gossip.id, WIRE_ID_LEN, hex), from,
+		  node_addr_str(&m->gossip.origin, os), ((double)ts - (double)t.real) / 1e6,
+		  (double)oldest / 1e6, (double)skew / 1e6);
+	return false;
+}
+
+/*
  * Checks a message not seen before: its id, its size, its age. 1 to deliver
  * it, 0 to drop it quietly, -EBADMSG with *reason when the frame is bad.
  */
 static int
-admit(struct peer_node *n, struct neighbour *nb, const struct wire_msg *m, struct instant t,
+admit(struct peer_node *n, const char *from, const struct wire_msg *m, struct instant t,
       const char **reason)
 {
 	uint8_t check[WIRE_ID_LEN];
@@ -120,10 +156,12 @@ admit(struct peer_node *n, struct neighbour *nb, const struct wire_msg *m, struc
 		}
 		peer_log(n, LOG_WARNING,
 			 "dropping message %s from %s: %u bytes is over peer.max_message_size (%u)",
-			 hex_encode(m->gossip.id, WIRE_ID_LEN, hex), nb->addr_str, m->gossip.len,
+			 hex_encode(m->gossip.id, WIRE_ID_LEN, hex), from, m->gossip.len,
 			 n->cfg.peer.max_message_size);
 		return 0;
 	}
+	if (!in_window(n, m, from, t))
+		return 0;
 	if ((horizon = stale_horizon(n, m, t))) {
 		n->stats.stale_dropped++;
 		n->stale_reach = t.real - horizon;
@@ -134,41 +172,34 @@ admit(struct peer_node *n, struct neighbour *nb, const struct wire_msg *m, struc
 		 */
 		seen_cache_insert(&n->announced, m->gossip.id, t.mono);
 		peer_debug(n, "dropping message %s from %s: sent before the seen cache's memory begins",
-			   hex_encode(m->gossip.id, WIRE_ID_LEN, hex), nb->addr_str);
+			   hex_encode(m->gossip.id, WIRE_ID_LEN, hex), from);
 		return 0;
 	}
 	return 1;
 }
 
-int
-gossip_receive(struct peer_node *n, struct neighbour *nb, const uint8_t *frame, size_t len,
-	       const struct wire_msg *m, bool last_in_read, struct instant t, const char **reason)
+/*
+ * A new message, checked: remembered, forwarded, delivered once. nb is the
+ * neighbour it came from, or NULL when that one left while the message
+ * waited for its origin's certificate.
+ */
+static void
+accept_msg(struct peer_node *n, struct neighbour *nb, const struct node_addr *from_addr,
+	   const char *from_str, const uint8_t *frame, size_t len, const struct wire_msg *m,
+	   bool last_in_read, struct instant t)
 {
-	struct node_addr from = nb->addr;
-	char from_str[NODE_ADDR_STRLEN];
+	struct node_addr from = *from_addr;
+	char from_copy[NODE_ADDR_STRLEN];
 	struct delivery d;
 	struct blob *copy;
-	uint32_t first_from;
-	int r;
 
-	n->stats.gossip_frames_received++;
-	if (seen_cache_tag(&n->seen, m->gossip.id, &first_from)) {
-		n->stats.duplicates_received++;
-		tree_duplicate(n, nb, m->gossip.id, first_from);
-		return 0;
-	}
-	if ((r = admit(n, nb, m, t, reason)) <= 0)
-		return r;
 	seen_cache_insert(&n->seen, m->gossip.id, t.mono);
-	seen_cache_set_tag(&n->seen, nb->serial);
+	seen_cache_set_tag(&n->seen, nb ? nb->serial : 0);
 	seen_cache_set_stamp(&n->seen, m->gossip.timestamp);
 	tree_received(n, m->gossip.id, t.mono);
 	n->stats.messages_received++;
-	/*
-	 * What is delivered names the neighbour it came from: copied now, since
-	 * forwarding may drop that neighbour (its queue full) and free it.
-	 */
-	memcpy(from_str, nb->addr_str, sizeof(from_str));
+	/* Copied now: forwarding may drop that neighbour (its queue full) and free it. */
+	snprintf(from_copy, sizeof(from_copy), "%s", from_str);
 
 	/* Forward first: the copy to neighbours matters more than our own bookkeeping. */
 	copy = blob_new(frame, len);
@@ -185,7 +216,7 @@ gossip_receive(struct peer_node *n, struct neighbour *nb, const uint8_t *frame, 
 	d = (struct delivery){
 		.id = m->gossip.id,
 		.from = &from,
-		.from_str = from_str,
+		.from_str = from_copy,
 		.origin = &m->gossip.origin,
 		.timestamp = m->gossip.timestamp,
 		.seq = m->gossip.seq,
@@ -196,5 +227,50 @@ gossip_receive(struct peer_node *n, struct neighbour *nb, const uint8_t *frame, 
 	};
 	n->env.ops->deliver(n->env.ctx, &d);
 	blob_unref(copy);
+}
+
+/* The checks and the acceptance of a GOSSIP frame; may_park: it may wait for a certificate. */
+static int
+process(struct peer_node *n, struct neighbour *nb, const struct node_addr *from,
+	const char *from_str, const uint8_t *frame, size_t len, const struct wire_msg *m,
+	bool last_in_read, struct instant t, const char **reason, bool may_park)
+{
+	uint32_t first_from;
+	int r;
+
+	if (seen_cache_tag(&n->seen, m->gossip.id, &first_from)) {
+		n->stats.duplicates_received++;
+		if (nb)
+			tree_duplicate(n, nb, m->gossip.id, first_from);
+		return 0;
+	}
+	if ((r = admit(n, from_str, m, t, reason)) <= 0)
+		return r;
+	if (authn_check(n, nb, from, from_str, frame, len, m, t, may_park) != AUTHN_OK)
+		return 0;
+	accept_msg(n, nb, from, from_str, frame, len, m, last_in_read, t);
 	return 0;
+}
+
+int
+gossip_receive(struct peer_node *n, struct neighbour *nb, const uint8_t *frame, size_t len,
+	       const struct wire_msg *m, bool last_in_read, struct instant t, const char **reason)
+{
+	n->stats.gossip_frames_received++;
+	return process(n, nb, &nb->addr, nb->addr_str, frame, len, m, last_in_read, t, reason,
+		       true);
+}
+
+void
+gossip_resume(struct peer_node *n, struct neighbour *nb, const struct node_addr *from,
+	      const uint8_t *frame, size_t len, struct instant t)
+{
+	char from_str[NODE_ADDR_STRLEN];
+	const char *reason = NULL;
+	struct wire_msg m;
+
+	if (wire_decode(frame, len, &m, &reason) < 0)
+		return; /* it decoded when it arrived */
+	node_addr_str(from, from_str);
+	(void)process(n, nb, from, from_str, frame, len, &m, true, t, &reason, false);
 }

@@ -72,6 +72,7 @@ neighbour_remove(struct peer_node *n, struct neighbour *nb, const char *reason, 
 	n->n_neighbours = count;
 	buf_free(&nb->ihave);
 	buf_free(&nb->graft);
+	addr_set_free(&nb->certs_sent);
 	free(nb);
 	peer_notice(n, NOTICE_STATUS);
 }
@@ -194,6 +195,7 @@ neighbour_up(struct peer_node *n, struct neighbour *nb, struct link *lk, uint64_
 	liveness_heard(&nb->live);
 	nb->live.awaiting = false;
 	addr_set_remove(&n->avoid, &nb->addr);
+	authn_link_up(n, nb, lk);
 	peer_event(n, LOG_INFO, &f, "Connected to neighbour %s (%s)", nb->addr_str,
 		   lk->outbound ? "outgoing" : "incoming");
 	peer_notice(n, NOTICE_STATUS);
@@ -342,6 +344,14 @@ neighbour_frame(struct peer_node *n, struct neighbour *nb, struct link *lk, cons
 			return -EBADMSG;
 		}
 		tree_on_frame(n, nb, m, t.mono);
+		return 0;
+	case WIRE_CERT:
+	case WIRE_CERT_REQ:
+		if (nb->state != NB_UP) {
+			*reason = "certificate frame before HELLO";
+			return -EBADMSG;
+		}
+		authn_frame(n, nb, m, t);
 		return 0;
 	default:
 		*reason = "unexpected frame type between peers";

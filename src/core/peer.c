@@ -339,6 +339,7 @@ tick(struct peer_node *n, struct instant t)
 		peer_health_changed(n, was, why);
 	}
 	overlay_tick(n, t);
+	authn_tick(n, t);
 	tree_tick(n, t.mono);
 	gossip_tick(n, t.mono);
 	seeds_tick(n, t.mono);
@@ -430,6 +431,7 @@ peer_node_reconfigure(struct peer_node *n, const struct gossip_config *cfg, stru
 	conf_free(&n->cfg);
 	conf_copy(&n->cfg, cfg);
 	n->seen.max_age_usec = n->cfg.peer.seen_cache_age_usec;
+	n->keyring.max = n->cfg.peer.key_cache_size; /* a smaller one forgets as it learns */
 	overlay_start(n);
 	for (struct neighbour *nb = n->neighbours; nb; nb = nb->next)
 		if (nb->link)

@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "env.h"
+#include "keyring.h"
 #include "membership.h"
 #include "ratelimit.h"
 #include "ring.h"
@@ -79,7 +80,15 @@
 	C(local_health_raises, "times the local health score rose")                                \
 	C(stale_dropped, "messages dropped as older than the seen cache's memory")                 \
 	C(graft_frames_sent, "GRAFT frames sent")                                                  \
-	C(claims_refused, "frames claiming an address the sender's certificate does not list")
+	C(claims_refused, "frames claiming an address the sender's certificate does not list")   \
+	C(signatures_bad, "messages whose signature did not match their origin's key")           \
+	C(unsigned_dropped, "unsigned messages dropped (signatures required)")                      \
+	C(out_of_window_dropped, "messages timestamped outside peer.max_clock_skew of our clock")  \
+	C(certs_sent, "certificates sent to neighbours (CERT)")                                    \
+	C(certs_received, "certificates received and verified (CERT)")                            \
+	C(certs_refused, "certificates received that did not verify")                              \
+	C(cert_requests_sent, "certificates asked for (CERT_REQ)")                                  \
+	C(cert_waits_expired, "messages dropped after waiting for their origin's certificate")
 
 #define PEER_STAT_FIELD(name, help) uint64_t name;
 #define PEER_STAT_NONE(name, help)
@@ -117,6 +126,8 @@ struct neighbour {
 	bool lazy;        /* tree.c: this link gets IHAVE, not the messages themselves */
 	struct buf ihave; /* ids waiting for the next IHAVE to this neighbour */
 	struct buf graft; /* ids to ask it for at the end of this GRAFT timer run */
+	struct addr_set certs_sent; /* IPs (port 0) whose certificate it has from us, or has */
+	uint32_t cert_answers;      /* CERT_REQs answered since the last tick */
 	struct neighbour *prev, *next;
 };
 
@@ -192,6 +203,15 @@ struct peer_node {
 	uint64_t stale_reach; /* at the last stale drop, how far back the seen cache reached */
 	struct ratelimit claims_log; /* lines about refused claims */
 
+	/* origin authentication (authn.c) */
+	bool signing;   /* this peer signs its broadcasts (TLS and peer.sign_messages) */
+	bool verifying; /* signatures are checked (TLS: certificates can be verified) */
+	bool require_signatures; /* unsigned messages are dropped (tls.mode required) */
+	struct keyring keyring;
+	struct ring parked;          /* messages waiting for their origin's certificate */
+	struct addr_set cert_asked;  /* IPs asked for since the last tick */
+	struct ratelimit authn_log;
+
 	/* broadcast tree (tree.c) */
 	struct seen_cache announced; /* ids heard in IHAVE, so each is waited for once */
 	struct ring missing[TREE_GRAFT_TRIES + 1]; /* announced messages not received, per attempt */
@@ -237,6 +257,14 @@ void peer_node_wakeup(struct peer_node *n, enum wake_class cls, struct instant t
 /* Originates a message: 0 with its id and sequence number, -EINVAL when empty, -EMSGSIZE. */
 int peer_node_broadcast(struct peer_node *n, const uint8_t *payload, size_t len, struct instant t,
 			uint8_t id[WIRE_ID_LEN], uint64_t *seq);
+
+/*
+ * What protects origins: self, this node's own certificate (NULL without
+ * TLS), and whether unsigned messages are refused. Signing and checking
+ * need the environment's sign and verify_cert; the keyring keeps
+ * peer.key_cache_size origins. Called after init and on each reload.
+ */
+void peer_node_set_security(struct peer_node *n, const struct identity *self, bool require);
 
 /*
  * Leaves the network: LEAVE to the seeds and neighbours, every link closed

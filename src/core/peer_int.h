@@ -94,6 +94,36 @@ int gossip_receive(struct peer_node *n, struct neighbour *nb, const uint8_t *fra
 		   const char **reason);
 /* Warns, at most every PEER_STALE_LOG_USEC, of messages dropped as stale. */
 void gossip_tick(struct peer_node *n, uint64_t now);
+/* A message that waited for its origin's certificate, checked again (nb NULL: it left). */
+void gossip_resume(struct peer_node *n, struct neighbour *nb, const struct node_addr *from,
+		   const uint8_t *frame, size_t len, struct instant t);
+
+/* authn.c: origins' signatures, their certificates pushed and pulled between neighbours. */
+enum authn_verdict {
+	AUTHN_OK,
+	AUTHN_DROP,   /* counted and logged */
+	AUTHN_PARKED, /* waits for its origin's certificate */
+};
+void authn_init(struct peer_node *n);
+void authn_free(struct peer_node *n);
+/* Signs message id as this node: true with sig. */
+bool authn_sign(struct peer_node *n, const uint8_t id[WIRE_ID_LEN], uint8_t sig[WIRE_SIG_LEN]);
+enum authn_verdict authn_check(struct peer_node *n, struct neighbour *nb,
+			       const struct node_addr *from, const char *from_str,
+			       const uint8_t *frame, size_t len, const struct wire_msg *m,
+			       struct instant t, bool may_park);
+/* Before a GOSSIP of origin goes to nb: its certificate, if nb may not have it. */
+void authn_before_push(struct peer_node *n, struct neighbour *nb, const struct node_addr *origin);
+/* CERT or CERT_REQ from nb. */
+void authn_frame(struct peer_node *n, struct neighbour *nb, const struct wire_msg *m,
+		 struct instant t);
+/* nb's link is up: its certificate is learned, and it has ours. */
+void authn_link_up(struct peer_node *n, struct neighbour *nb, const struct link *lk);
+/* Drops messages that waited too long; forgets which certificates were asked for. */
+void authn_tick(struct peer_node *n, struct instant t);
+/* A log line about what a remote sent, at most RATELIMIT_BURST per window. */
+void authn_log(struct peer_node *n, int prio, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* tree.c: the broadcast tree (Plumtree). */
 void tree_init(struct peer_node *n);

@@ -211,6 +211,7 @@ tree_push(struct peer_node *n, struct blob *frame, const uint8_t id[WIRE_ID_LEN]
 			queue_ihave(n, nb, id, now);
 			continue;
 		}
+		authn_before_push(n, nb, origin);
 		if (neighbour_send(n, nb, frame) < 0)
 			continue;
 		n->stats.gossip_frames_sent++;
@@ -487,6 +488,35 @@ tree_tick(struct peer_node *n, uint64_t now)
 	}
 }
 
+/* GRAFT from nb: the messages it asks for that we still keep, and the link eager again. */
+static void
+answer_graft(struct peer_node *n, struct neighbour *nb, const struct wire_msg *m)
+{
+	struct node_addr origin;
+
+	nb->lazy = false;
+	for (uint16_t i = 0; i < m->ids.count && nb->link; i++) {
+		struct blob *frame = seen_cache_frame(&n->seen, m->ids.ids + i * WIRE_ID_LEN);
+		if (!frame) {
+			/* Never had it, or released it (peer.resend_cache_size). */
+			n->stats.grafts_unanswerable++;
+			continue;
+		}
+		if (!payload_fits(n, nb, frame->len)) {
+			/* It asks again, later, and others too. */
+			n->stats.pushes_deferred++;
+			continue;
+		}
+		wire_gossip_origin(frame->data, &origin);
+		authn_before_push(n, nb, &origin);
+		if (neighbour_send(n, nb, frame) < 0)
+			continue;
+		n->stats.grafts_answered++;
+		n->stats.gossip_frames_sent++;
+		n->stats.gossip_bytes_sent += frame->len;
+	}
+}
+
 void
 tree_on_frame(struct peer_node *n, struct neighbour *nb, const struct wire_msg *m, uint64_t now)
 {
@@ -509,25 +539,7 @@ tree_on_frame(struct peer_node *n, struct neighbour *nb, const struct wire_msg *
 		}
 		return;
 	case WIRE_GRAFT:
-		nb->lazy = false;
-		for (uint16_t i = 0; i < m->ids.count && nb->link; i++) {
-			struct blob *frame = seen_cache_frame(&n->seen, m->ids.ids + i * WIRE_ID_LEN);
-			if (!frame) {
-				/* Never had it, or released it (peer.resend_cache_size). */
-				n->stats.grafts_unanswerable++;
-				continue;
-			}
-			if (!payload_fits(n, nb, frame->len)) {
-				/* It asks again, later, and others too. */
-				n->stats.pushes_deferred++;
-				continue;
-			}
-			if (neighbour_send(n, nb, frame) < 0)
-				continue;
-			n->stats.grafts_answered++;
-			n->stats.gossip_frames_sent++;
-			n->stats.gossip_bytes_sent += frame->len;
-		}
+		answer_graft(n, nb, m);
 		return;
 	case WIRE_IHAVE:
 		n->stats.ihave_ids_received += m->ids.count;

@@ -115,6 +115,8 @@ static const char *const type_names[] = {
 	[WIRE_IHAVE] = "IHAVE",
 	[WIRE_GRAFT] = "GRAFT",
 	[WIRE_PRUNE] = "PRUNE",
+	[WIRE_CERT] = "CERT",
+	[WIRE_CERT_REQ] = "CERT_REQ",
 };
 
 const char *
@@ -211,6 +213,13 @@ decode_gossip(struct cursor *c, struct wire_msg *m, const char **reason)
 		return false;
 	m->gossip.timestamp = get64(c);
 	m->gossip.seq = get64(c);
+	m->gossip.sig_len = get8(c);
+	if (!c->bad && m->gossip.sig_len != 0 && m->gossip.sig_len != WIRE_SIG_LEN) {
+		*reason = "bad signature length";
+		return false;
+	}
+	if (m->gossip.sig_len && take(c, m->gossip.sig_len, &p))
+		m->gossip.sig = p;
 	m->gossip.len = get32(c);
 	if (!c->bad && m->gossip.len != c->left) {
 		*reason = "payload length does not match frame length";
@@ -266,6 +275,21 @@ decode_error(struct cursor *c, struct wire_msg *m, const char **reason)
 }
 
 static bool
+decode_cert(struct cursor *c, struct wire_msg *m, const char **reason)
+{
+	const uint8_t *p;
+
+	m->cert.len = get16(c);
+	if (!c->bad && (m->cert.len == 0 || m->cert.len > WIRE_MAX_CERT)) {
+		*reason = m->cert.len ? "certificate too long" : "empty certificate";
+		return false;
+	}
+	if (take(c, m->cert.len, &p))
+		m->cert.der = p;
+	return true;
+}
+
+static bool
 decode_body(struct cursor *c, struct wire_msg *m, const char **reason)
 {
 	switch (m->type) {
@@ -273,7 +297,10 @@ decode_body(struct cursor *c, struct wire_msg *m, const char **reason)
 		return decode_hello(c, m, reason);
 	case WIRE_REGISTER:
 	case WIRE_LEAVE:
+	case WIRE_CERT_REQ:
 		return get_addr(c, &m->addr, reason);
+	case WIRE_CERT:
+		return decode_cert(c, m, reason);
 	case WIRE_PEER_LIST_REQ:
 	case WIRE_PRUNE:
 		return true;
@@ -423,17 +450,56 @@ wire_encode_dead_report(struct buf *b, const struct node_addr *dead, uint64_t ti
 }
 
 void
-wire_encode_gossip(struct buf *b, const uint8_t id[WIRE_ID_LEN], const struct node_addr *origin,
-		   uint64_t timestamp, uint64_t seq, const uint8_t *payload, uint32_t len)
+wire_encode_gossip_signed(struct buf *b, const uint8_t id[WIRE_ID_LEN],
+			  const struct node_addr *origin, uint64_t timestamp, uint64_t seq,
+			  const uint8_t sig[WIRE_SIG_LEN], const uint8_t *payload, uint32_t len)
 {
 	size_t s = frame_begin(b, WIRE_GOSSIP);
 	buf_append(b, id, WIRE_ID_LEN);
 	wire_put_addr(b, origin);
 	buf_put_u64(b, timestamp);
 	buf_put_u64(b, seq);
+	buf_put_u8(b, sig ? WIRE_SIG_LEN : 0);
+	if (sig)
+		buf_append(b, sig, WIRE_SIG_LEN);
 	buf_put_u32(b, len);
 	buf_append(b, payload, len);
 	frame_end(b, s);
+}
+
+void
+wire_encode_gossip(struct buf *b, const uint8_t id[WIRE_ID_LEN], const struct node_addr *origin,
+		   uint64_t timestamp, uint64_t seq, const uint8_t *payload, uint32_t len)
+{
+	wire_encode_gossip_signed(b, id, origin, timestamp, seq, NULL, payload, len);
+}
+
+void
+wire_encode_cert(struct buf *b, const uint8_t *der, uint16_t len)
+{
+	size_t s = frame_begin(b, WIRE_CERT);
+	buf_put_u16(b, len);
+	buf_append(b, der, len);
+	frame_end(b, s);
+}
+
+void
+wire_gossip_origin(const uint8_t *frame, struct node_addr *ret)
+{
+	struct cursor c = {frame + WIRE_HDR_LEN + WIRE_ID_LEN, 19, false};
+	const char *reason;
+
+	if (!get_addr(&c, ret, &reason))
+		memset(ret, 0, sizeof(*ret));
+}
+
+void
+wire_signed_bytes(const uint8_t id[WIRE_ID_LEN], uint8_t out[WIRE_SIGNED_LEN])
+{
+	static const char label[16] = "gossip message 2";
+
+	memcpy(out, label, sizeof(label));
+	memcpy(out + sizeof(label), id, WIRE_ID_LEN);
 }
 
 void

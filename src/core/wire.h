@@ -24,12 +24,24 @@
  */
 #define WIRE_MAGIC0 0x47 /* 'G' */
 #define WIRE_MAGIC1 0x53 /* 'S' */
-#define WIRE_VERSION 1
+/*
+ * Version 2 (gossip 0.2): GOSSIP carries its origin's signature; CERT and
+ * CERT_REQ carry certificates. A version 1 node and a version 2 node refuse
+ * each other's frames: a network moves to 0.2 as a whole (gossip(7)).
+ */
+#define WIRE_VERSION 2
 #define WIRE_HDR_LEN 8
 #define WIRE_MAX_BODY (1024u * 1024u)
 #define WIRE_ID_LEN 32
-/* Fixed part of a GOSSIP body besides the origin address: id, timestamp, seq, length. */
-#define WIRE_GOSSIP_FIXED (WIRE_ID_LEN + 8 + 8 + 4)
+/* An Ed25519 signature. */
+#define WIRE_SIG_LEN 64
+/* A certificate in CERT, at most (DER). */
+#define WIRE_MAX_CERT 4096
+/*
+ * Fixed part of a GOSSIP body besides the origin address: id, timestamp, seq,
+ * signature length and the longest signature, payload length.
+ */
+#define WIRE_GOSSIP_FIXED (WIRE_ID_LEN + 8 + 8 + 1 + WIRE_SIG_LEN + 4)
 /* A GOSSIP frame besides its payload, at most (the origin is at most 19 bytes). */
 #define WIRE_GOSSIP_OVERHEAD (WIRE_HDR_LEN + WIRE_GOSSIP_FIXED + 19)
 /* The largest payload that fits in one frame. */
@@ -52,7 +64,9 @@ enum wire_type {
 	WIRE_IHAVE = 11,        /* peer -> peer: count, ids of messages the sender has (lazy push) */
 	WIRE_GRAFT = 12,        /* peer -> peer: count, ids wanted; resume eager push to the sender */
 	WIRE_PRUNE = 13,        /* peer -> peer: stop eager push to the sender (it got a duplicate) */
-	WIRE_TYPE_MAX = WIRE_PRUNE,
+	WIRE_CERT = 14,         /* peer -> peer: a node's certificate (an origin's, to verify it) */
+	WIRE_CERT_REQ = 15,     /* peer -> peer: an address whose certificate the sender lacks */
+	WIRE_TYPE_MAX = WIRE_CERT_REQ,
 };
 
 enum wire_role {
@@ -81,7 +95,7 @@ struct wire_msg {
 			struct node_addr addr;
 			uint64_t incarnation;
 		} hello;
-		struct node_addr addr; /* REGISTER, LEAVE */
+		struct node_addr addr; /* REGISTER, LEAVE, CERT_REQ */
 		struct wire_peer_list peer_list;
 		struct {
 			struct node_addr dead;
@@ -93,9 +107,15 @@ struct wire_msg {
 			struct node_addr origin;
 			uint64_t timestamp; /* unix microseconds at the origin */
 			uint64_t seq;
+			uint8_t sig_len; /* 0 (unsigned) or WIRE_SIG_LEN */
+			const uint8_t *sig;
 			uint32_t len;
 			const uint8_t *payload;
 		} gossip;
+		struct {
+			uint16_t len; /* 1..WIRE_MAX_CERT */
+			const uint8_t *der;
+		} cert;
 		uint64_t nonce; /* PING, PONG */
 		struct {
 			uint16_t count; /* 1..WIRE_MAX_IDS */
@@ -135,13 +155,29 @@ void wire_encode_empty(struct buf *b, uint8_t type);
 void wire_encode_peer_list(struct buf *b, const struct node_addr *addrs, uint32_t count);
 void wire_encode_dead_report(struct buf *b, const struct node_addr *dead, uint64_t timestamp,
 			     const struct node_addr *reporter);
+/* An unsigned GOSSIP (sig NULL), or one with the origin's signature of wire_signed_bytes(). */
 void wire_encode_gossip(struct buf *b, const uint8_t id[WIRE_ID_LEN],
 			const struct node_addr *origin, uint64_t timestamp, uint64_t seq,
 			const uint8_t *payload, uint32_t len);
+void wire_encode_gossip_signed(struct buf *b, const uint8_t id[WIRE_ID_LEN],
+			       const struct node_addr *origin, uint64_t timestamp, uint64_t seq,
+			       const uint8_t sig[WIRE_SIG_LEN], const uint8_t *payload, uint32_t len);
+/* CERT with len (1..WIRE_MAX_CERT) bytes of DER. */
+void wire_encode_cert(struct buf *b, const uint8_t *der, uint16_t len);
 void wire_encode_nonce(struct buf *b, uint8_t type, uint64_t nonce);
 void wire_encode_error(struct buf *b, uint16_t code, const char *text);
 /* IHAVE or GRAFT carrying count (1..WIRE_MAX_IDS) ids, WIRE_ID_LEN bytes each. */
 void wire_encode_ids(struct buf *b, uint8_t type, const uint8_t *ids, uint16_t count);
+
+/* The origin address of a valid GOSSIP frame (as wire_decode() accepted it). */
+void wire_gossip_origin(const uint8_t *frame, struct node_addr *ret);
+
+/*
+ * What an origin signs for message id: a domain label, then the id (which
+ * covers origin, timestamp, seq and payload).
+ */
+#define WIRE_SIGNED_LEN (16 + WIRE_ID_LEN)
+void wire_signed_bytes(const uint8_t id[WIRE_ID_LEN], uint8_t out[WIRE_SIGNED_LEN]);
 
 /*
  * Message id: SHA-256 over the encoded origin address, the timestamp and seq

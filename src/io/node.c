@@ -241,6 +241,27 @@ op_log(void *ctx, int prio, const struct log_fields *f, const char *file, int li
 	log_emit(prio, file, line, func, f, "%s", msg);
 }
 
+static int
+op_sign(void *ctx, const uint8_t *msg, size_t len, uint8_t sig[64])
+{
+	struct node_io *io = ctx;
+
+	return io->tls ? tls_ctx_sign(io->tls, msg, len, sig) : -ENOKEY;
+}
+
+static int
+op_verify_cert(void *ctx, const uint8_t *der, size_t len, struct identity *ret, const char **reason)
+{
+	struct node_io *io = ctx;
+
+	memset(ret, 0, sizeof(*ret));
+	if (!io->tls) {
+		*reason = "no TLS configured";
+		return -ENOKEY;
+	}
+	return tls_ctx_verify_cert(io->tls, der, len, ret, reason);
+}
+
 static void
 op_deliver(void *ctx, const struct delivery *d)
 {
@@ -282,6 +303,8 @@ node_io_init(struct node_io *io, struct conn_loop *loop, const struct node_input
 		.wake = op_wake,
 		.deliver = op_deliver,
 		.log = op_log,
+		.sign = op_sign,
+		.verify_cert = op_verify_cert,
 		.notice = op_notice,
 	};
 	io->env = (struct env){.ops = &io->ops, .ctx = io,

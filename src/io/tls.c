@@ -25,6 +25,7 @@ struct tls_ctx {
 	SSL_CTX *ctx;
 	enum tls_mode mode;
 	struct identity self;
+	EVP_MD_CTX *sign_ctx;
 };
 
 struct tls_conn {
@@ -242,6 +243,7 @@ tls_ctx_unref(struct tls_ctx *t)
 	if (!t || --t->refs)
 		return;
 	SSL_CTX_free(t->ctx);
+	EVP_MD_CTX_free(t->sign_ctx);
 	blob_unref(t->self.cert);
 	free(t);
 }
@@ -256,6 +258,62 @@ const struct identity *
 tls_ctx_identity(const struct tls_ctx *t)
 {
 	return &t->self;
+}
+
+int
+tls_ctx_sign(struct tls_ctx *t, const uint8_t *msg, size_t len, uint8_t sig[64])
+{
+	EVP_PKEY *key = SSL_CTX_get0_privatekey(t->ctx);
+	size_t siglen = 64;
+
+	if (!key || (!t->sign_ctx && !(t->sign_ctx = EVP_MD_CTX_new())))
+		return -EIO;
+	EVP_MD_CTX_reset(t->sign_ctx);
+	if (EVP_DigestSignInit(t->sign_ctx, NULL, NULL, NULL, key) != 1 ||
+	    EVP_DigestSign(t->sign_ctx, sig, &siglen, msg, len) != 1 || siglen != 64) {
+		ERR_clear_error();
+		return -EIO;
+	}
+	return 0;
+}
+
+int
+tls_ctx_verify_cert(struct tls_ctx *t, const uint8_t *der, size_t len, struct identity *ret,
+		    const char **reason)
+{
+	const unsigned char *p = der;
+	X509 *x = d2i_X509(NULL, &p, (long)len);
+	X509_STORE_CTX *sc;
+	int r = -EBADMSG;
+
+	if (!x || p != der + len) {
+		*reason = "not a certificate (DER)";
+		X509_free(x);
+		ERR_clear_error();
+		return -EBADMSG;
+	}
+	sc = X509_STORE_CTX_new();
+	if (sc && X509_STORE_CTX_init(sc, SSL_CTX_get_cert_store(t->ctx), x, NULL) == 1 &&
+	    X509_STORE_CTX_set_purpose(sc, X509_PURPOSE_SSL_CLIENT) == 1) {
+		if (X509_verify_cert(sc) == 1) {
+			identity_of(x, ret);
+			r = ret->has_key ? 0 : -EBADMSG;
+			if (r)
+				*reason = "its key is not Ed25519";
+		} else {
+			*reason = X509_verify_cert_error_string(X509_STORE_CTX_get_error(sc));
+		}
+	} else {
+		*reason = "out of memory";
+	}
+	if (r && ret->cert) {
+		blob_unref(ret->cert);
+		ret->cert = NULL;
+	}
+	X509_STORE_CTX_free(sc);
+	X509_free(x);
+	ERR_clear_error();
+	return r;
 }
 
 double
@@ -353,13 +411,13 @@ tls_handshake(struct conn *c, bool *want_write, const char **reason)
 	if ((v = SSL_get_verify_result(tc->ssl)) != X509_V_OK)
 		snprintf(tc->err, sizeof(tc->err), "TLS handshake failed: its certificate: %s",
 			 X509_verify_cert_error_string(v));
-	else if (e == SSL_ERROR_SYSCALL)
-		snprintf(tc->err, sizeof(tc->err), "TLS handshake failed: %s",
-			 errno ? strerror(errno) : "connection closed (a plaintext node, or one that "
-						  "refused our certificate?)");
+	else if (e == SSL_ERROR_SYSCALL && errno)
+		snprintf(tc->err, sizeof(tc->err), "TLS handshake failed: %s", strerror(errno));
+	else if (ssl_error_text(ssl, sizeof(ssl))[0])
+		snprintf(tc->err, sizeof(tc->err), "TLS handshake failed: %s", ssl);
 	else
-		snprintf(tc->err, sizeof(tc->err), "TLS handshake failed: %s",
-			 ssl_error_text(ssl, sizeof(ssl)));
+		snprintf(tc->err, sizeof(tc->err), "TLS handshake failed: connection closed (a "
+						   "plaintext node, or one that refused our certificate?)");
 	ERR_clear_error();
 	*reason = tc->err;
 	return -EPROTO;

@@ -30,6 +30,15 @@ void tls_ctx_unref(struct tls_ctx *t);
 enum tls_mode tls_ctx_mode(const struct tls_ctx *t);
 /* The node's own certificate, as a peer sees it. */
 const struct identity *tls_ctx_identity(const struct tls_ctx *t);
+/* Signs msg with the node's key (Ed25519): 0, or -EIO. */
+int tls_ctx_sign(struct tls_ctx *t, const uint8_t *msg, size_t len, uint8_t sig[64]);
+/*
+ * Verifies a certificate (DER) as a TLS peer's would be: the CA, the dates,
+ * revocation, and a key for signing. 0 with *ret (ret->cert a new
+ * reference), or -EBADMSG with *reason.
+ */
+int tls_ctx_verify_cert(struct tls_ctx *t, const uint8_t *der, size_t len, struct identity *ret,
+			const char **reason);
 /* Days until the node's certificate expires (negative once expired). */
 double tls_ctx_days_left(const struct tls_ctx *t, uint64_t now_real);
 

@@ -225,6 +225,16 @@ on_stop(void *ctx, int signo)
 	peer_node_leave(&d->node, instant_now());
 }
 
+/* Signatures with TLS: this node's certificate signs; required when tls.mode is. */
+static void
+set_security(struct peer_daemon *d)
+{
+	struct tls_ctx *t = d->sv.tls;
+
+	peer_node_set_security(&d->node, t ? tls_ctx_identity(t) : NULL,
+			       t && tls_ctx_mode(t) == TLS_MODE_REQUIRED);
+}
+
 static void
 on_reload(void *ctx, const struct gossip_config *nc)
 {
@@ -234,6 +244,7 @@ on_reload(void *ctx, const struct gossip_config *nc)
 	if (nc) {
 		node_io_set_tls(&d->io, d->sv.tls);
 		peer_node_reconfigure(&d->node, nc, instant_now());
+		set_security(d);
 	}
 	update_status(d);
 }
@@ -336,6 +347,7 @@ start(struct peer_daemon *d)
 	node_io_init(&d->io, &d->sv.loop, &peer_inputs, &d->node, on_deliver, on_notice, d);
 	node_io_set_tls(&d->io, d->sv.tls);
 	peer_node_init(&d->node, &d->sv.cfg, &d->sv.self, rng_next(&rng), &d->io.env);
+	set_security(d);
 	service_listen(&d->sv, on_accept, d);
 	if (d->sv.cfg.peer.control_socket) {
 		ctl_path = xstrdup(d->sv.cfg.peer.control_socket);

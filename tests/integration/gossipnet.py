@@ -192,10 +192,11 @@ class NotifyListener:
 class Daemon:
     kind = "daemon"
 
-    def __init__(self, net, port, name, *, argv=None, cwd=None, env=None):
+    def __init__(self, net, port, name, *, argv=None, cwd=None, env=None, ip=LOCAL):
         self.net = net
         self.port = port
-        self.addr = f"{LOCAL}:{port}"
+        self.ip = ip  # another 127.0.0.x gives a node an address of its own (TLS tests)
+        self.addr = f"{ip}:{port}"
         self.name = name
         self.dir = Path(net.dir) / name
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -364,11 +365,11 @@ class Peer(Daemon):
 
     def argv(self):
         return [PEER_BIN, "-c", self.config or self.net.config_path, "-L", self.dir,
-                "-s", self.ctl_path, LOCAL, self.port]
+                "-s", self.ctl_path, self.ip, self.port]
 
     @property
     def log_path(self):
-        return (self.cwd if self.custom_argv else self.dir) / f"peer_{LOCAL}_{self.port}.log"
+        return (self.cwd if self.custom_argv else self.dir) / f"peer_{self.ip}_{self.port}.log"
 
     @property
     def output_path(self):

@@ -126,7 +126,7 @@ ERROR_CASES = {
     "queue-under-message": ("gossip.conf", f"{SEEDS_LINE}\npeer = {{ max_message_size = 1000000; "
                             "send_queue_limit = 524288; };\n",
                             [(None, "peer.send_queue_limit must be at least peer.max_message_size "
-                                    "+ 79 (1000079)")], DAEMONS),
+                                    "+ 144 (1000144)")], DAEMONS),
     "address-not-ip": ("gossip.conf", f'{SEEDS_LINE}\naddress = "gossip.example.org";\n',
                        [(None, 'address "gossip.example.org" is not an IPv4 or IPv6 address')], DAEMONS),
     "no-seeds": ("gossip.conf", "peer = { degree = 2; };\n",

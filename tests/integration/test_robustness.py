@@ -33,7 +33,7 @@ FAKE2 = (LOCAL, 2)  # a second one
 COMMON_CASES = {
     "random-bytes": (garbage, "bad magic (not a gossip frame)"),
     "http-request": (lambda: b"GET / HTTP/1.0\r\n\r\n", "bad magic (not a gossip frame)"),
-    "wrong-version": (lambda: w.frame(w.PING, struct.pack(">Q", 1), version=2), "unsupported protocol version"),
+    "wrong-version": (lambda: w.frame(w.PING, struct.pack(">Q", 1), version=1), "unsupported protocol version"),
     "unknown-type": (lambda: w.frame(0x7F, b""), "unknown frame type"),
     "type-zero": (lambda: w.frame(0, b""), "unknown frame type"),
     "oversized-length": (lambda: w.frame(w.PING, b"", length=0xFFFFFFFF), "frame length over the limit"),
@@ -61,8 +61,9 @@ PEER_CASES = dict(COMMON_CASES, **{
 def bad_length_gossip():
     fr, _ = w.gossip(FAKE, b"abcdef")
     body = bytearray(fr[8:])
-    # The u32 payload length sits after id (32), origin (7), time (8) and seq (8).
-    struct.pack_into(">I", body, 32 + 7 + 16, 5)
+    # The u32 payload length sits after id (32), origin (7), time (8), seq (8) and the
+    # signature length (1, here 0).
+    struct.pack_into(">I", body, 32 + 7 + 16 + 1, 5)
     return w.frame(w.GOSSIP, bytes(body))
 
 

@@ -170,7 +170,8 @@ def test_revoked_certificate_refused(network):
 
 
 def test_optional_mode_accepts_tls_and_plaintext(network):
-    """A seed and a peer in optional mode serve a TLS peer and a plaintext one; messages cross."""
+    """A seed and a peer in optional mode serve a TLS peer and a plaintext one: signed messages
+    reach all; an unsigned one reaches the optional peer but not the one requiring signatures."""
     net = network("tls-opt", peer_degree=3, **STEADY)
     ca = net.use_tls(mode="optional")
     net.start_seeds(1)
@@ -185,7 +186,11 @@ def test_optional_mode_accepts_tls_and_plaintext(network):
     req.send("from-tls")
     net.wait_delivered([opt, plain], "from-tls")
     plain.send("from-plaintext")
-    net.wait_delivered([opt, req], "from-plaintext")
+    net.wait_delivered([opt], "from-plaintext")
+    wait_until(lambda: stat(req, "unsigned_dropped") >= 1, what="the required peer drops it")
+    assert not any("from-plaintext" in ln for ln in req.output_lines())
+    req.wait_log(r"dropping unsigned message [0-9a-f]+ from 127\.0\.0\.1:\d+ \(origin %s\): "
+                 r"signatures are required" % plain.addr.replace(".", r"\."))
 
 
 def test_reload_rotates_certificate_keeping_links(network):

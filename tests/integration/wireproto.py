@@ -12,11 +12,11 @@ import struct
 import time
 
 WIRE_MAGIC = b"GS"
-WIRE_VERSION = 1
+WIRE_VERSION = 2
 WIRE_MAX_BODY = 1024 * 1024
 
 HELLO, REGISTER, PEER_LIST_REQ, PEER_LIST, DEAD_REPORT, LEAVE, GOSSIP, PING, PONG, ERROR = range(1, 11)
-IHAVE, GRAFT, PRUNE = range(11, 14)
+IHAVE, GRAFT, PRUNE, CERT, CERT_REQ = range(11, 16)
 ROLE_PEER, ROLE_SEED = 1, 2
 
 CTL_MAGIC = b"GC"
@@ -79,12 +79,27 @@ def message_id(origin, timestamp, seq, payload):
     return hashlib.sha256(addr(*origin) + struct.pack(">QQ", timestamp, seq) + payload).digest()
 
 
-def gossip(origin, payload, timestamp=None, seq=1, msg_id=None):
+def gossip(origin, payload, timestamp=None, seq=1, msg_id=None, sig=b""):
+    """A GOSSIP frame and its id: unsigned, or with a signature (64 bytes) given."""
     ts = int(time.time() * 1e6) if timestamp is None else timestamp
     if msg_id is None:
         msg_id = message_id(origin, ts, seq, payload)
-    body = msg_id + addr(*origin) + struct.pack(">QQI", ts, seq, len(payload)) + payload
+    body = (msg_id + addr(*origin) + struct.pack(">QQB", ts, seq, len(sig)) + sig +
+            struct.pack(">I", len(payload)) + payload)
     return frame(GOSSIP, body), msg_id
+
+
+def signed_bytes(msg_id):
+    """What an origin signs: a 16-byte label, then the message id."""
+    return b"gossip message 2" + msg_id
+
+
+def cert(der):
+    return frame(CERT, struct.pack(">H", len(der)) + der)
+
+
+def cert_req(ip, port):
+    return frame(CERT_REQ, addr(ip, port))
 
 
 class _SocketConn:

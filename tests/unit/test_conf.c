@@ -229,8 +229,7 @@ static const char full_config[] =
     "address = \"192.0.2.7\";\n"
     "seed = {\n"
     "  lease_time = 45.5;\n"
-    "  max_peers = 123;\n"
-    "  max_connections = 99;\n"
+XX
     "  confirm_dead = false;\n"
     "  probe_timeout = 0.25;\n"
     "};\n"
@@ -251,8 +250,18 @@ static const char full_config[] =
     "  resend_cache_size = 0;\n"
     "  register_retry_max = 0.1;\n"
     "  max_control_clients = 4096;\n"
+    "  sign_messages = false;\n"
+    "  max_clock_skew = 30;\n"
+    "  key_cache_size = 500;\n"
     "  control_socket = \"/run/g/peer.sock\";\n"
     "  control_group = \"gossip\";\n"
+    "};\n"
+    "tls = {\n"
+    "  mode = \"optional\";\n"
+    "  ca_file = \"/etc/g/ca.crt\";\n"
+    "  cert_file = \"/etc/g/n.crt\";\n"
+    "  key_file = \"/etc/g/n.key\";\n"
+    "  crl_file = \"/etc/g/ca.crl\";\n"
     "};\n";
 
 static void
@@ -265,6 +274,7 @@ check_full(const struct gossip_config *c)
 	assert_string_equal(c->address, "192.0.2.7");
 	assert_true(c->seed.lease_time_usec == 45500 * MS);
 	assert_int_equal(c->seed.max_peers, 123);
+	assert_int_equal(c->seed.peer_list_size, 77);
 	assert_int_equal(c->seed.max_connections, 99);
 	assert_false(c->seed.confirm_dead);
 	assert_true(c->seed.probe_timeout_usec == 250 * MS);
@@ -284,8 +294,17 @@ check_full(const struct gossip_config *c)
 	assert_true(c->peer.resend_cache_size == 0);
 	assert_true(c->peer.register_retry_max_usec == 100 * MS);
 	assert_int_equal(c->peer.max_control_clients, 4096);
+	assert_false(c->peer.sign_messages);
+	assert_true(c->peer.max_clock_skew_usec == 30 * SEC);
+	assert_int_equal(c->peer.key_cache_size, 500);
 	assert_string_equal(c->peer.control_socket, "/run/g/peer.sock");
 	assert_string_equal(c->peer.control_group, "gossip");
+	assert_string_equal(c->tls.mode, "optional");
+	assert_int_equal(conf_tls_mode(c), TLS_MODE_OPTIONAL);
+	assert_string_equal(c->tls.ca_file, "/etc/g/ca.crt");
+	assert_string_equal(c->tls.cert_file, "/etc/g/n.crt");
+	assert_string_equal(c->tls.key_file, "/etc/g/n.key");
+	assert_string_equal(c->tls.crl_file, "/etc/g/ca.crl");
 }
 
 static void
@@ -796,8 +815,8 @@ test_validate(void **state)
 	c.peer.max_message_size = 100000;
 	c.peer.send_queue_limit = 100000 + WIRE_GOSSIP_OVERHEAD - 1;
 	assert_int_equal(conf_validate(&c, true, err, sizeof(err)), -EINVAL);
-	assert_non_null(strstr(err, "peer.send_queue_limit must be at least peer.max_message_size + 79 "
-				    "(100079)"));
+	assert_non_null(strstr(err, "peer.send_queue_limit must be at least peer.max_message_size + 144 "
+				    "(100144)"));
 	c.peer.send_queue_limit++;
 	assert_int_equal(conf_validate(&c, true, err, sizeof(err)), 0);
 

@@ -77,7 +77,7 @@ test_hello_roundtrip(void **state)
 
 	wire_encode_hello(&b, WIRE_ROLE_PEER, &a4, 0x0102030405060708ULL);
 	assert_int_equal(b.len, WIRE_HDR_LEN + 1 + 7 + 8);
-	assert_memory_equal(b.data, ((uint8_t[]){'G', 'S', 1, WIRE_HELLO, 0, 0, 0, 16}), 8);
+	assert_memory_equal(b.data, ((uint8_t[]){'G', 'S', WIRE_VERSION, WIRE_HELLO, 0, 0, 0, 16}), 8);
 	m = decode_ok(&b);
 	assert_int_equal(m.type, WIRE_HELLO);
 	assert_int_equal(m.hello.role, WIRE_ROLE_PEER);
@@ -290,13 +290,15 @@ test_gossip_max_payload(void **state)
 	struct buf b = {0};
 	const char *reason = NULL;
 
-	/* The largest payload with the largest origin fits exactly. */
-	wire_encode_gossip(&b, id, &o6, 1, 1, p, WIRE_MAX_PAYLOAD);
+	uint8_t sig[WIRE_SIG_LEN] = {7};
+
+	/* The largest payload with the largest origin and a signature fits exactly. */
+	wire_encode_gossip_signed(&b, id, &o6, 1, 1, sig, p, WIRE_MAX_PAYLOAD);
 	assert_int_equal(b.len, WIRE_HDR_LEN + WIRE_MAX_BODY);
 	(void)decode_ok(&b);
 	/* One more byte is refused from the header alone. */
 	b.len = 0;
-	wire_encode_gossip(&b, id, &o6, 1, 1, p, WIRE_MAX_PAYLOAD + 1);
+	wire_encode_gossip_signed(&b, id, &o6, 1, 1, sig, p, WIRE_MAX_PAYLOAD + 1);
 	assert_int_equal(wire_frame_check(b.data, WIRE_HDR_LEN, &reason), -EBADMSG);
 	assert_non_null(reason);
 	free(p);
@@ -309,7 +311,7 @@ test_gossip_bad(void **state)
 	struct node_addr o = addr("127.0.0.1:5000");
 	uint8_t id[WIRE_ID_LEN] = {1};
 	struct buf b = {0};
-	size_t lenpos = WIRE_HDR_LEN + WIRE_ID_LEN + 7 + 8 + 8;
+	size_t siglenpos = WIRE_HDR_LEN + WIRE_ID_LEN + 7 + 8 + 8, lenpos = siglenpos + 1;
 
 	/* Payload length field one too large, one too small, far too large. */
 	wire_encode_gossip(&b, id, &o, 1, 2, (const uint8_t *)"abcd", 4);
@@ -320,6 +322,12 @@ test_gossip_bad(void **state)
 	b.data[lenpos] = 0xff;
 	b.data[lenpos + 3] = 4;
 	decode_bad(b.data, b.len, "payload length does not match frame length");
+	/* A signature length other than 0 or WIRE_SIG_LEN. */
+	b.data[lenpos] = 0;
+	b.data[siglenpos] = 1;
+	decode_bad(b.data, b.len, "bad signature length");
+	b.data[siglenpos] = WIRE_SIG_LEN; /* announced, but the bytes are the payload's */
+	decode_bad(b.data, b.len, NULL);
 	/* Empty payload. */
 	b.len = 0;
 	wire_encode_gossip(&b, id, &o, 1, 2, NULL, 0);
@@ -590,7 +598,9 @@ test_frame_check_bad_header(void **state)
 	/* Version. */
 	h[2] = 0;
 	expect_check_bad(h, 3, "unsupported protocol version");
-	h[2] = 2;
+	h[2] = WIRE_VERSION - 1; /* version 1: gossip 0.1 */
+	expect_check_bad(h, sizeof(h), "unsupported protocol version");
+	h[2] = WIRE_VERSION + 1;
 	expect_check_bad(h, sizeof(h), "unsupported protocol version");
 	h[2] = WIRE_VERSION;
 	/* Unknown types, from the fourth byte on. */
