@@ -189,8 +189,13 @@ neighbour_up(struct peer_node *n, struct neighbour *nb, struct link *lk, uint64_
 	lk->queue_limit = n->cfg.peer.send_queue_limit;
 	nb->state = NB_UP;
 	nb->up_since = now;
-	/* What we dialled, we chose; an inbound plaintext link proves nothing of its address. */
-	nb->unverified = !lk->outbound && !lk->identity;
+	/*
+	 * What we dialled, we chose. An inbound plaintext link in a network with
+	 * TLS (tls.mode optional) proves nothing of the address it claims.
+	 * Without TLS nothing is proven anyway, and the prototype's behaviour
+	 * stays: such a neighbour is redialled and reported like any other.
+	 */
+	nb->unverified = !lk->outbound && !lk->identity && n->verifying;
 	nb->lazy = false; /* a new link starts in the tree; duplicates prune it */
 	liveness_heard(&nb->live);
 	nb->live.awaiting = false;
@@ -259,9 +264,10 @@ pending_hello(struct peer_node *n, struct link *lk, const struct wire_msg *m, ui
 	neighbour_up(n, nb, lk, now);
 	/*
 	 * Proven alive, and its address by its certificate: learn it even if
-	 * the seeds have not told us yet. A plaintext claim is not learned.
+	 * the seeds have not told us yet. A plaintext claim is not learned when
+	 * certificates could have proven it (tls.mode optional).
 	 */
-	if (lk->identity)
+	if (lk->identity || !n->verifying)
 		addr_set_add(&n->known, &nb->addr);
 	return 0;
 }
