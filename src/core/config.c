@@ -21,6 +21,8 @@ const struct setting_desc conf_settings[] = {
 	S("seed", "max_peers", K_U32, seed.max_peers, 1, 50000), /* a PEER_LIST of IPv6 addresses must fit one frame */
 	S("seed", "peer_list_size", K_U32, seed.peer_list_size, 0, 50000),
 	S("seed", "max_connections", K_U32, seed.max_connections, 8, 1000000),
+	S("seed", "max_connections_per_host", K_U32, seed.max_connections_per_host, 0, 1000000),
+	S("seed", "max_peers_per_host", K_U32, seed.max_peers_per_host, 0, 50000),
 	S("seed", "confirm_dead", K_BOOL, seed.confirm_dead, 0, 1),
 	S("seed", "probe_timeout", K_DURATION, seed.probe_timeout_usec, SEC(0.01), SEC(60)),
 	S("peer", "degree", K_U32, peer.degree, 1, 64),
@@ -39,6 +41,7 @@ const struct setting_desc conf_settings[] = {
 	S("peer", "resend_cache_size", K_U64, peer.resend_cache_size, 0, 1ULL << 32),
 	S("peer", "register_retry_max", K_DURATION, peer.register_retry_max_usec, SEC(0.1), SEC(3600)),
 	S("peer", "max_control_clients", K_U32, peer.max_control_clients, 1, 4096),
+	S("peer", "control_idle_timeout", K_DURATION, peer.control_idle_timeout_usec, SEC(0.1), SEC(86400)),
 	S("peer", "sign_messages", K_BOOL, peer.sign_messages, 0, 1),
 	S("peer", "max_clock_skew", K_DURATION, peer.max_clock_skew_usec, SEC(0.1), SEC(3600)),
 	S("peer", "key_cache_size", K_U32, peer.key_cache_size, 16, 1000000),
@@ -58,7 +61,10 @@ conf_init(struct gossip_config *c)
 	memset(c, 0, sizeof(*c));
 	c->seed.lease_time_usec = SEC(30);
 	c->seed.max_peers = 10000;
-	c->seed.max_connections = 4096;
+	/* Registered peers keep their connection: room for all of them, and for probes' clients. */
+	c->seed.max_connections = 16384;
+	c->seed.max_connections_per_host = 1024;
+	c->seed.max_peers_per_host = 1024;
 	c->seed.confirm_dead = true;
 	c->seed.probe_timeout_usec = SEC(1);
 	c->peer.degree = 4;
@@ -77,6 +83,7 @@ conf_init(struct gossip_config *c)
 	c->peer.resend_cache_size = 64 * 1024 * 1024;
 	c->peer.register_retry_max_usec = SEC(30);
 	c->peer.max_control_clients = 64;
+	c->peer.control_idle_timeout_usec = SEC(30);
 	c->peer.sign_messages = true;
 	c->peer.max_clock_skew_usec = SEC(60);
 	c->peer.key_cache_size = 16384;

@@ -17,6 +17,8 @@ struct seed_config {
 	uint32_t max_peers;           /* registry size limit */
 	uint32_t peer_list_size;      /* peers in one PEER_LIST at most (a random sample); 0: all */
 	uint32_t max_connections;     /* simultaneous TCP connections */
+	uint32_t max_connections_per_host; /* of them from one IP address; 0: no limit */
+	uint32_t max_peers_per_host;  /* registrations made from one IP address; 0: no limit */
 	bool confirm_dead;            /* probe a reported peer before dropping it */
 	uint64_t probe_timeout_usec;  /* how long the probe may take */
 };
@@ -38,6 +40,7 @@ struct peer_config {
 	uint64_t resend_cache_size;   /* bytes of recent messages kept to answer GRAFT */
 	uint64_t register_retry_max_usec; /* backoff cap while a seed majority is not reached */
 	uint32_t max_control_clients;
+	uint64_t control_idle_timeout_usec; /* a gossipctl client silent this long is disconnected */
 	bool sign_messages;           /* sign broadcasts and require signatures (with TLS) */
 	uint64_t max_clock_skew_usec; /* messages timestamped further ahead, or too old, are dropped */
 	uint32_t key_cache_size;      /* origins' certificates kept to verify signatures */

@@ -11,6 +11,7 @@
 
 #include "buf.h"
 #include "identity.h"
+#include "ratelimit.h"
 #include "util.h"
 
 /*
@@ -73,6 +74,15 @@ struct link {
 	bool outbound;
 	uint64_t opened_at;
 	size_t queue_limit; /* bytes queued to it at most; a send beyond is refused */
+	/*
+	 * The largest frame it may send (0: any the protocol allows); a longer
+	 * one, even a partial one, closes it. Links not yet trusted with more
+	 * get a small cap, so a remote cannot make the node buffer much.
+	 */
+	size_t max_frame;
+	/* The remote end: its address (for an accepted link, where it connects from). */
+	struct node_addr remote;
+	uint64_t last_heard; /* monotonic: its last frame, or its opening (core's use) */
 	/*
 	 * The remote's verified certificate (TLS), set by the environment before
 	 * the accept or connected input and valid while the link is; NULL on a
@@ -167,6 +177,17 @@ struct env {
 void env_emit(const struct env *env, int prio, const struct log_fields *f, const char *file,
 	      int line, const char *func, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
 #define env_logf(env, prio, f, ...) env_emit(env, prio, f, __FILE__, __LINE__, __func__, __VA_ARGS__)
+
+/*
+ * env_emit() for a line a remote can cause: written only when the rate
+ * limit rl lets it pass at now, with " (N similar lines suppressed)" after
+ * it when lines were held back since the last one.
+ */
+void env_emit_limited(const struct env *env, struct ratelimit *rl, uint64_t now, int prio,
+		      const struct log_fields *f, const char *file, int line, const char *func,
+		      const char *fmt, ...) __attribute__((format(printf, 9, 10)));
+#define env_logf_limited(env, rl, now, prio, f, ...)                                               \
+	env_emit_limited(env, rl, now, prio, f, __FILE__, __LINE__, __func__, __VA_ARGS__)
 
 static inline bool
 env_log_enabled(const struct env *env, int prio)

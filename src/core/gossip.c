@@ -154,7 +154,7 @@ admit(struct peer_node *n, const char *from, const struct wire_msg *m, struct in
 			seen_cache_set_stamp(&n->seen, m->gossip.timestamp);
 			n->stats.oversized_dropped++;
 		}
-		peer_log(n, LOG_WARNING,
+		peer_log_limited(n, LOG_WARNING,
 			 "dropping message %s from %s: %u bytes is over peer.max_message_size (%u)",
 			 hex_encode(m->gossip.id, WIRE_ID_LEN, hex), from, m->gossip.len,
 			 n->cfg.peer.max_message_size);

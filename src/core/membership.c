@@ -49,10 +49,16 @@ addr_set_clear(struct addr_set *s)
 	addr_index_clear(&s->index);
 }
 
+int64_t
+addr_set_find(const struct addr_set *s, const struct node_addr *a)
+{
+	return addr_index_find(&s->index, a, set_key, s);
+}
+
 bool
 addr_set_contains(const struct addr_set *s, const struct node_addr *a)
 {
-	return addr_index_find(&s->index, a, set_key, s) >= 0;
+	return addr_set_find(s, a) >= 0;
 }
 
 bool

@@ -39,6 +39,8 @@ void addr_set_init(struct addr_set *s, uint64_t k0, uint64_t k1);
 void addr_set_free(struct addr_set *s);
 void addr_set_clear(struct addr_set *s);
 bool addr_set_contains(const struct addr_set *s, const struct node_addr *a);
+/* The position of a in s->v, or -1. */
+int64_t addr_set_find(const struct addr_set *s, const struct node_addr *a);
 /* Returns true when a was added (not already there). */
 bool addr_set_add(struct addr_set *s, const struct node_addr *a);
 bool addr_set_remove(struct addr_set *s, const struct node_addr *a);

@@ -73,6 +73,7 @@ neighbour_remove(struct peer_node *n, struct neighbour *nb, const char *reason, 
 	buf_free(&nb->ihave);
 	buf_free(&nb->graft);
 	addr_set_free(&nb->certs_sent);
+	free(nb->grafted);
 	free(nb);
 	peer_notice(n, NOTICE_STATUS);
 }
@@ -187,6 +188,7 @@ neighbour_up(struct peer_node *n, struct neighbour *nb, struct link *lk, uint64_
 	lk->owner = nb;
 	lk->kind = LINK_NEIGHBOUR;
 	lk->queue_limit = n->cfg.peer.send_queue_limit;
+	lk->max_frame = 0; /* a neighbour's messages may be as large as the protocol allows */
 	nb->state = NB_UP;
 	nb->up_since = now;
 	/*
@@ -197,6 +199,7 @@ neighbour_up(struct peer_node *n, struct neighbour *nb, struct link *lk, uint64_
 	 */
 	nb->unverified = !lk->outbound && !lk->identity && n->verifying;
 	nb->lazy = false; /* a new link starts in the tree; duplicates prune it */
+	tree_link_up(n, nb, now);
 	liveness_heard(&nb->live);
 	nb->live.awaiting = false;
 	addr_set_remove(&n->avoid, &nb->addr);
@@ -252,7 +255,7 @@ pending_hello(struct peer_node *n, struct link *lk, const struct wire_msg *m, ui
 	}
 	if (!nb) {
 		if (n->n_neighbours >= n->cfg.peer.max_neighbours) {
-			peer_log(n, LOG_INFO, "refusing neighbour %s: peer.max_neighbours (%u) reached",
+			peer_log_limited(n, LOG_INFO, "refusing neighbour %s: peer.max_neighbours (%u) reached",
 				 as, n->cfg.peer.max_neighbours);
 			peer_link_refuse(n, lk, WIRE_ERR_FULL, "too many neighbours");
 			return 0;
@@ -292,7 +295,7 @@ handle_error_frame(struct peer_node *n, struct neighbour *nb, const struct wire_
 		overlay_maintain(n, now);
 		break;
 	default:
-		peer_log(n, LOG_WARNING, "neighbour %s reported an error (code %u): %s", nb->addr_str,
+		peer_log_limited(n, LOG_WARNING, "neighbour %s reported an error (code %u): %s", nb->addr_str,
 			 m->error.code, m->error.text);
 		break;
 	}
@@ -441,7 +444,7 @@ overlay_closed(struct peer_node *n, struct link *lk, const char *reason, int err
 		return;
 	}
 	if (error == EPROTO)
-		peer_log(n, LOG_WARNING, "neighbour %s: %s", nb->addr_str, reason);
+		peer_log_limited(n, LOG_WARNING, "neighbour %s: %s", nb->addr_str, reason);
 	else if (nb->state == NB_UP)
 		peer_log(n, LOG_INFO, "lost connection to neighbour %s: %s%s%s", nb->addr_str, reason,
 			 error ? ": " : "", error ? strerror(error) : "");
@@ -455,18 +458,25 @@ overlay_closed(struct peer_node *n, struct link *lk, const char *reason, int err
 }
 
 struct link *
-overlay_accept(struct peer_node *n, void *io, const char *desc, uint64_t now)
+overlay_accept(struct peer_node *n, void *io, const struct node_addr *remote, uint64_t now)
 {
+	char desc[NODE_ADDR_STRLEN];
 	struct link *lk;
 
-	if (n->n_pending >= PEER_MAX_PENDING) {
-		peer_log(n, LOG_WARNING,
-			 "refusing connection from %s: %d connections already waiting for HELLO", desc,
-			 PEER_MAX_PENDING);
+	node_addr_str(remote, desc);
+	if (n->n_pending >= PEER_MAX_PENDING &&
+	    !(n->n_pending < PEER_MAX_PENDING + PEER_RESERVED_PENDING &&
+	      peer_node_is_seed_host(n, remote))) {
+		n->stats.connections_refused++;
+		env_logf_limited(&n->env, &n->accept_log, now, LOG_WARNING, NULL,
+				 "refusing connection from %s: %d connections already waiting for "
+				 "HELLO", desc, PEER_MAX_PENDING);
 		return NULL;
 	}
 	lk = peer_link_new(n, LINK_PENDING, NULL, false, now, desc, PEER_PENDING_QUEUE_LIMIT);
 	lk->io = io;
+	lk->remote = *remote;
+	lk->max_frame = PEER_PENDING_MAX_FRAME;
 	DLIST_PUSH(&n->pending, lk, &n->n_pending);
 	n->stats.connections_accepted++;
 	return lk;

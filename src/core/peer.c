@@ -183,10 +183,10 @@ peer_log_link_error(struct peer_node *n, const struct link *lk, const char *what
 {
 	if (error == EBADMSG) {
 		n->stats.malformed_frames++;
-		peer_log(n, LOG_WARNING, "closing %s connection %s: malformed frame: %s", what,
+		peer_log_limited(n, LOG_WARNING, "closing %s connection %s: malformed frame: %s", what,
 			 lk->desc, reason);
 	} else if (error == ETIMEDOUT) {
-		peer_log(n, LOG_INFO, "closing %s connection %s: %s", what, lk->desc, reason);
+		peer_log_limited(n, LOG_INFO, "closing %s connection %s: %s", what, lk->desc, reason);
 	} else {
 		peer_debug(n, "%s connection %s: %s: %s", what, lk->desc, reason, strerror(error));
 	}
@@ -232,6 +232,8 @@ peer_node_init(struct peer_node *n, const struct gossip_config *cfg, const struc
 	rng_seed(&n->rng, seed);
 	n->incarnation = rng_next(&n->rng);
 	n->state = PEER_REGISTERING;
+	n->remote_log.burst = RATELIMIT_REMOTE_BURST;
+	n->accept_log.burst = RATELIMIT_REMOTE_BURST;
 	/* Keyed: addresses heard from others must not be able to flood the sets' hash. */
 	addr_set_init(&n->known, rng_next(&n->rng), rng_next(&n->rng));
 	addr_set_init(&n->avoid, rng_next(&n->rng), rng_next(&n->rng));
@@ -275,14 +277,25 @@ peer_node_seeds_registered(const struct peer_node *n)
 }
 
 struct link *
-peer_node_accept(struct peer_node *n, void *io, const char *desc, struct instant t)
+peer_node_accept(struct peer_node *n, void *io, const struct node_addr *remote, struct instant t)
 {
 	struct link *lk;
 
 	n->now = t.mono;
-	lk = overlay_accept(n, io, desc, t.mono);
+	lk = overlay_accept(n, io, remote, t.mono);
 	peer_sync_wake(n);
 	return lk;
+}
+
+bool
+peer_node_is_seed_host(const struct peer_node *n, const struct node_addr *a)
+{
+	for (uint32_t i = 0; i < n->n_seeds; i++) {
+		const struct node_addr *s = &n->seeds[i].addr;
+		if (s->family == a->family && !memcmp(s->addr, a->addr, sizeof(s->addr)))
+			return true;
+	}
+	return false;
 }
 
 void

@@ -23,8 +23,15 @@
  * it directly.
  */
 
-/* Inbound connections that have not said HELLO yet, at most. */
+/*
+ * Inbound connections that have not said HELLO yet, at most; and beyond
+ * that, for connections from a seed's host only (its probes must get
+ * through whoever holds the others).
+ */
 #define PEER_MAX_PENDING 64
+#define PEER_RESERVED_PENDING 16
+/* The largest frame before HELLO (a HELLO, a seed's PING): a stranger cannot make us buffer more. */
+#define PEER_PENDING_MAX_FRAME 4096
 /* An inbound connection must say HELLO within this time; a seed's probe is closed after it. */
 #define PEER_HANDSHAKE_TIMEOUT_USEC (5 * USEC_PER_SEC)
 /* How long a leaving peer's program waits for its LEAVE frames to go out (after NOTICE_STOPPED). */
@@ -88,7 +95,9 @@
 	C(certs_received, "certificates received and verified (CERT)")                            \
 	C(certs_refused, "certificates received that did not verify")                              \
 	C(cert_requests_sent, "certificates asked for (CERT_REQ)")                                  \
-	C(cert_waits_expired, "messages dropped after waiting for their origin's certificate")
+	C(cert_waits_expired, "messages dropped after waiting for their origin's certificate")    \
+	C(connections_refused, "inbound connections refused: too many waiting for HELLO")         \
+	C(grafts_refused, "GRAFT requests not answered: asked again, or over the rate limit")
 
 #define PEER_STAT_FIELD(name, help) uint64_t name;
 #define PEER_STAT_NONE(name, help)
@@ -128,6 +137,9 @@ struct neighbour {
 	struct buf graft; /* ids to ask it for at the end of this GRAFT timer run */
 	struct addr_set certs_sent; /* IPs (port 0) whose certificate it has from us, or has */
 	uint32_t cert_answers;      /* CERT_REQs answered since the last tick */
+	/* GRAFT answers on this link (tree.c): ids answered (by fingerprint), and a byte budget. */
+	uint64_t *grafted;
+	uint64_t graft_tokens, graft_refill_at;
 	struct neighbour *prev, *next;
 };
 
@@ -202,6 +214,8 @@ struct peer_node {
 	uint64_t stale_logged_at, stale_logged; /* the last "stale" warning: when, stale_dropped then */
 	uint64_t stale_reach; /* at the last stale drop, how far back the seen cache reached */
 	struct ratelimit claims_log; /* lines about refused claims */
+	struct ratelimit accept_log; /* connections refused at PEER_MAX_PENDING */
+	struct ratelimit remote_log; /* other lines a remote can cause (peer_log_limited) */
 
 	/* origin authentication (authn.c) */
 	bool signing;   /* this peer signs its broadcasts (TLS and peer.sign_messages) */
@@ -244,7 +258,10 @@ void peer_node_free(struct peer_node *n);
  * the environment closes lk and reports it closed with error EBADMSG.
  * closed: lk is gone (reason, errno or 0); the core frees lk.
  */
-struct link *peer_node_accept(struct peer_node *n, void *io, const char *desc, struct instant t);
+struct link *peer_node_accept(struct peer_node *n, void *io, const struct node_addr *remote,
+			      struct instant t);
+/* Whether a is an IP address of one of the peer's seeds (any port). */
+bool peer_node_is_seed_host(const struct peer_node *n, const struct node_addr *a);
 void peer_node_connected(struct peer_node *n, struct link *lk, struct instant t);
 int peer_node_frame(struct peer_node *n, struct link *lk, const uint8_t *frame, size_t len,
 		    bool last_in_read, struct instant t, const char **reason);

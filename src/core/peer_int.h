@@ -7,6 +7,9 @@
 
 #define peer_log(n, prio, ...) env_logf(&(n)->env, prio, NULL, __VA_ARGS__)
 #define peer_event(n, prio, fields, ...) env_logf(&(n)->env, prio, fields, __VA_ARGS__)
+/* A line a remote can cause (ratelimit.h). */
+#define peer_log_limited(n, prio, ...)                                                             \
+	env_logf_limited(&(n)->env, &(n)->remote_log, (n)->now, prio, NULL, __VA_ARGS__)
 #define peer_debug(n, ...)                                                                         \
 	do {                                                                                       \
 		if (env_log_enabled(&(n)->env, LOG_DEBUG))                                         \
@@ -67,7 +70,8 @@ void seeds_closed(struct peer_node *n, struct seed_session *s, const char *reaso
 /* overlay.c: neighbours, handshake, liveness, dead detection, degree upkeep. */
 void overlay_start(struct peer_node *n);
 void overlay_free(struct peer_node *n);
-struct link *overlay_accept(struct peer_node *n, void *io, const char *desc, uint64_t now);
+struct link *overlay_accept(struct peer_node *n, void *io, const struct node_addr *remote,
+			    uint64_t now);
 void overlay_connected(struct peer_node *n, struct link *lk);
 int overlay_frame(struct peer_node *n, struct link *lk, const uint8_t *frame, size_t len,
 		  const struct wire_msg *m, bool last_in_read, struct instant t, const char **reason);
@@ -138,6 +142,8 @@ void tree_received(struct peer_node *n, const uint8_t id[WIRE_ID_LEN], uint64_t 
 void tree_tick(struct peer_node *n, uint64_t now);
 /* nb's link is going away (while nb->state still says whether it was up). */
 void tree_link_lost(struct peer_node *n, const struct neighbour *nb, uint64_t now);
+/* nb has a new link: what it was sent on the last one counts no more. */
+void tree_link_up(struct peer_node *n, struct neighbour *nb, uint64_t now);
 /* A duplicate came from nb; first_from: the serial of the neighbour of the first copy, or 0. */
 void tree_duplicate(struct peer_node *n, struct neighbour *nb, const uint8_t id[WIRE_ID_LEN],
 		    uint32_t first_from);

@@ -26,6 +26,8 @@ registry_init(struct registry *r, size_t max, uint64_t k0, uint64_t k1)
 	memset(r, 0, sizeof(*r));
 	r->max = max;
 	addr_index_init(&r->index, k0, k1);
+	/* A key of its own, derived: the two indexes' collisions are unrelated. */
+	host_counts_init(&r->hosts, k0 ^ 0x686f737473ULL, k1 + 0x9e3779b97f4a7c15ULL);
 }
 
 void
@@ -33,6 +35,7 @@ registry_free(struct registry *r)
 {
 	free(r->v);
 	addr_index_free(&r->index);
+	host_counts_free(&r->hosts);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -63,9 +66,11 @@ take_slot(struct registry *r)
 }
 
 enum registry_result
-registry_register(struct registry *r, const struct node_addr *addr, uint64_t now, uint64_t lease)
+registry_register(struct registry *r, const struct node_addr *addr, const struct node_addr *from,
+		  uint64_t now, uint64_t lease)
 {
 	struct registry_entry *e = registry_find(r, addr);
+	struct node_addr host = *from;
 	uint32_t slot;
 
 	if (e) {
@@ -74,16 +79,27 @@ registry_register(struct registry *r, const struct node_addr *addr, uint64_t now
 	}
 	if (r->n >= r->max)
 		return REGISTRY_FULL;
+	if (r->max_per_host && host_counts_get(&r->hosts, from) >= r->max_per_host)
+		return REGISTRY_HOST_FULL;
+	host.port = 0;
+	host_counts_add(&r->hosts, &host);
 	slot = take_slot(r);
-	r->v[slot] = (struct registry_entry){*addr, now, now + lease, r->last, 0, true};
+	r->v[slot] = (struct registry_entry){*addr, host, now, now + lease, r->last, 0, true};
 	if (r->last)
 		r->v[r->last - 1].next = slot + 1;
 	else
 		r->first = slot + 1;
 	r->last = slot + 1;
 	r->n++;
+	r->version++;
 	addr_index_insert(&r->index, addr, slot, entry_key, r);
 	return REGISTRY_NEW;
+}
+
+uint32_t
+registry_host_count(const struct registry *r, const struct node_addr *a)
+{
+	return host_counts_get(&r->hosts, a);
 }
 
 /*
@@ -126,6 +142,8 @@ remove_slot(struct registry *r, uint32_t slot)
 	struct registry_entry *e = &r->v[slot];
 
 	addr_index_remove(&r->index, &e->addr, entry_key, r);
+	host_counts_sub(&r->hosts, &e->host);
+	r->version++;
 	if (e->prev)
 		r->v[e->prev - 1].next = e->next;
 	else

@@ -8,11 +8,13 @@
 #include <stdint.h>
 
 #include "addrindex.h"
+#include "hostcount.h"
 #include "ring.h"
 #include "util.h"
 
 struct registry_entry {
 	struct node_addr addr;
+	struct node_addr host;  /* the IP address it was registered from (port 0) */
 	uint64_t registered_at; /* usec, monotonic */
 	uint64_t expires_at;    /* lease end */
 	uint32_t prev, next;    /* registration order (slot + 1; 0: none); next also chains free slots */
@@ -28,24 +30,34 @@ struct registry_entry {
 struct registry {
 	struct registry_entry *v;
 	size_t n, cap;
-	size_t max; /* registrations accepted at most */
+	size_t max;          /* registrations accepted at most */
+	size_t max_per_host; /* of them from one IP address (0: no limit) */
+	uint64_t version;    /* changes whenever the set of addresses does */
 	uint32_t first, last, free_slots;
 	uint32_t slots; /* slots handed out so far: v[0..slots) */
 	struct addr_index index;
+	struct host_counts hosts; /* registrations per registering IP address */
 };
 
 enum registry_result {
 	REGISTRY_NEW,
 	REGISTRY_REFRESHED,
 	REGISTRY_FULL,
+	REGISTRY_HOST_FULL, /* max_per_host registrations from that host already */
 };
 
 /* k0, k1: the hash key (random in the daemon). */
 void registry_init(struct registry *r, size_t max, uint64_t k0, uint64_t k1);
 void registry_free(struct registry *r);
-/* Registers addr or refreshes its lease until now + lease. */
+/*
+ * Registers addr, from the host (IP address) `from`, or refreshes its lease
+ * until now + lease. A registration counts against the host it first came
+ * from until it is removed.
+ */
 enum registry_result registry_register(struct registry *r, const struct node_addr *addr,
-				       uint64_t now, uint64_t lease);
+				       const struct node_addr *from, uint64_t now, uint64_t lease);
+/* Registrations made from the IP address of a. */
+uint32_t registry_host_count(const struct registry *r, const struct node_addr *a);
 struct registry_entry *registry_find(struct registry *r, const struct node_addr *addr);
 /* Returns true when addr was registered. */
 bool registry_remove(struct registry *r, const struct node_addr *addr);

@@ -10,6 +10,9 @@
 #include "wire.h"
 
 #define seed_log(s, prio, ...) env_logf(&(s)->env, prio, NULL, __VA_ARGS__)
+/* A line a remote can cause (ratelimit.h). */
+#define seed_log_limited(s, prio, ...)                                                             \
+	env_logf_limited(&(s)->env, &(s)->remote_log, (s)->now, prio, NULL, __VA_ARGS__)
 #define seed_debug(s, ...)                                                                         \
 	do {                                                                                       \
 		if (env_log_enabled(&(s)->env, LOG_DEBUG))                                         \
@@ -57,11 +60,19 @@ send_buf(struct seed_node *s, struct link *lk, struct buf *b)
 	return r;
 }
 
+/* A client link leaves the seed's books (it is freed by the caller). */
+static void
+client_gone(struct seed_node *s, struct link *lk)
+{
+	DLIST_REMOVE(&s->clients, lk, &s->n_clients);
+	host_counts_sub(&s->client_hosts, &lk->remote);
+}
+
 static void
 close_link(struct seed_node *s, struct link *lk, const char *reason, bool after_flush)
 {
 	if (lk->kind == LINK_SEED)
-		DLIST_REMOVE(&s->clients, lk, &s->n_clients);
+		client_gone(s, lk);
 	s->env.ops->close(s->env.ctx, lk, reason, 0, after_flush);
 	free(lk);
 }
@@ -83,27 +94,56 @@ log_removed(struct seed_node *s, const struct node_addr *a, const char *why)
 	struct log_fields f = {.event = "removed", .remote = node_addr_str(a, as),
 			       .sd_id = GOSSIP_SD_ID_PEER_REMOVED};
 
-	env_logf(&s->env, LOG_INFO, &f, "Removed peer %s (%s). Current peers: %s", as, why, cur);
+	env_logf_limited(&s->env, &s->events_log, s->now, LOG_INFO, &f,
+			 "Removed peer %s (%s). Current peers: %s", as, why, cur);
 	free(cur);
 	notice(s);
 }
 
-/* The registry, or a random sample of seed.peer_list_size of it (a peer's view of a large network). */
-static void
-send_peer_list(struct seed_node *s, struct link *lk)
+/*
+ * The PEER_LIST to send now: the registry, or a random sample of
+ * seed.peer_list_size of it (a peer's view of a large network). Encoded
+ * once per change of the registry (a sample at most once per
+ * SEED_LIST_RESAMPLE_USEC), so a flood of requests costs a reference each.
+ */
+static struct blob *
+peer_list(struct seed_node *s)
 {
-	size_t max = s->cfg.seed.peer_list_size && s->cfg.seed.peer_list_size < s->registry.n
-			     ? s->cfg.seed.peer_list_size
-			     : s->registry.n;
+	bool sampled = s->cfg.seed.peer_list_size && s->cfg.seed.peer_list_size < s->registry.n;
+	size_t max = sampled ? s->cfg.seed.peer_list_size : s->registry.n;
+	struct node_addr *list;
 	struct buf b = {0};
-	struct node_addr *list = xcalloc(max ? max : 1, sizeof(*list));
-	size_t n = registry_sample(&s->registry, &s->rng, list, max);
+	size_t n;
 
+	if (s->list && s->list_version == s->registry.version &&
+	    (!sampled || s->now - s->list_at < SEED_LIST_RESAMPLE_USEC))
+		return s->list;
+	list = xcalloc(max ? max : 1, sizeof(*list));
+	n = registry_sample(&s->registry, &s->rng, list, max);
 	wire_encode_peer_list(&b, list, (uint32_t)n);
 	free(list);
-	if (send_buf(s, lk, &b) < 0)
-		seed_log(s, LOG_WARNING, "cannot queue peer list to %s: send queue full", lk->desc);
+	blob_unref(s->list);
+	s->list = blob_from_buf(&b);
 	buf_free(&b);
+	s->list_version = s->registry.version;
+	s->list_at = s->now;
+	s->stats.peer_lists_encoded++;
+	return s->list;
+}
+
+/* Returns false when lk was closed: it does not read what it asked for. */
+static bool
+send_peer_list(struct seed_node *s, struct link *lk)
+{
+	if (s->env.ops->send(s->env.ctx, lk, peer_list(s)) == 0) {
+		s->stats.peer_lists_sent++;
+		return true;
+	}
+	s->stats.slow_closed++;
+	seed_log_limited(s, LOG_WARNING, "closing connection from %s: it does not read its answers "
+			 "(its send queue of %zu bytes is full)", lk->desc, lk->queue_limit);
+	close_link(s, lk, "client does not read", false);
+	return false;
 }
 
 static void
@@ -124,19 +164,14 @@ refuse(struct seed_node *s, struct link *lk, uint16_t code, const char *text)
 static bool
 claim_ok(struct seed_node *s, const struct link *lk, const struct node_addr *a, const char *what)
 {
-	char as[NODE_ADDR_STRLEN], more[64] = "";
-	uint64_t suppressed;
+	char as[NODE_ADDR_STRLEN];
 
 	if (!lk->identity || identity_allows(lk->identity, a))
 		return true;
-	s->claims_refused++;
-	if (!ratelimit_pass(&s->claims_log, s->now, &suppressed))
-		return false;
-	if (suppressed)
-		snprintf(more, sizeof(more), " (%llu similar lines suppressed)",
-			 (unsigned long long)suppressed);
-	seed_log(s, LOG_WARNING, "refusing %s from %s: it claims %s, which its certificate (%s) does "
-		 "not list%s", what, lk->desc, node_addr_str(a, as), lk->identity->name, more);
+	s->stats.claims_refused++;
+	env_logf_limited(&s->env, &s->claims_log, s->now, LOG_WARNING, NULL,
+			 "refusing %s from %s: it claims %s, which its certificate (%s) does not list",
+			 what, lk->desc, node_addr_str(a, as), lk->identity->name);
 	return false;
 }
 
@@ -152,17 +187,18 @@ handle_register(struct seed_node *s, struct link *lk, const struct node_addr *a)
 		return false;
 	}
 	if (node_addr_is_unspecified(a)) {
-		seed_log(s, LOG_WARNING, "refusing registration of unspecified address %s from %s", as,
-			 lk->desc);
+		seed_log_limited(s, LOG_WARNING, "refusing registration of unspecified address %s "
+				 "from %s", as, lk->desc);
 		refuse(s, lk, WIRE_ERR_REFUSED, "cannot register an unspecified address");
 		return false;
 	}
-	switch (registry_register(&s->registry, a, s->now, s->cfg.seed.lease_time_usec)) {
+	switch (registry_register(&s->registry, a, &lk->remote, s->now, s->cfg.seed.lease_time_usec)) {
 	case REGISTRY_NEW: {
 		char *cur = current_peers(s);
 		struct log_fields f = {.event = "registered", .remote = as,
 				       .sd_id = GOSSIP_SD_ID_PEER_REGISTERED};
-		env_logf(&s->env, LOG_INFO, &f, "New peer registered: %s. Current peers: %s", as, cur);
+		env_logf_limited(&s->env, &s->events_log, s->now, LOG_INFO, &f,
+				 "New peer registered: %s. Current peers: %s", as, cur);
 		free(cur);
 		notice(s);
 		break;
@@ -171,13 +207,19 @@ handle_register(struct seed_node *s, struct link *lk, const struct node_addr *a)
 		seed_debug(s, "lease of %s refreshed", as);
 		break;
 	case REGISTRY_FULL:
-		seed_log(s, LOG_WARNING, "refusing registration of %s: registry full (seed.max_peers = %u)",
-			 as, s->cfg.seed.max_peers);
+		seed_log_limited(s, LOG_WARNING, "refusing registration of %s: registry full "
+				 "(seed.max_peers = %u)", as, s->cfg.seed.max_peers);
 		refuse(s, lk, WIRE_ERR_FULL, "seed registry full");
 		return false;
+	case REGISTRY_HOST_FULL:
+		s->stats.registrations_refused_host++;
+		seed_log_limited(s, LOG_WARNING, "refusing registration of %s from %s: %u registrations "
+				 "from that host already (seed.max_peers_per_host)", as, lk->desc,
+				 s->cfg.seed.max_peers_per_host);
+		refuse(s, lk, WIRE_ERR_FULL, "too many registrations from this host");
+		return false;
 	}
-	send_peer_list(s, lk);
-	return true;
+	return send_peer_list(s, lk);
 }
 
 static struct seed_probe *
@@ -207,7 +249,8 @@ probe_finish(struct seed_node *s, struct seed_probe *p, enum probe_verdict verdi
 			log_removed(s, &p->target, why_full);
 		}
 	} else if (verdict == PROBE_ALIVE) {
-		seed_log(s, LOG_INFO, "Dead-node report about %s from %s rejected: %s", ts, rs, why);
+		env_logf_limited(&s->env, &s->events_log, s->now, LOG_INFO, NULL,
+				 "Dead-node report about %s from %s rejected: %s", ts, rs, why);
 	}
 	DLIST_REMOVE(&s->probes, p, &s->n_probes);
 	if (p->link) {
@@ -234,7 +277,8 @@ probe_start(struct seed_node *s, const struct report *rep)
 	DLIST_PUSH(&s->probes, p, &s->n_probes);
 	p->link = xcalloc(1, sizeof(*p->link));
 	*p->link = (struct link){.kind = LINK_PROBE, .owner = p, .outbound = true,
-				 .opened_at = s->now, .queue_limit = SEED_PROBE_QUEUE_LIMIT};
+				 .opened_at = s->now, .queue_limit = SEED_PROBE_QUEUE_LIMIT,
+				 .max_frame = SEED_MAX_CLIENT_FRAME, .remote = p->target};
 	snprintf(p->link->desc, sizeof(p->link->desc), "%s", node_addr_str(&p->target, desc));
 	r = s->env.ops->connect(s->env.ctx, p->link, &p->target);
 	if (r < 0) {
@@ -274,11 +318,12 @@ handle_dead_report(struct seed_node *s, struct link *lk, const struct wire_msg *
 		return;
 	node_addr_ip_str(&m->dead.reporter, rip);
 	/* The prototype's report text: Dead Node:<ip>:<port>:<timestamp>:<reporter ip> */
-	env_logf(&s->env, LOG_INFO, &f, "Dead Node:%s:%llu:%s (reported by %s from %s)", ds,
-		 (unsigned long long)m->dead.timestamp, rip, node_addr_str(&m->dead.reporter, rs),
-		 lk->desc);
+	env_logf_limited(&s->env, &s->events_log, s->now, LOG_INFO, &f,
+			 "Dead Node:%s:%llu:%s (reported by %s from %s)", ds,
+			 (unsigned long long)m->dead.timestamp, rip,
+			 node_addr_str(&m->dead.reporter, rs), lk->desc);
 	if (!registry_find(&s->registry, &m->dead.dead)) {
-		seed_log(s, LOG_INFO, "%s is not registered here; nothing to remove", ds);
+		seed_log_limited(s, LOG_INFO, "%s is not registered here; nothing to remove", ds);
 		return;
 	}
 	if (!s->cfg.seed.confirm_dead) {
@@ -297,9 +342,9 @@ handle_dead_report(struct seed_node *s, struct link *lk, const struct wire_msg *
 		seed_debug(s, "%s waits for a probe: %zu reports waiting", ds, s->waiting.r.n);
 		break;
 	case -ENOSPC:
-		seed_log(s, LOG_WARNING,
-			 "not probing %s: %d probes running and %d reports waiting; its lease will "
-			 "decide", ds, SEED_MAX_PROBES, SEED_MAX_WAITING);
+		seed_log_limited(s, LOG_WARNING,
+				 "not probing %s: %d probes running and %d reports waiting; its lease "
+				 "will decide", ds, SEED_MAX_PROBES, SEED_MAX_WAITING);
 		break;
 	default:
 		break; /* about to be checked */
@@ -314,7 +359,8 @@ handle_leave(struct seed_node *s, const struct node_addr *a)
 
 	if (registry_remove(&s->registry, a)) {
 		char *cur = current_peers(s);
-		env_logf(&s->env, LOG_INFO, &f, "Peer left: %s. Current peers: %s", as, cur);
+		env_logf_limited(&s->env, &s->events_log, s->now, LOG_INFO, &f,
+				 "Peer left: %s. Current peers: %s", as, cur);
 		free(cur);
 		notice(s);
 	}
@@ -335,7 +381,7 @@ client_frame(struct seed_node *s, struct link *lk, const struct wire_msg *m, con
 		handle_register(s, lk, &m->addr);
 		break;
 	case WIRE_PEER_LIST_REQ:
-		send_peer_list(s, lk);
+		(void)send_peer_list(s, lk);
 		break;
 	case WIRE_DEAD_REPORT:
 		handle_dead_report(s, lk, m);
@@ -349,8 +395,8 @@ client_frame(struct seed_node *s, struct link *lk, const struct wire_msg *m, con
 		(void)send_buf(s, lk, &b);
 		break;
 	case WIRE_ERROR:
-		seed_log(s, LOG_INFO, "%s reported an error (code %u): %s", lk->desc, m->error.code,
-			 m->error.text);
+		seed_log_limited(s, LOG_INFO, "%s reported an error (code %u): %s", lk->desc,
+				 m->error.code, m->error.text);
 		break;
 	default:
 		*reason = "unexpected frame type for a seed";
@@ -379,29 +425,36 @@ probe_connected(struct seed_node *s, struct seed_probe *p)
 }
 
 struct link *
-seed_node_accept(struct seed_node *s, void *io, const char *desc, struct instant t)
+seed_node_accept(struct seed_node *s, void *io, const struct node_addr *remote, struct instant t)
 {
+	uint32_t per_host = s->cfg.seed.max_connections_per_host;
+	char desc[NODE_ADDR_STRLEN];
 	struct link *lk;
 
 	s->now = t.mono;
+	node_addr_str(remote, desc);
 	if (s->n_clients >= s->cfg.seed.max_connections) {
-		s->refused_connections++;
-		/* At most one line a second under a connection flood. */
-		if (t.mono - s->last_refusal_log >= USEC_PER_SEC) {
-			seed_log(s, LOG_WARNING,
+		s->stats.connections_refused++;
+		env_logf_limited(&s->env, &s->accept_log, t.mono, LOG_WARNING, NULL,
 				 "refusing connection from %s: seed.max_connections (%u) reached "
-				 "(%llu refused so far)",
-				 desc, s->cfg.seed.max_connections,
-				 (unsigned long long)s->refused_connections);
-			s->last_refusal_log = t.mono;
-		}
+				 "(%llu refused so far)", desc, s->cfg.seed.max_connections,
+				 (unsigned long long)s->stats.connections_refused);
+		return NULL;
+	}
+	if (per_host && host_counts_get(&s->client_hosts, remote) >= per_host) {
+		s->stats.connections_refused_host++;
+		env_logf_limited(&s->env, &s->accept_log, t.mono, LOG_WARNING, NULL,
+				 "refusing connection from %s: %u connections from that host already "
+				 "(seed.max_connections_per_host)", desc, per_host);
 		return NULL;
 	}
 	lk = xcalloc(1, sizeof(*lk));
-	*lk = (struct link){.kind = LINK_SEED, .io = io, .opened_at = t.mono,
-			    .queue_limit = SEED_CLIENT_QUEUE_LIMIT};
+	*lk = (struct link){.kind = LINK_SEED, .io = io, .opened_at = t.mono, .last_heard = t.mono,
+			    .queue_limit = SEED_CLIENT_QUEUE_LIMIT,
+			    .max_frame = SEED_MAX_CLIENT_FRAME, .remote = *remote};
 	snprintf(lk->desc, sizeof(lk->desc), "%s", desc);
 	DLIST_PUSH(&s->clients, lk, &s->n_clients);
+	host_counts_add(&s->client_hosts, remote);
 	return lk;
 }
 
@@ -429,6 +482,7 @@ seed_node_frame(struct seed_node *s, struct link *lk, const uint8_t *frame, size
 		if (m.type == WIRE_PONG && m.nonce == p->nonce)
 			probe_finish(s, p, PROBE_ALIVE, "it answered the seed's probe");
 	} else {
+		lk->last_heard = t.mono;
 		r = client_frame(s, lk, &m, reason);
 	}
 	sync_wake(s);
@@ -452,16 +506,38 @@ seed_node_closed(struct seed_node *s, struct link *lk, const char *reason, int e
 		return;
 	}
 	if (error == EBADMSG)
-		seed_log(s, LOG_WARNING, "closing connection from %s: malformed frame: %s", lk->desc,
-			 reason);
+		seed_log_limited(s, LOG_WARNING, "closing connection from %s: malformed frame: %s",
+				 lk->desc, reason);
 	else if (error)
-		seed_log(s, LOG_INFO, "connection from %s: %s: %s", lk->desc, reason, strerror(error));
+		seed_log_limited(s, LOG_INFO, "connection from %s: %s: %s", lk->desc, reason,
+				 strerror(error));
 	else
 		seed_debug(s, "connection from %s closed: %s", lk->desc, reason);
-	DLIST_REMOVE(&s->clients, lk, &s->n_clients);
+	client_gone(s, lk);
 	free(lk);
 	notice(s);
 	sync_wake(s);
+}
+
+/*
+ * A client silent for a whole lease is closed: a registered peer refreshes
+ * three times a lease, and anyone else has had its answer. An idle
+ * connection holds no input memory, but it holds a slot.
+ */
+static void
+close_idle_clients(struct seed_node *s)
+{
+	uint64_t idle = s->cfg.seed.lease_time_usec;
+
+	for (struct link *lk = s->clients, *next; lk; lk = next) {
+		next = lk->next;
+		if (s->now - lk->last_heard < idle)
+			continue;
+		s->stats.idle_closed++;
+		seed_log_limited(s, LOG_INFO, "closing connection from %s: nothing received for %.1f s "
+				 "(seed.lease_time)", lk->desc, (double)idle / 1e6);
+		close_link(s, lk, "idle", false);
+	}
 }
 
 static void
@@ -474,6 +550,7 @@ sweep(struct seed_node *s)
 		 (double)s->cfg.seed.lease_time_usec / 1e6);
 	while (registry_pop_expired(&s->registry, s->now, &a))
 		log_removed(s, &a, why);
+	close_idle_clients(s);
 	s->sweep_at = s->now + SEED_SWEEP_USEC;
 }
 
@@ -504,7 +581,12 @@ seed_node_init(struct seed_node *s, const struct gossip_config *cfg, const struc
 	rng_seed(&s->rng, seed);
 	s->incarnation = rng_next(&s->rng);
 	registry_init(&s->registry, s->cfg.seed.max_peers, rng_next(&s->rng), rng_next(&s->rng));
+	s->registry.max_per_host = s->cfg.seed.max_peers_per_host;
+	host_counts_init(&s->client_hosts, rng_next(&s->rng), rng_next(&s->rng));
 	report_queue_init(&s->waiting, SEED_MAX_WAITING);
+	s->events_log.burst = SEED_EVENT_LOG_BURST;
+	s->remote_log.burst = RATELIMIT_REMOTE_BURST;
+	s->accept_log.burst = RATELIMIT_REMOTE_BURST;
 }
 
 void
@@ -522,6 +604,7 @@ seed_node_reconfigure(struct seed_node *s, const struct gossip_config *cfg)
 	conf_free(&s->cfg);
 	conf_copy(&s->cfg, cfg);
 	s->registry.max = s->cfg.seed.max_peers;
+	s->registry.max_per_host = s->cfg.seed.max_peers_per_host;
 	notice(s);
 }
 
@@ -536,5 +619,8 @@ seed_node_free(struct seed_node *s)
 	s->sweep_at = 0;
 	sync_wake(s);
 	registry_free(&s->registry);
+	host_counts_free(&s->client_hosts);
+	blob_unref(s->list);
+	s->list = NULL;
 	conf_free(&s->cfg);
 }

@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "env.h"
+#include "hostcount.h"
 #include "ratelimit.h"
 #include "registry.h"
 #include "util.h"
@@ -20,6 +21,28 @@
 #define SEED_SWEEP_USEC (USEC_PER_SEC / 4)
 /* How many addresses the "Current peers" part of a log line shows. */
 #define SEED_LOG_PEERS_SHOWN 32
+/*
+ * The largest frame a client or a probed peer may send a seed: what it has
+ * to say (REGISTER, DEAD_REPORT, an ERROR's text) is small, and a partial
+ * frame it leaves is all the input memory it can hold.
+ */
+#define SEED_MAX_CLIENT_FRAME 4096
+/* A sampled peer list (seed.peer_list_size) is drawn again at most this often. */
+#define SEED_LIST_RESAMPLE_USEC USEC_PER_SEC
+/* Registration, removal and dead-report lines per RATELIMIT_WINDOW_USEC, at most. */
+#define SEED_EVENT_LOG_BURST 1000
+
+/* What a seed counts (for tests and the status line); never reset. */
+struct seed_stats {
+	uint64_t connections_refused;      /* seed.max_connections reached */
+	uint64_t connections_refused_host; /* seed.max_connections_per_host reached */
+	uint64_t registrations_refused_host; /* seed.max_peers_per_host reached */
+	uint64_t claims_refused; /* frames claiming an address the sender's certificate does not list */
+	uint64_t idle_closed;    /* clients silent for a whole lease */
+	uint64_t slow_closed;    /* clients that did not read their answers */
+	uint64_t peer_lists_sent;
+	uint64_t peer_lists_encoded; /* the rest were the cached encoding */
+};
 
 /* A dead-node report being checked: the seed connects to the target and pings it. */
 struct seed_probe {
@@ -49,11 +72,18 @@ struct seed_node {
 	struct report_queue waiting; /* reports beyond SEED_MAX_PROBES, up to SEED_MAX_WAITING */
 	bool starting_probes;
 
+	struct host_counts client_hosts; /* clients per source IP address */
+	/* The last PEER_LIST encoded, for registry.version (and, sampled, until list_at + resample). */
+	struct blob *list;
+	uint64_t list_version, list_at;
+
 	uint64_t sweep_at;
 	uint64_t woken; /* the wake-up the environment was last asked for */
-	uint64_t refused_connections;
-	uint64_t last_refusal_log;
-	uint64_t claims_refused; /* frames claiming an address the sender's certificate does not list */
+	struct seed_stats stats;
+	/* Lines a remote can cause, each kind limited (ratelimit.h). */
+	struct ratelimit events_log; /* registrations, removals, dead reports: the prototype's lines */
+	struct ratelimit remote_log; /* refusals, malformed frames, errors reported by clients */
+	struct ratelimit accept_log; /* connections refused at a limit */
 	struct ratelimit claims_log;
 };
 
@@ -64,8 +94,12 @@ void seed_node_start(struct seed_node *s, struct instant t);
 /* Ends every probe and connection through the environment and frees everything. */
 void seed_node_free(struct seed_node *s);
 
-/* Connection inputs, as for the peer (peer.h). accept returns NULL to refuse. */
-struct link *seed_node_accept(struct seed_node *s, void *io, const char *desc, struct instant t);
+/*
+ * Connection inputs, as for the peer (peer.h). accept returns NULL to
+ * refuse; remote is where the connection comes from.
+ */
+struct link *seed_node_accept(struct seed_node *s, void *io, const struct node_addr *remote,
+			      struct instant t);
 void seed_node_connected(struct seed_node *s, struct link *lk, struct instant t);
 int seed_node_frame(struct seed_node *s, struct link *lk, const uint8_t *frame, size_t len,
 		    struct instant t, const char **reason);

@@ -52,6 +52,8 @@
 #define TREE_PREFETCH 8
 /* While other messages keep arriving, a missing one is waited for up to this many GRAFT waits. */
 #define TREE_GRAFT_PATIENCE 4
+/* GRAFT answers remembered per link, so that none is sent twice (answered_before()). */
+#define TREE_GRAFT_ANSWERED 256
 /*
  * The GRAFT timer is an idle wake-up (WAKE_IDLE): it runs after all pending
  * input, so a peer that was starved of CPU reads the copies that reached it
@@ -488,6 +490,66 @@ tree_tick(struct peer_node *n, uint64_t now)
 	}
 }
 
+void
+tree_link_up(struct peer_node *n, struct neighbour *nb, uint64_t now)
+{
+	if (nb->grafted)
+		memset(nb->grafted, 0, TREE_GRAFT_ANSWERED * sizeof(*nb->grafted));
+	nb->graft_tokens = n->cfg.peer.send_queue_limit;
+	nb->graft_refill_at = now;
+}
+
+/*
+ * Whether id was answered on nb's link already, by a table of the last ids
+ * answered (a fingerprint per slot; a newer id takes an older one's slot).
+ * Over TCP an answer is not lost: asking for it again is not repair but a
+ * request for copies, which a GRAFT of many ids, repeated, makes a flood.
+ */
+static bool
+answered_before(struct neighbour *nb, const uint8_t *id)
+{
+	uint64_t fp;
+	size_t slot;
+
+	memcpy(&fp, id, sizeof(fp)); /* ids are SHA-256: any 8 bytes are as good as a hash */
+	fp |= 1;                     /* 0 marks an empty slot */
+	slot = (size_t)(fp >> 1) % TREE_GRAFT_ANSWERED;
+	if (!nb->grafted)
+		nb->grafted = xcalloc(TREE_GRAFT_ANSWERED, sizeof(*nb->grafted));
+	return nb->grafted[slot] == fp;
+}
+
+static void
+mark_answered(struct neighbour *nb, const uint8_t *id)
+{
+	uint64_t fp;
+
+	memcpy(&fp, id, sizeof(fp));
+	fp |= 1;
+	nb->grafted[(size_t)(fp >> 1) % TREE_GRAFT_ANSWERED] = fp;
+}
+
+/*
+ * GRAFT answers to one neighbour spend a byte budget of send_queue_limit,
+ * refilled at send_queue_limit a second: repair after a lag goes at that
+ * pace; a neighbour that asks for more is answered later (it asks again).
+ */
+static bool
+graft_budget(struct peer_node *n, struct neighbour *nb, size_t len)
+{
+	uint64_t cap = n->cfg.peer.send_queue_limit, elapsed = n->now - nb->graft_refill_at;
+
+	if (elapsed) {
+		uint64_t add = elapsed >= USEC_PER_SEC ? cap : cap * elapsed / USEC_PER_SEC;
+		nb->graft_tokens = nb->graft_tokens + add > cap ? cap : nb->graft_tokens + add;
+		nb->graft_refill_at = n->now;
+	}
+	if (nb->graft_tokens < len)
+		return false;
+	nb->graft_tokens -= len;
+	return true;
+}
+
 /* GRAFT from nb: the messages it asks for that we still keep, and the link eager again. */
 static void
 answer_graft(struct peer_node *n, struct neighbour *nb, const struct wire_msg *m)
@@ -496,10 +558,15 @@ answer_graft(struct peer_node *n, struct neighbour *nb, const struct wire_msg *m
 
 	nb->lazy = false;
 	for (uint16_t i = 0; i < m->ids.count && nb->link; i++) {
-		struct blob *frame = seen_cache_frame(&n->seen, m->ids.ids + i * WIRE_ID_LEN);
+		const uint8_t *id = m->ids.ids + i * WIRE_ID_LEN;
+		struct blob *frame = seen_cache_frame(&n->seen, id);
 		if (!frame) {
 			/* Never had it, or released it (peer.resend_cache_size). */
 			n->stats.grafts_unanswerable++;
+			continue;
+		}
+		if (answered_before(nb, id)) {
+			n->stats.grafts_refused++;
 			continue;
 		}
 		if (!payload_fits(n, nb, frame->len)) {
@@ -507,10 +574,15 @@ answer_graft(struct peer_node *n, struct neighbour *nb, const struct wire_msg *m
 			n->stats.pushes_deferred++;
 			continue;
 		}
+		if (!graft_budget(n, nb, frame->len)) {
+			n->stats.grafts_refused++;
+			continue;
+		}
 		wire_gossip_origin(frame->data, &origin);
 		authn_before_push(n, nb, &origin);
 		if (neighbour_send(n, nb, frame) < 0)
 			continue;
+		mark_answered(nb, id);
 		n->stats.grafts_answered++;
 		n->stats.gossip_frames_sent++;
 		n->stats.gossip_bytes_sent += frame->len;

@@ -256,6 +256,16 @@ node_addr_is_unspecified(const struct node_addr *a)
 	return memcmp(a->addr, zero, family_len(a->family)) == 0;
 }
 
+bool
+node_addr_is_loopback(const struct node_addr *a)
+{
+	static const uint8_t one6[16] = {[15] = 1};
+
+	if (a->family == AF_INET)
+		return a->addr[0] == 127;
+	return memcmp(a->addr, one6, 16) == 0;
+}
+
 socklen_t
 node_addr_to_sockaddr(const struct node_addr *a, struct sockaddr_storage *ss)
 {

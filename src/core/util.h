@@ -49,6 +49,8 @@ int node_addr_cmp(const struct node_addr *a, const struct node_addr *b);
 socklen_t node_addr_to_sockaddr(const struct node_addr *a, struct sockaddr_storage *ss);
 int node_addr_from_sockaddr(const struct sockaddr *sa, struct node_addr *ret);
 bool node_addr_is_unspecified(const struct node_addr *a);
+/* 127.0.0.0/8 or ::1. */
+bool node_addr_is_loopback(const struct node_addr *a);
 
 /* Lowercase hex of n bytes into buf (2n+1). */
 const char *hex_encode(const uint8_t *p, size_t n, char *buf);

@@ -650,22 +650,50 @@ buf_puts(struct buf *b, const char *sep, const char *s)
 	buf_append(b, s, strlen(s));
 }
 
-/* The runtime directories, each once. */
+/*
+ * The runtime directories, each once, but for those someone else controls
+ * (paths_check_dir()): a socket there may be anyone's. Each of those is named
+ * on stderr.
+ */
 static size_t
 runtime_dirs(char *dirs[PATHS_MAX_DIRS + 1])
 {
 	size_t n = paths_runtime_dirs(dirs), kept = 0;
 
 	for (size_t i = 0; i < n; i++) {
+		char why[PATHS_WHY_LEN];
 		bool seen = false;
 		for (size_t j = 0; j < kept; j++)
 			seen = seen || strcmp(dirs[j], dirs[i]) == 0;
+		if (!seen && paths_check_dir(dirs[i], why) == -EPERM) {
+			warnx("ignoring %s: %s", dirs[i], why);
+			seen = true;
+		}
 		if (seen)
 			free(dirs[i]);
 		else
 			dirs[kept++] = dirs[i];
 	}
 	return kept;
+}
+
+/*
+ * Exits unless the process serving the connected socket fd (its
+ * credentials when it listened: systemd's, for a socket it passed) is
+ * root, this user or gossip: gossipctl does not hand messages to, nor
+ * believe the replies of, another user's socket.
+ */
+static void
+check_server(const char *path, int fd)
+{
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0)
+		err(CTL_ERR_FAILED, "cannot read the credentials of %s", path);
+	if (!paths_trusted_uid(cr.uid))
+		errx(CTL_ERR_PERMISSION, "refusing %s: it is served by uid %u (pid %d), not by root, "
+		     "uid %u or gossip", path, (unsigned)cr.uid, (int)cr.pid, (unsigned)getuid());
 }
 
 /* -i PORT: peer-PORT.sock in the first runtime directory that has it. */
@@ -1133,6 +1161,7 @@ run_command(const struct options *opt, const struct command *cmd, int argc, char
 	}
 	if (s.fd < 0)
 		connect_control(&s);
+	check_server(s.path, s.fd);
 	send_request(&s, &req.frame);
 	buf_free(&req.frame);
 	if (req.follow)

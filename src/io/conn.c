@@ -157,9 +157,29 @@ conn_new(struct conn_loop *l, int fd, bool connecting, const struct conn_callbac
 	return c;
 }
 
+/*
+ * Connections leave from the node's own address, so that what a remote sees
+ * as their source is what the node advertises (a host with several
+ * addresses would otherwise pick by route). The port stays free until the
+ * connect picks it (IP_BIND_ADDRESS_NO_PORT), so ports do not run out.
+ */
+static void
+bind_source(int fd, const struct node_addr *from)
+{
+	struct node_addr a = *from;
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	int one = 1;
+
+	a.port = 0;
+	sl = node_addr_to_sockaddr(&a, &ss);
+	(void)setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+	(void)bind(fd, (struct sockaddr *)&ss, sl); /* not an address of this host: the kernel's pick */
+}
+
 int
-conn_connect(struct conn_loop *l, const struct node_addr *to, const struct conn_callbacks *cb,
-	     void *userdata, struct conn **ret)
+conn_connect(struct conn_loop *l, const struct node_addr *to, const struct node_addr *from,
+	     const struct conn_callbacks *cb, void *userdata, struct conn **ret)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = node_addr_to_sockaddr(to, &ss);
@@ -170,6 +190,10 @@ conn_connect(struct conn_loop *l, const struct node_addr *to, const struct conn_
 	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
+	/* A loopback source reaches only loopback. */
+	if (from && from->family == to->family && !node_addr_is_unspecified(from) &&
+	    node_addr_is_loopback(from) == node_addr_is_loopback(to))
+		bind_source(fd, from);
 	if (connect(fd, (struct sockaddr *)&ss, sl) < 0 && errno != EINPROGRESS) {
 		r = -errno;
 		close(fd);
@@ -451,6 +475,11 @@ parse_frames(struct conn *c, const uint8_t *p, size_t len)
 	while (!c->closed && !c->closing && !c->failed) {
 		const char *reason = NULL;
 		long flen = c->cb->frame_check(p + off, len - off, &reason);
+		if (c->max_frame && (flen > (long)c->max_frame ||
+				     (flen == 0 && len - off > c->max_frame))) {
+			bad_frame(c, "frame over this connection's size limit");
+			return -1;
+		}
 		if (flen == 0)
 			return (ssize_t)off;
 		c->last_in_chunk = flen > 0 && off + (size_t)flen == len;

@@ -108,6 +108,7 @@ struct conn {
 	void (*sniffed)(struct conn *c, uint8_t first);
 	size_t queued_bytes;
 	size_t queue_limit; /* 0 = unlimited */
+	size_t max_frame;   /* the largest frame taken, even in part (0: any frame_check takes) */
 	size_t read_budget; /* bytes read per wakeup; 0 = the default */
 
 	bool connecting;
@@ -137,9 +138,13 @@ void conn_loop_done(struct conn_loop *l);
 /* Wraps an accepted or connecting socket. desc names the remote for logs. */
 struct conn *conn_new(struct conn_loop *l, int fd, bool connecting, const struct conn_callbacks *cb,
 		      void *userdata, const char *desc);
-/* Starts a non-blocking TCP connect. 0 with *ret, or -errno. */
-int conn_connect(struct conn_loop *l, const struct node_addr *to, const struct conn_callbacks *cb,
-		 void *userdata, struct conn **ret);
+/*
+ * Starts a non-blocking TCP connect, from the IP address of `from` when
+ * given and of to's family (the port is the kernel's choice; an address
+ * this host does not have is ignored: the kernel picks). 0 with *ret, or -errno.
+ */
+int conn_connect(struct conn_loop *l, const struct node_addr *to, const struct node_addr *from,
+		 const struct conn_callbacks *cb, void *userdata, struct conn **ret);
 
 /*
  * Queues a frame (takes a reference). Returns -ENOBUFS, queueing nothing,

@@ -18,6 +18,7 @@ struct node_conn {
 	struct node_io *io;
 	struct link *lk;
 	bool accepting; /* accepted, its handshake not done: the core has not seen it yet */
+	struct node_addr remote;
 	char desc[LINK_DESC_LEN];
 };
 
@@ -36,26 +37,44 @@ static int
 on_frame(struct conn *c, const uint8_t *frame, size_t len, const char **reason)
 {
 	struct node_conn *nc = c->userdata;
+	int r;
 
 	if (!nc->lk)
 		return 0; /* the core closed it; what is still read is of no interest */
-	return nc->io->in->frame(nc->io->core, nc->lk, frame, len, c->last_in_chunk, instant_now(),
-				 reason);
+	r = nc->io->in->frame(nc->io->core, nc->lk, frame, len, c->last_in_chunk, instant_now(),
+			      reason);
+	/*
+	 * The frame may have changed what the link is (a pending link becoming
+	 * a neighbour's), or closed it: then on_close has freed nc.
+	 */
+	nc = c->userdata;
+	if (nc && nc->lk)
+		c->max_frame = nc->lk->max_frame;
+	return r;
+}
+
+/* An accepted connection leaves its handshake (done, or closed). */
+static void
+handshake_over(struct node_io *io, struct node_conn *nc)
+{
+	nc->accepting = false;
+	io->handshaking--;
+	host_counts_sub(&io->handshaking_hosts, &nc->remote);
 }
 
 /* The core's accept of a connection now ready (its TLS handshake done, when TLS). */
 static void
 accept_ready(struct node_io *io, struct conn *c, struct node_conn *nc)
 {
-	nc->accepting = false;
-	io->handshaking--;
-	nc->lk = io->in->accept(io->core, c, nc->desc, instant_now());
+	handshake_over(io, nc);
+	nc->lk = io->in->accept(io->core, c, &nc->remote, instant_now());
 	if (!nc->lk) {
 		conn_close(c, "refused", 0);
 		return;
 	}
 	nc->lk->identity = tls_identity(c);
 	c->queue_limit = nc->lk->queue_limit;
+	c->max_frame = nc->lk->max_frame;
 }
 
 static void
@@ -75,21 +94,17 @@ on_connected(struct conn *c)
 
 /* An accepted connection that never reached the core: a refused plaintext one, a failed handshake. */
 static void
-log_unaccepted(struct node_io *io, const struct node_conn *nc, const char *reason, int error)
+log_unaccepted(struct node_io *io, struct node_conn *nc, const char *reason, int error)
 {
-	uint64_t suppressed;
-	char more[64] = "";
+	char more[RATELIMIT_NOTE_LEN];
 
-	io->handshaking--;
+	handshake_over(io, nc);
 	if (error == EPROTONOSUPPORT)
 		io->plaintext_refused++;
 	else if (error)
 		io->handshakes_failed++;
-	if (!error || !ratelimit_pass(&io->refused_log, now_monotonic_usec(), &suppressed))
+	if (!error || !ratelimit_pass_note(&io->refused_log, now_monotonic_usec(), more))
 		return;
-	if (suppressed)
-		snprintf(more, sizeof(more), " (%llu similar lines suppressed)",
-			 (unsigned long long)suppressed);
 	if (error == EPROTONOSUPPORT)
 		log_warn("refusing plaintext connection from %s: tls.mode is required%s", nc->desc,
 			 more);
@@ -131,7 +146,7 @@ op_connect(void *ctx, struct link *lk, const struct node_addr *to)
 	int r;
 
 	*nc = (struct node_conn){.io = io, .lk = lk};
-	r = conn_connect(io->loop, to, &node_callbacks, nc, &c);
+	r = conn_connect(io->loop, to, io->source.family ? &io->source : NULL, &node_callbacks, nc, &c);
 	if (r < 0) {
 		free(nc);
 		return r;
@@ -142,6 +157,7 @@ op_connect(void *ctx, struct link *lk, const struct node_addr *to)
 		return -ENOMEM;
 	}
 	c->queue_limit = lk->queue_limit;
+	c->max_frame = lk->max_frame;
 	lk->io = c;
 	return 0;
 }
@@ -285,6 +301,8 @@ node_io_init(struct node_io *io, struct conn_loop *loop, const struct node_input
 	     void (*deliver)(void *ctx, const struct delivery *d),
 	     void (*notice)(void *ctx, enum notice what), void *ctx)
 {
+	struct rng rng;
+
 	memset(io, 0, sizeof(*io));
 	io->event = loop->event;
 	io->loop = loop;
@@ -309,6 +327,15 @@ node_io_init(struct node_io *io, struct conn_loop *loop, const struct node_input
 	};
 	io->env = (struct env){.ops = &io->ops, .ctx = io,
 			       .max_prio = log_enabled(LOG_DEBUG) ? LOG_DEBUG : LOG_INFO};
+	rng_seed_random(&rng);
+	host_counts_init(&io->handshaking_hosts, rng_next(&rng), rng_next(&rng));
+}
+
+void
+node_io_set_source(struct node_io *io, const struct node_addr *a)
+{
+	io->source = *a;
+	io->source.port = 0;
 }
 
 void
@@ -325,21 +352,46 @@ node_io_done(struct node_io *io)
 {
 	tls_ctx_unref(io->tls);
 	io->tls = NULL;
+	host_counts_free(&io->handshaking_hosts);
 	for (int c = 0; c < WAKE_CLASSES; c++)
 		io->wake[c] = sd_event_source_disable_unref(io->wake[c]);
 }
 
-void
-node_io_accept(struct node_io *io, int fd, const char *desc)
+/*
+ * Whether one more connection from remote may start a TLS handshake: not
+ * when its host has NODE_IO_MAX_HANDSHAKES_PER_HOST going, nor (unless it
+ * is reserved) when NODE_IO_MAX_HANDSHAKES are.
+ */
+static bool
+handshake_room(struct node_io *io, const struct node_addr *remote, const char *desc)
 {
+	char more[RATELIMIT_NOTE_LEN];
+	const char *why;
+
+	if (host_counts_get(&io->handshaking_hosts, remote) >= NODE_IO_MAX_HANDSHAKES_PER_HOST)
+		why = "from that host";
+	else if (io->handshaking >= NODE_IO_MAX_HANDSHAKES &&
+		 !(io->in->reserved && io->in->reserved(io->core, remote)))
+		why = "in all";
+	else
+		return true;
+	io->handshakes_refused++;
+	if (ratelimit_pass_note(&io->refused_log, now_monotonic_usec(), more))
+		log_warn("refusing connection from %s: %d connections %s already in their TLS "
+			 "handshake%s", desc, strcmp(why, "in all") ? NODE_IO_MAX_HANDSHAKES_PER_HOST
+								    : NODE_IO_MAX_HANDSHAKES, why, more);
+	return false;
+}
+
+void
+node_io_accept(struct node_io *io, int fd, const struct node_addr *remote)
+{
+	char desc[NODE_ADDR_STRLEN];
 	struct node_conn *nc;
 	struct conn *c;
 
-	if (io->tls && io->handshaking >= NODE_IO_MAX_HANDSHAKES) {
-		uint64_t suppressed;
-		if (ratelimit_pass(&io->refused_log, now_monotonic_usec(), &suppressed))
-			log_warn("refusing connection from %s: %d connections already in their TLS "
-				 "handshake", desc, NODE_IO_MAX_HANDSHAKES);
+	node_addr_str(remote, desc);
+	if (io->tls && !handshake_room(io, remote, desc)) {
 		close(fd);
 		return;
 	}
@@ -350,9 +402,11 @@ node_io_accept(struct node_io *io, int fd, const char *desc)
 		return;
 	}
 	nc->io = io;
+	nc->remote = *remote;
 	snprintf(nc->desc, sizeof(nc->desc), "%s", desc);
 	nc->accepting = true;
 	io->handshaking++;
+	host_counts_add(&io->handshaking_hosts, remote);
 	/* With TLS, the core sees the connection once its handshake is done (on_connected). */
 	if (!io->tls) {
 		accept_ready(io, c, nc);

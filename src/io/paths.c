@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* Where control sockets live: shared by gossip-peer (to create) and gossipctl (to find). */
+#include <errno.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "paths.h"
@@ -68,6 +71,41 @@ paths_default_runtime_dir(void)
 		return xasprintf_path(e, "/gossip");
 	snprintf(tmp, sizeof(tmp), "/tmp/gossip-%u", (unsigned)getuid());
 	return xstrdup(tmp);
+}
+
+bool
+paths_trusted_uid(uid_t uid)
+{
+	struct passwd *pw;
+
+	if (uid == 0 || uid == getuid() || uid == geteuid())
+		return true;
+	pw = getpwnam("gossip");
+	return pw && pw->pw_uid == uid;
+}
+
+int
+paths_check_dir(const char *dir, char why[PATHS_WHY_LEN])
+{
+	struct stat st;
+
+	if (lstat(dir, &st) < 0)
+		return -errno;
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(why, PATHS_WHY_LEN, "not a directory");
+		return -EPERM;
+	}
+	if (!paths_trusted_uid(st.st_uid)) {
+		snprintf(why, PATHS_WHY_LEN, "owned by uid %u, not by root, uid %u or gossip",
+			 (unsigned)st.st_uid, (unsigned)getuid());
+		return -EPERM;
+	}
+	if (st.st_mode & S_IWOTH) {
+		snprintf(why, PATHS_WHY_LEN, "writable by anyone (mode %04o)",
+			 (unsigned)(st.st_mode & 07777));
+		return -EPERM;
+	}
+	return 0;
 }
 
 char *

@@ -324,14 +324,3 @@ service_close(struct service *sv)
 	free(sv->log_path);
 	free(sv->log_dir);
 }
-
-void
-service_remote_desc(const struct sockaddr_storage *ss, socklen_t sl, char *buf, size_t len)
-{
-	struct node_addr ra;
-	char s[NODE_ADDR_STRLEN] = "?";
-
-	if (sl && node_addr_from_sockaddr((const struct sockaddr *)ss, &ra) == 0)
-		node_addr_str(&ra, s);
-	snprintf(buf, len, "%s", s);
-}

@@ -73,7 +73,4 @@ void service_listen(struct service *sv,
 int service_run(struct service *sv);
 void service_close(struct service *sv);
 
-/* "ip:port" of a remote for log lines ("?" when unknown). */
-void service_remote_desc(const struct sockaddr_storage *ss, socklen_t sl, char *buf, size_t len);
-
 #endif

@@ -18,6 +18,7 @@
 #include "io/daemon.h"
 #include "io/log.h"
 #include "io/node.h"
+#include "io/paths.h"
 
 /* One gossipctl connection. */
 struct ctl_client {
@@ -26,6 +27,7 @@ struct ctl_client {
 	pid_t pid;
 	uid_t uid;
 	bool following;
+	uint64_t last_active; /* monotonic: connected, or its last request */
 	struct ctl_client *prev, *next;
 };
 
@@ -240,6 +242,7 @@ ctl_on_frame(struct conn *c, const uint8_t *frame, size_t len, const char **reas
 	const uint8_t *body = frame + CTL_HDR_LEN;
 	size_t blen = len - CTL_HDR_LEN;
 
+	cl->last_active = now_monotonic_usec();
 	if (cl->following) {
 		*reason = "request while following tail";
 		return -EBADMSG;
@@ -373,6 +376,47 @@ on_flow_check(sd_event_source *src, void *userdata)
 	return 0;
 }
 
+/* At the limit: closes the client idle longest, if idle long enough; false when none is. */
+static bool
+evict_idlest(struct control *ctl, const struct ctl_client *newcomer)
+{
+	uint64_t now = now_monotonic_usec();
+	struct ctl_client *idlest = NULL;
+
+	for (struct ctl_client *cl = ctl->clients; cl; cl = cl->next)
+		if (cl != newcomer && !cl->following && !cl->conn->closing &&
+		    (!idlest || cl->last_active < idlest->last_active))
+			idlest = cl;
+	if (!idlest || now - idlest->last_active < CONTROL_EVICT_IDLE_USEC)
+		return false;
+	log_warn("control socket: peer.max_control_clients (%u) reached: disconnecting pid %d, idle "
+		 "%.1f s, for pid %d", ctl->node->cfg.peer.max_control_clients, (int)idlest->pid,
+		 (double)(now - idlest->last_active) / 1e6, (int)newcomer->pid);
+	conn_close(idlest->conn, "idle, making room", 0);
+	return true;
+}
+
+static int
+on_idle_check(sd_event_source *src, uint64_t usec, void *userdata)
+{
+	struct control *ctl = userdata;
+	uint64_t now = now_monotonic_usec();
+
+	uint64_t idle = ctl->node->cfg.peer.control_idle_timeout_usec;
+
+	for (struct ctl_client *cl = ctl->clients, *next; cl; cl = next) {
+		next = cl->next;
+		/* Paused clients are not read: their silence is ours. */
+		if (cl->following || ctl->paused || cl->conn->closing || now - cl->last_active < idle)
+			continue;
+		log_info("control socket: disconnecting pid %d: no request for %.1f s "
+			 "(peer.control_idle_timeout)", (int)cl->pid, (double)idle / 1e6);
+		conn_close(cl->conn, "idle", 0);
+	}
+	sd_event_source_set_time(src, now + idle / 4);
+	return 0;
+}
+
 /* Refuses a client it may not serve; false when refused. */
 static bool
 admit_client(struct control *ctl, struct ctl_client *cl, int fd, const struct ucred *cr)
@@ -387,7 +431,7 @@ admit_client(struct control *ctl, struct ctl_client *cl, int fd, const struct uc
 		conn_close_after_flush(cl->conn, "permission denied");
 		return false;
 	}
-	if (ctl->n_clients > max) {
+	if (ctl->n_clients > max && !evict_idlest(ctl, cl)) {
 		log_warn("control socket: refusing pid %d: peer.max_control_clients (%u) reached",
 			 (int)cr->pid, max);
 		reply_end(cl, CTL_ERR_FAILED, "too many control clients");
@@ -416,6 +460,7 @@ on_ctl_accept(void *ctx, int cfd, const struct sockaddr_storage *ss, socklen_t s
 	cl->ctl = ctl;
 	cl->pid = cr.pid;
 	cl->uid = cr.uid;
+	cl->last_active = now_monotonic_usec();
 	cl->conn = conn_new(ctl->loop, cfd, false, &ctl_callbacks, cl, desc);
 	if (!cl->conn) {
 		free(cl);
@@ -470,6 +515,25 @@ resolve_group(const char *name, gid_t *ret)
 	return -ENOENT;
 }
 
+/*
+ * Creates the runtime directory dir if needed; false (logged) when it is
+ * someone else's to control: gossipctl would not trust a socket in it.
+ */
+static bool
+own_runtime_dir(const char *dir)
+{
+	char why[PATHS_WHY_LEN];
+	int r;
+
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		log_warn("cannot create %s: %s", dir, strerror(errno));
+	if ((r = paths_check_dir(dir, why)) == -EPERM) {
+		log_error("refusing to put the control socket in %s: %s", dir, why);
+		return false;
+	}
+	return true;
+}
+
 /* The socket passed by systemd, or one created at ctl->path: the fd, or -errno (logged). */
 static int
 open_socket(struct control *ctl, gid_t chown_gid)
@@ -493,8 +557,10 @@ open_socket(struct control *ctl, gid_t chown_gid)
 		if (slash && slash != dir) {
 			*slash = '\0';
 			/* Our own runtime directory; a configured path's directory must exist. */
-			if (!ctl->node->cfg.peer.control_socket && mkdir(dir, 0755) < 0 && errno != EEXIST)
-				log_warn("cannot create %s: %s", dir, strerror(errno));
+			if (!ctl->node->cfg.peer.control_socket && !own_runtime_dir(dir)) {
+				free(dir);
+				return -EPERM;
+			}
 		}
 		free(dir);
 	}
@@ -522,6 +588,12 @@ control_start(struct control *ctl, struct conn_loop *loop, struct peer_node *nod
 	if (sd_event_add_post(loop->event, &ctl->flow_src, on_flow_check, ctl) < 0)
 		return -ENOMEM;
 	sd_event_source_set_enabled(ctl->flow_src, SD_EVENT_OFF);
+	if (sd_event_add_time(loop->event, &ctl->idle_src, CLOCK_MONOTONIC,
+			      ctl->started_at + node->cfg.peer.control_idle_timeout_usec / 4,
+			      USEC_PER_SEC / 100, on_idle_check,
+			      ctl) < 0 ||
+	    sd_event_source_set_enabled(ctl->idle_src, SD_EVENT_ON) < 0)
+		return -ENOMEM;
 	if (group) {
 		if (resolve_group(group, &ctl->gid) < 0) {
 			log_error("peer.control_group: no group named '%s'", group);
@@ -549,6 +621,7 @@ control_stop(struct control *ctl)
 		conn_close(ctl->clients->conn, "stopping", 0);
 	listener_stop(&ctl->listener);
 	ctl->flow_src = sd_event_source_disable_unref(ctl->flow_src);
+	ctl->idle_src = sd_event_source_disable_unref(ctl->idle_src);
 	if (ctl->fd >= 0)
 		close(ctl->fd);
 	ctl->fd = -1;

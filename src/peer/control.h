@@ -17,6 +17,14 @@
 #define CONTROL_QUEUE_LIMIT (8u * 1024 * 1024)
 /* gossipctl requests wait while a neighbour has more than this queued (or half its limit). */
 #define CONTROL_PAUSE_BYTES ((size_t)512 * 1024)
+/*
+ * A client that sends no request for peer.control_idle_timeout is
+ * disconnected (one following tail -f is not idle). At
+ * peer.max_control_clients, a newcomer takes the place of the client idle
+ * longest, if that one has been idle CONTROL_EVICT_IDLE_USEC: clients that
+ * only connect cannot lock gossipctl out.
+ */
+#define CONTROL_EVICT_IDLE_USEC (USEC_PER_SEC)
 
 struct ctl_client;
 
@@ -32,6 +40,7 @@ struct control {
 	gid_t gid;
 	struct listener listener;
 	sd_event_source *flow_src; /* flow control of gossipctl requests */
+	sd_event_source *idle_src; /* closes idle clients */
 	bool paused;
 	struct ctl_client *clients;
 	uint32_t n_clients;

@@ -68,9 +68,9 @@ struct peer_daemon {
 };
 
 static struct link *
-in_accept(void *core, void *io, const char *desc, struct instant t)
+in_accept(void *core, void *io, const struct node_addr *remote, struct instant t)
 {
-	return peer_node_accept(core, io, desc, t);
+	return peer_node_accept(core, io, remote, t);
 }
 
 static void
@@ -98,8 +98,15 @@ in_wakeup(void *core, enum wake_class cls, struct instant t)
 	peer_node_wakeup(core, cls, t);
 }
 
+/* A seed probes from its own host: its connections get the reserved handshake slots. */
+static bool
+in_reserved(void *core, const struct node_addr *remote)
+{
+	return peer_node_is_seed_host(core, remote);
+}
+
 static const struct node_inputs peer_inputs = {in_accept, in_connected, in_frame, in_closed,
-					       in_wakeup};
+					       in_wakeup, in_reserved};
 
 static void
 update_status(struct peer_daemon *d)
@@ -206,10 +213,11 @@ static void
 on_accept(void *ctx, int fd, const struct sockaddr_storage *ss, socklen_t sl)
 {
 	struct peer_daemon *d = ctx;
-	char desc[NODE_ADDR_STRLEN];
+	struct node_addr remote = {0};
 
-	service_remote_desc(ss, sl, desc, sizeof(desc));
-	node_io_accept(&d->io, fd, desc);
+	if (sl)
+		(void)node_addr_from_sockaddr((const struct sockaddr *)ss, &remote);
+	node_io_accept(&d->io, fd, &remote);
 }
 
 static void
@@ -346,6 +354,7 @@ start(struct peer_daemon *d)
 	rng_seed_random(&rng);
 	node_io_init(&d->io, &d->sv.loop, &peer_inputs, &d->node, on_deliver, on_notice, d);
 	node_io_set_tls(&d->io, d->sv.tls);
+	node_io_set_source(&d->io, &d->sv.self);
 	peer_node_init(&d->node, &d->sv.cfg, &d->sv.self, rng_next(&rng), &d->io.env);
 	set_security(d);
 	service_listen(&d->sv, on_accept, d);

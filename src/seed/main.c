@@ -45,9 +45,9 @@ struct seed_daemon {
 };
 
 static struct link *
-in_accept(void *core, void *io, const char *desc, struct instant t)
+in_accept(void *core, void *io, const struct node_addr *remote, struct instant t)
 {
-	return seed_node_accept(core, io, desc, t);
+	return seed_node_accept(core, io, remote, t);
 }
 
 static void
@@ -76,7 +76,7 @@ in_wakeup(void *core, enum wake_class cls, struct instant t)
 }
 
 static const struct node_inputs seed_inputs = {in_accept, in_connected, in_frame, in_closed,
-					       in_wakeup};
+					       in_wakeup, NULL};
 
 static void
 on_notice(void *ctx, enum notice what)
@@ -92,10 +92,11 @@ static void
 on_accept(void *ctx, int fd, const struct sockaddr_storage *ss, socklen_t sl)
 {
 	struct seed_daemon *d = ctx;
-	char desc[NODE_ADDR_STRLEN];
+	struct node_addr remote = {0};
 
-	service_remote_desc(ss, sl, desc, sizeof(desc));
-	node_io_accept(&d->io, fd, desc);
+	if (sl)
+		(void)node_addr_from_sockaddr((const struct sockaddr *)ss, &remote);
+	node_io_accept(&d->io, fd, &remote);
 }
 
 static void
@@ -103,7 +104,22 @@ on_stop(void *ctx, int signo)
 {
 	struct seed_daemon *d = ctx;
 
-	log_info("Seed %s stopping (signal %d)", d->sv.self_str, signo);
+	const struct seed_stats *st = &d->node.stats;
+	uint64_t suppressed = d->node.events_log.total_suppressed +
+			      d->node.remote_log.total_suppressed +
+			      d->node.accept_log.total_suppressed + d->node.claims_log.total_suppressed;
+
+	log_info("Seed %s stopping (signal %d): %zu peers registered; peer lists: %llu sent, %llu "
+		 "encoded; refused: %llu connections over seed.max_connections, %llu over "
+		 "seed.max_connections_per_host, %llu registrations over seed.max_peers_per_host, "
+		 "%llu claims; closed: %llu idle, %llu not reading; %llu log lines suppressed",
+		 d->sv.self_str, signo, d->node.registry.n, (unsigned long long)st->peer_lists_sent,
+		 (unsigned long long)st->peer_lists_encoded,
+		 (unsigned long long)st->connections_refused,
+		 (unsigned long long)st->connections_refused_host,
+		 (unsigned long long)st->registrations_refused_host,
+		 (unsigned long long)st->claims_refused, (unsigned long long)st->idle_closed,
+		 (unsigned long long)st->slow_closed, (unsigned long long)suppressed);
 	daemon_notify("STOPPING=1");
 	sd_event_exit(d->sv.event, 0);
 }
@@ -137,6 +153,7 @@ main(int argc, char **argv)
 	rng_seed_random(&rng);
 	node_io_init(&d.io, &d.sv.loop, &seed_inputs, &d.node, NULL, on_notice, &d);
 	node_io_set_tls(&d.io, d.sv.tls);
+	node_io_set_source(&d.io, &d.sv.self); /* probes come from the seed's own address */
 	seed_node_init(&d.node, &d.sv.cfg, &d.sv.self, rng_next(&rng), &d.io.env);
 	service_listen(&d.sv, on_accept, &d);
 	seed_node_start(&d.node, instant_now());

@@ -298,7 +298,7 @@ def test_check_config_seed(tmp_path):
     v = config_values(p.stdout.decode())
     assert v["header"] == f"# effective configuration from {cfg}"
     assert (v["seed.lease_time"], v["seed.max_peers"], v["seed.probe_timeout"]) == ("12.5", "7", "0.05")
-    assert v["seed.max_connections"] == "4096"
+    assert v["seed.max_connections"] == "16384"
 
 
 # --- command line --------------------------------------------------------------------------

@@ -6,7 +6,6 @@ import grp
 import json
 import os
 import pwd
-import queue
 import re
 import shutil
 import signal
@@ -22,7 +21,7 @@ import pytest
 
 import wireproto as w
 from conftest import STEADY
-from gossipnet import (CTL_BIN, LOCAL, PEER_BIN, WAIT_TIMEOUT, Peer, base_env, free_port, run_ctl,
+from gossipnet import (CTL_BIN, LOCAL, PEER_BIN, Follower, Peer, base_env, free_port, run_ctl,
                        sanitizer_report, wait_until)
 
 MAXMSG = 1000  # peer.max_message_size of the module's peers
@@ -160,66 +159,6 @@ def in_order(keys, documented):
     """The documented keys are all there, in the documented order (new keys may be added)."""
     pos = [keys.index(k) for k in documented if k in keys]
     return len(pos) == len(documented) and pos == sorted(pos)
-
-
-class LineReader:
-    """Reads the lines of a pipe in a thread, so a test can wait for each with a timeout."""
-
-    def __init__(self, stream):
-        self.q = queue.Queue()
-        self.thread = threading.Thread(target=self._run, args=(stream,), daemon=True)
-        self.thread.start()
-
-    def _run(self, stream):
-        for ln in iter(stream.readline, b""):
-            self.q.put(ln)
-        self.q.put(None)
-
-    def next(self, timeout=WAIT_TIMEOUT, what="a line"):
-        try:
-            ln = self.q.get(timeout=timeout)
-        except queue.Empty:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}") from None
-        assert ln is not None, f"end of output while waiting for {what}"
-        return ln.decode(errors="replace").rstrip("\n")
-
-    def at_eof(self, timeout=WAIT_TIMEOUT):
-        """True when nothing but the end of output is left."""
-        return self.q.get(timeout=timeout) is None
-
-
-class Follower:
-    """gossipctl ... tail -f as a subprocess; stopped (SIGINT, then SIGKILL) by close()."""
-
-    def __init__(self, args, env):
-        self.proc = subprocess.Popen([str(CTL_BIN)] + [str(a) for a in args], env=env,
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE)
-        self.out = LineReader(self.proc.stdout)
-        self.err_data = b""
-
-    def interrupt(self, timeout=15):
-        """SIGINT and wait: gossipctl(1) says tail -f then exits 0."""
-        self.proc.send_signal(signal.SIGINT)
-        return self.wait(timeout)
-
-    def wait(self, timeout=15):
-        rc = self.proc.wait(timeout=timeout)
-        self.err_data = self.proc.stderr.read()
-        rep = sanitizer_report(self.err_data.decode(errors="replace"))
-        assert rep is None, f"gossipctl tail -f: sanitizer report:\n{rep}"
-        return rc
-
-    def close(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        for f in (self.proc.stdout, self.proc.stderr):
-            f.close()
 
 
 class FakeControlServer:

@@ -70,6 +70,15 @@ def leave(ip, port):
     return frame(LEAVE, addr(ip, port))
 
 
+def error(code, text):
+    return frame(ERROR, struct.pack(">H", code) + struct.pack(">H", len(text)) + text)
+
+
+def graft(ids):
+    """A GRAFT asking for the message ids given (32 bytes each; repeats allowed)."""
+    return frame(GRAFT, struct.pack(">H", len(ids)) + b"".join(ids))
+
+
 def ping(nonce):
     return frame(PING, struct.pack(">Q", nonce))
 
@@ -118,9 +127,11 @@ class _SocketConn:
 class WireConn(_SocketConn):
     """A blocking TCP connection to a node, reading whole frames."""
 
-    def __init__(self, port, host="127.0.0.1", timeout=10.0, tls=None):
-        """tls: an ssl.SSLContext to speak TLS with (a client certificate loaded)."""
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+    def __init__(self, port, host="127.0.0.1", timeout=10.0, tls=None, source=None):
+        """tls: an ssl.SSLContext to speak TLS with (a client certificate loaded); source: the
+        local IP address to connect from (another 127.0.0.x: a host of its own)."""
+        self.sock = socket.create_connection((host, port), timeout=timeout,
+                                             source_address=(source, 0) if source else None)
         if tls is not None:
             self.sock = tls.wrap_socket(self.sock)
         self.buf = b""

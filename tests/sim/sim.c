@@ -554,7 +554,6 @@ on_syn(struct sim *s, const struct event *ev)
 {
 	struct vconn *vc = ev->ptr;
 	struct sim_node *t = &s->nodes[vc->node[1]];
-	char desc[NODE_ADDR_STRLEN];
 	struct link *lk;
 
 	if (!vc->end[0].open || path_cut(s, vc->node[0], vc->node[1]))
@@ -571,9 +570,8 @@ on_syn(struct sim *s, const struct event *ev)
 	vc->established = true;
 	vc->refs++;
 	eventq_push(&s->q, s->now + one_way(s), EV_SYNACK, 0, 0, vc);
-	node_addr_str(&s->nodes[vc->node[0]].addr, desc);
-	lk = t->peer ? peer_node_accept(t->peer, &vc->end[1], desc, instant(s))
-		     : seed_node_accept(t->seed, &vc->end[1], desc, instant(s));
+	lk = t->peer ? peer_node_accept(t->peer, &vc->end[1], &s->nodes[vc->node[0]].addr, instant(s))
+		     : seed_node_accept(t->seed, &vc->end[1], &s->nodes[vc->node[0]].addr, instant(s));
 	if (!lk) {
 		enqueue(s, vc, 0, s->now + one_way(s), IF_FIN, NULL); /* accepted, then closed */
 	} else {

@@ -612,9 +612,10 @@ fake_lk(const struct fake_link *fl)
 static inline struct fake_link *
 fake_peer_accept(struct fake_env *fe, struct peer_node *n, const char *desc)
 {
+	struct node_addr remote = addr(desc);
 	struct fake_link *fl = fake_inbound(fe, desc);
 
-	fl->lk = peer_node_accept(n, fl, desc, fe->now);
+	fl->lk = peer_node_accept(n, fl, &remote, fe->now);
 	if (!fl->lk)
 		fake_link_gone(fl);
 	else
@@ -731,9 +732,10 @@ fake_peer_neighbour_in(struct fake_env *fe, struct peer_node *n, const char *add
 static inline struct fake_link *
 fake_seed_accept(struct fake_env *fe, struct seed_node *s, const char *desc)
 {
+	struct node_addr remote = addr(desc);
 	struct fake_link *fl = fake_inbound(fe, desc);
 
-	fl->lk = seed_node_accept(s, fl, desc, fe->now);
+	fl->lk = seed_node_accept(s, fl, &remote, fe->now);
 	if (!fl->lk)
 		fake_link_gone(fl);
 	else

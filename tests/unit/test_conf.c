@@ -147,6 +147,9 @@ assert_same_settings(const struct gossip_config *d, const struct gossip_config *
 		         (unsigned long long)c->seed.lease_time_usec);
 	assert_int_equal(d->seed.max_peers, c->seed.max_peers);
 	assert_int_equal(d->seed.max_connections, c->seed.max_connections);
+	assert_int_equal(d->seed.max_connections_per_host, c->seed.max_connections_per_host);
+	assert_int_equal(d->seed.max_peers_per_host, c->seed.max_peers_per_host);
+	assert_int_equal(d->seed.peer_list_size, c->seed.peer_list_size);
 	assert_int_equal(d->seed.confirm_dead, c->seed.confirm_dead);
 	assert_true(d->seed.probe_timeout_usec == c->seed.probe_timeout_usec);
 	assert_int_equal(d->peer.degree, c->peer.degree);
@@ -164,6 +167,7 @@ assert_same_settings(const struct gossip_config *d, const struct gossip_config *
 	assert_int_equal(d->peer.history, c->peer.history);
 	assert_true(d->peer.register_retry_max_usec == c->peer.register_retry_max_usec);
 	assert_int_equal(d->peer.max_control_clients, c->peer.max_control_clients);
+	assert_true(d->peer.control_idle_timeout_usec == c->peer.control_idle_timeout_usec);
 #define SAME_STR(a, b)                                                                             \
 	do {                                                                                       \
 		if ((a) || (b)) {                                                                  \
@@ -191,7 +195,9 @@ test_defaults(void **state)
 	assert_null(c.address);
 	assert_true(c.seed.lease_time_usec == 30 * SEC);
 	assert_int_equal(c.seed.max_peers, 10000);
-	assert_int_equal(c.seed.max_connections, 4096);
+	assert_int_equal(c.seed.max_connections, 16384);
+	assert_int_equal(c.seed.max_connections_per_host, 1024);
+	assert_int_equal(c.seed.max_peers_per_host, 1024);
 	assert_true(c.seed.confirm_dead);
 	assert_true(c.seed.probe_timeout_usec == 1 * SEC);
 	assert_int_equal(c.peer.degree, 4);
@@ -210,6 +216,7 @@ test_defaults(void **state)
 	assert_true(c.peer.resend_cache_size == 64 * 1024 * 1024);
 	assert_true(c.peer.register_retry_max_usec == 30 * SEC);
 	assert_int_equal(c.peer.max_control_clients, 64);
+	assert_true(c.peer.control_idle_timeout_usec == 30 * USEC_PER_SEC);
 	assert_null(c.peer.control_socket);
 	assert_null(c.peer.control_group);
 	assert_int_equal(c.n_files, 0);
@@ -229,7 +236,11 @@ static const char full_config[] =
     "address = \"192.0.2.7\";\n"
     "seed = {\n"
     "  lease_time = 45.5;\n"
-XX
+    "  max_peers = 123;\n"
+    "  peer_list_size = 77;\n"
+    "  max_connections = 99;\n"
+    "  max_connections_per_host = 12;\n"
+    "  max_peers_per_host = 0;\n"
     "  confirm_dead = false;\n"
     "  probe_timeout = 0.25;\n"
     "};\n"
@@ -250,6 +261,7 @@ XX
     "  resend_cache_size = 0;\n"
     "  register_retry_max = 0.1;\n"
     "  max_control_clients = 4096;\n"
+    "  control_idle_timeout = 2.5;\n"
     "  sign_messages = false;\n"
     "  max_clock_skew = 30;\n"
     "  key_cache_size = 500;\n"
@@ -276,6 +288,8 @@ check_full(const struct gossip_config *c)
 	assert_int_equal(c->seed.max_peers, 123);
 	assert_int_equal(c->seed.peer_list_size, 77);
 	assert_int_equal(c->seed.max_connections, 99);
+	assert_int_equal(c->seed.max_connections_per_host, 12);
+	assert_int_equal(c->seed.max_peers_per_host, 0);
 	assert_false(c->seed.confirm_dead);
 	assert_true(c->seed.probe_timeout_usec == 250 * MS);
 	assert_int_equal(c->peer.degree, 6);
@@ -294,6 +308,7 @@ check_full(const struct gossip_config *c)
 	assert_true(c->peer.resend_cache_size == 0);
 	assert_true(c->peer.register_retry_max_usec == 100 * MS);
 	assert_int_equal(c->peer.max_control_clients, 4096);
+	assert_true(c->peer.control_idle_timeout_usec == 2500000);
 	assert_false(c->peer.sign_messages);
 	assert_true(c->peer.max_clock_skew_usec == 30 * SEC);
 	assert_int_equal(c->peer.key_cache_size, 500);
@@ -514,6 +529,8 @@ test_out_of_range(void **state)
 	apply_bad("peer = { send_queue_limit = 65535; };\n", 1, "peer.send_queue_limit = 65535");
 	apply_bad("peer = { send_queue_limit = 17179869185L; };\n", 1, "peer.send_queue_limit");
 	apply_bad("peer = { max_control_clients = 4097; };\n", 1, "peer.max_control_clients");
+	apply_bad("peer = { control_idle_timeout = 0.05; };\n", 1, "peer.control_idle_timeout");
+	apply_bad("seed = { max_peers_per_host = 50001; };\n", 1, "seed.max_peers_per_host");
 	apply_bad("seed = { max_peers = 0; };\n", 1, "seed.max_peers");
 	apply_bad("seed = { max_peers = 50001; };\n", 1, "seed.max_peers = 50001 out of range [1, 50000]");
 	apply_bad("seed = { max_connections = 7; };\n", 1, "seed.max_connections = 7");

@@ -33,7 +33,7 @@ test_register_new_refresh(void **state)
 	struct registry_entry *e;
 
 	registry_init(&r, 10, 1, 2);
-	assert_int_equal(registry_register(&r, &a, 100 * SEC, 30 * SEC), REGISTRY_NEW);
+	assert_int_equal(registry_register(&r, &a, &a, 100 * SEC, 30 * SEC), REGISTRY_NEW);
 	assert_int_equal(r.n, 1);
 	e = registry_find(&r, &a);
 	assert_non_null(e);
@@ -42,16 +42,16 @@ test_register_new_refresh(void **state)
 	assert_null(registry_find(&r, &b));
 
 	/* Refresh extends the lease and keeps the registration time. */
-	assert_int_equal(registry_register(&r, &a, 120 * SEC, 30 * SEC), REGISTRY_REFRESHED);
+	assert_int_equal(registry_register(&r, &a, &a, 120 * SEC, 30 * SEC), REGISTRY_REFRESHED);
 	assert_int_equal(r.n, 1);
 	e = registry_find(&r, &a);
 	assert_true(e->registered_at == 100 * SEC);
 	assert_true(e->expires_at == 150 * SEC);
 
 	/* Same IP, other port, or other family: another peer. */
-	assert_int_equal(registry_register(&r, &b, 120 * SEC, 30 * SEC), REGISTRY_NEW);
+	assert_int_equal(registry_register(&r, &b, &b, 120 * SEC, 30 * SEC), REGISTRY_NEW);
 	b = addr("127.0.0.1:6001");
-	assert_int_equal(registry_register(&r, &b, 120 * SEC, 30 * SEC), REGISTRY_NEW);
+	assert_int_equal(registry_register(&r, &b, &b, 120 * SEC, 30 * SEC), REGISTRY_NEW);
 	assert_int_equal(r.n, 3);
 	registry_free(&r);
 }
@@ -65,28 +65,28 @@ test_full(void **state)
 	registry_init(&r, 40, 1, 2);
 	for (unsigned i = 0; i < 40; i++) {
 		struct node_addr a = nth(i);
-		assert_int_equal(registry_register(&r, &a, 0, 30 * SEC), REGISTRY_NEW);
+		assert_int_equal(registry_register(&r, &a, &a, 0, 30 * SEC), REGISTRY_NEW);
 	}
-	assert_int_equal(registry_register(&r, &extra, 0, 30 * SEC), REGISTRY_FULL);
+	assert_int_equal(registry_register(&r, &extra, &extra, 0, 30 * SEC), REGISTRY_FULL);
 	assert_int_equal(r.n, 40);
 	assert_null(registry_find(&r, &extra));
 	/* Full still refreshes the registered ones. */
 	{
 		struct node_addr a = nth(7);
-		assert_int_equal(registry_register(&r, &a, 10 * SEC, 30 * SEC), REGISTRY_REFRESHED);
+		assert_int_equal(registry_register(&r, &a, &a, 10 * SEC, 30 * SEC), REGISTRY_REFRESHED);
 		assert_true(registry_find(&r, &a)->expires_at == 40 * SEC);
 	}
 	/* After a removal there is room again. */
 	{
 		struct node_addr a = nth(3);
 		assert_true(registry_remove(&r, &a));
-		assert_int_equal(registry_register(&r, &extra, 0, 30 * SEC), REGISTRY_NEW);
-		assert_int_equal(registry_register(&r, &a, 0, 30 * SEC), REGISTRY_FULL);
+		assert_int_equal(registry_register(&r, &extra, &extra, 0, 30 * SEC), REGISTRY_NEW);
+		assert_int_equal(registry_register(&r, &a, &a, 0, 30 * SEC), REGISTRY_FULL);
 	}
 	registry_free(&r);
 
 	registry_init(&r, 0, 1, 2);
-	assert_int_equal(registry_register(&r, &extra, 0, SEC), REGISTRY_FULL);
+	assert_int_equal(registry_register(&r, &extra, &extra, 0, SEC), REGISTRY_FULL);
 	registry_free(&r);
 }
 
@@ -99,7 +99,7 @@ test_remove(void **state)
 	registry_init(&r, 100, 1, 2);
 	for (unsigned i = 0; i < 5; i++) {
 		struct node_addr a = nth(i);
-		registry_register(&r, &a, 0, SEC);
+		registry_register(&r, &a, &a, 0, SEC);
 	}
 	{
 		struct node_addr a = nth(2), unknown = addr("1.1.1.1:1");
@@ -128,12 +128,12 @@ test_pop_expired(void **state)
 	struct node_addr a = nth(0), b = nth(1), c = nth(2), d = nth(3);
 
 	registry_init(&r, 100, 1, 2);
-	registry_register(&r, &a, 0, 30 * SEC);       /* expires 30 */
-	registry_register(&r, &b, 5 * SEC, 30 * SEC); /* 35 */
-	registry_register(&r, &c, 6 * SEC, 30 * SEC); /* 36 */
-	registry_register(&r, &d, 7 * SEC, 30 * SEC); /* 37 */
+	registry_register(&r, &a, &a, 0, 30 * SEC);       /* expires 30 */
+	registry_register(&r, &b, &b, 5 * SEC, 30 * SEC); /* 35 */
+	registry_register(&r, &c, &c, 6 * SEC, 30 * SEC); /* 36 */
+	registry_register(&r, &d, &d, 7 * SEC, 30 * SEC); /* 37 */
 	/* b is refreshed, so only a, c and d lapse by 37. */
-	assert_int_equal(registry_register(&r, &b, 20 * SEC, 30 * SEC), REGISTRY_REFRESHED);
+	assert_int_equal(registry_register(&r, &b, &b, 20 * SEC, 30 * SEC), REGISTRY_REFRESHED);
 
 	assert_false(registry_pop_expired(&r, 30 * SEC - 1, &got));
 	assert_int_equal(r.n, 4);
@@ -167,7 +167,7 @@ test_list(void **state)
 	assert_int_equal(registry_list(&r, out, ARRAY_SIZE(out)), 0);
 	for (unsigned i = 0; i < 50; i++) {
 		struct node_addr a = nth(i);
-		registry_register(&r, &a, 0, SEC);
+		registry_register(&r, &a, &a, 0, SEC);
 	}
 	memset(out, 0, sizeof(out));
 	assert_int_equal(registry_list(&r, out, ARRAY_SIZE(out)), 50);
@@ -206,10 +206,10 @@ test_format(void **state)
 	registry_init(&r, 100, 1, 2);
 	check_format(&r, 10, "{}");
 	check_format(&r, 0, "{}");
-	registry_register(&r, &a, 0, SEC);
+	registry_register(&r, &a, &a, 0, SEC);
 	check_format(&r, 10, "{127.0.0.1:6000}");
-	registry_register(&r, &b, 0, SEC);
-	registry_register(&r, &c, 0, SEC);
+	registry_register(&r, &b, &b, 0, SEC);
+	registry_register(&r, &c, &c, 0, SEC);
 	check_format(&r, 10, "{127.0.0.1:6000, [::1]:6001, 10.0.0.1:6002}");
 	check_format(&r, 3, "{127.0.0.1:6000, [::1]:6001, 10.0.0.1:6002}");
 	check_format(&r, 2, "{127.0.0.1:6000, [::1]:6001, ... (3 in all)}");
@@ -220,7 +220,7 @@ test_format(void **state)
 	registry_init(&r, 10000, 1, 2);
 	for (unsigned i = 0; i < 1000; i++) {
 		struct node_addr x = nth(i);
-		registry_register(&r, &x, 0, SEC);
+		registry_register(&r, &x, &x, 0, SEC);
 	}
 	{
 		char *s = registry_format(&r, 5);
@@ -298,7 +298,7 @@ test_many_with_removals(void **state)
 		unsigned i = (unsigned)rng_below(&rng, 3000);
 		struct node_addr a = nth(i);
 		if (rng_below(&rng, 2)) {
-			enum registry_result res = registry_register(&r, &a, 1, SEC);
+			enum registry_result res = registry_register(&r, &a, &a, 1, SEC);
 			assert_int_equal(res, in[i] ? REGISTRY_REFRESHED : REGISTRY_NEW);
 			count += !in[i];
 			in[i] = true;
@@ -334,7 +334,7 @@ test_sample(void **state)
 	rng_seed(&rng, 3);
 	for (unsigned i = 0; i < 1000; i++) {
 		struct node_addr a = nth(i);
-		registry_register(&r, &a, 1, SEC);
+		registry_register(&r, &a, &a, 1, SEC);
 	}
 	/* Remove most: compaction keeps sampling fast, and the sample right. */
 	for (unsigned i = 0; i < 1000; i++) {
@@ -363,6 +363,103 @@ test_sample(void **state)
 	registry_free(&r);
 }
 
+/*
+ * max_per_host bounds the registrations made from one IP address, whatever
+ * addresses they name; refreshes pass at the limit, removals (by any path)
+ * give the slot back, and the version moves only when the set changes.
+ */
+static void
+test_per_host_limit(void **state)
+{
+	struct registry r;
+	struct node_addr from_a = addr("10.9.0.1:40000"), from_b = addr("10.9.0.2:40001");
+	struct node_addr x[5], got;
+	uint64_t v;
+
+	registry_init(&r, 100, 1, 2);
+	r.max_per_host = 3;
+	for (unsigned i = 0; i < 5; i++)
+		x[i] = nth(i);
+	for (unsigned i = 0; i < 3; i++)
+		assert_int_equal(registry_register(&r, &x[i], &from_a, 0, 30 * SEC), REGISTRY_NEW);
+	/* Another port of the same host is the same host. */
+	from_a.port = 41234;
+	assert_int_equal(registry_host_count(&r, &from_a), 3);
+	v = r.version;
+	assert_int_equal(registry_register(&r, &x[3], &from_a, 0, 30 * SEC), REGISTRY_HOST_FULL);
+	assert_null(registry_find(&r, &x[3]));
+	assert_int_equal(r.version, v);
+	/* Refreshing what it has is not a new registration. */
+	assert_int_equal(registry_register(&r, &x[0], &from_a, SEC, 30 * SEC), REGISTRY_REFRESHED);
+	assert_int_equal(r.version, v);
+	/* An IPv6 host is its /64. */
+	{
+		struct node_addr v6a = addr("[2001:db8:1:2::1]:1"), v6b = addr("[2001:db8:1:2:ffff::9]:2");
+		struct node_addr v6c = addr("[2001:db8:1:3::1]:1");
+		assert_int_equal(registry_register(&r, &v6a, &v6a, 0, 30 * SEC), REGISTRY_NEW);
+		assert_int_equal(registry_register(&r, &v6b, &v6b, 0, 30 * SEC), REGISTRY_NEW);
+		assert_int_equal(registry_host_count(&r, &v6a), 2);
+		assert_int_equal(registry_host_count(&r, &v6c), 0);
+		assert_true(registry_remove(&r, &v6a));
+		assert_true(registry_remove(&r, &v6b));
+	}
+	v = r.version;
+	/* Other hosts are not held back. */
+	assert_int_equal(registry_register(&r, &x[3], &from_b, 0, 30 * SEC), REGISTRY_NEW);
+	assert_int_equal(registry_host_count(&r, &from_b), 1);
+	assert_true(r.version != v);
+	/* A removal gives its host a slot back. */
+	assert_true(registry_remove(&r, &x[1]));
+	assert_int_equal(registry_host_count(&r, &from_a), 2);
+	assert_int_equal(registry_register(&r, &x[4], &from_a, 0, 30 * SEC), REGISTRY_NEW);
+	/* So does a lease's end; a host at zero is forgotten. */
+	while (registry_pop_expired(&r, 31 * SEC, &got))
+		;
+	assert_int_equal(r.n, 0);
+	assert_int_equal(registry_host_count(&r, &from_a), 0);
+	assert_int_equal(registry_host_count(&r, &from_b), 0);
+	assert_int_equal(r.hosts.hosts.n, 0);
+	registry_free(&r);
+}
+
+/* The i-th of many hosts (an IP address of its own). */
+static struct node_addr
+host_n(unsigned i)
+{
+	char s[32];
+	snprintf(s, sizeof(s), "10.%u.%u.1:1", i / 250, i % 250);
+	return addr(s);
+}
+
+/* Many hosts coming and going: each count stays exact (the host table moves its entries). */
+static void
+test_host_counts_churn(void **state)
+{
+	struct host_counts h;
+	uint32_t want[500] = {0};
+	struct rng rng;
+
+	host_counts_init(&h, 3, 4);
+	rng_seed(&rng, 9);
+	for (int op = 0; op < 50000; op++) {
+		unsigned i = (unsigned)rng_below(&rng, 500);
+		struct node_addr a = host_n(i);
+		a.port = (uint16_t)rng_below(&rng, 65536);
+		if (rng_below(&rng, 3)) {
+			assert_int_equal(host_counts_add(&h, &a), ++want[i]);
+		} else {
+			host_counts_sub(&h, &a);
+			want[i] -= want[i] > 0;
+		}
+		if (op % 997 == 0)
+			for (unsigned k = 0; k < 500; k++) {
+				struct node_addr b = host_n(k);
+				assert_int_equal(host_counts_get(&h, &b), want[k]);
+			}
+	}
+	host_counts_free(&h);
+}
+
 int
 main(void)
 {
@@ -376,6 +473,8 @@ main(void)
 	    cmocka_unit_test(test_report_queue_limit),
 	    cmocka_unit_test(test_many_with_removals),
 	    cmocka_unit_test(test_sample),
+	    cmocka_unit_test(test_per_host_limit),
+	    cmocka_unit_test(test_host_counts_churn),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -607,6 +607,98 @@ test_full_queue_gets_ihave_instead_of_payload(void **state)
 	assert_null(fake_close_of(&t->fe, mark, t->b)); /* kept, not dropped */
 }
 
+/* The same id asked for again, in later GRAFTs or several times in one: answered once. */
+static void
+test_graft_answered_once_per_link(void **state)
+{
+	struct tt *t = *state;
+	uint8_t ids[3 * WIRE_ID_LEN];
+	struct buf b = {0};
+	struct msg m1;
+	size_t mark;
+
+	start(t, true);
+	m1 = msg_new(t, 1);
+	gossip_from(t, t->a, &m1);
+	prune_from(t, t->b);
+	mark = fake_mark(&t->fe);
+	ids_from(t, t->b, WIRE_GRAFT, m1.id);
+	ids_from(t, t->b, WIRE_GRAFT, m1.id);
+	for (int i = 0; i < 3; i++)
+		memcpy(ids + i * WIRE_ID_LEN, m1.id, WIRE_ID_LEN);
+	wire_encode_ids(&b, WIRE_GRAFT, ids, 3);
+	assert_int_equal(fake_peer_frame(&t->fe, &t->n, t->b, &b), 0);
+	assert_int_equal(sent_id(t, mark, t->b, WIRE_GOSSIP, m1.id), 1);
+	assert_int_equal(t->n.stats.grafts_answered, 1);
+	assert_int_equal(t->n.stats.grafts_refused, 4);
+	/* Another neighbour asking is answered: the memory is per link. */
+	ids_from(t, t->c, WIRE_GRAFT, m1.id);
+	assert_int_equal(sent_id(t, mark, t->c, WIRE_GOSSIP, m1.id), 1);
+	assert_int_equal(t->n.stats.grafts_answered, 2);
+}
+
+/* Bytes of the GOSSIP frames sent on fl since mark, and their count in *n. */
+static size_t
+gossip_bytes_sent(struct tt *t, size_t mark, struct fake_link *fl, unsigned *n)
+{
+	struct fake_effect *e;
+	size_t bytes = 0;
+
+	*n = 0;
+	while ((e = fake_next_sent(&t->fe, &mark, fl, WIRE_GOSSIP))) {
+		bytes += e->send.frame->len;
+		(*n)++;
+	}
+	return bytes;
+}
+
+/*
+ * GRAFT answers to one link spend a budget of send_queue_limit bytes,
+ * refilled at that many a second: answers stop at the budget, the rest
+ * are refused (and asked again later), and time brings the budget back.
+ */
+static void
+test_graft_answers_within_a_byte_budget(void **state)
+{
+	struct tt *t = *state;
+	enum { N = 1000 };
+	static uint8_t ids[N * WIRE_ID_LEN];
+	struct gossip_config cfg;
+	struct buf b = {0};
+	size_t mark, bytes, limit;
+	unsigned answered, again;
+
+	tree_config(&cfg);
+	cfg.peer.send_queue_limit = 16384; /* below the settings' range: fewer messages to test with */
+	start_cfg(t, &cfg);
+	limit = t->n.cfg.peer.send_queue_limit;
+	for (unsigned i = 0; i < N; i++) {
+		struct msg m = msg_new(t, i + 1);
+		gossip_from(t, t->a, &m);
+		memcpy(ids + i * WIRE_ID_LEN, m.id, WIRE_ID_LEN);
+	}
+	prune_from(t, t->b);
+	mark = fake_mark(&t->fe);
+	wire_encode_ids(&b, WIRE_GRAFT, ids, N);
+	assert_int_equal(fake_peer_frame(&t->fe, &t->n, t->b, &b), 0);
+	bytes = gossip_bytes_sent(t, mark, t->b, &answered);
+	/* At the limit: within the budget, and the next answer would not have fitted. */
+	assert_true(answered > 0 && answered < N);
+	assert_true(bytes <= limit);
+	assert_true(bytes + 100 > limit);
+	assert_int_equal(t->n.stats.grafts_answered, answered);
+	assert_int_equal(t->n.stats.grafts_refused, N - answered);
+	/* Half a second later, half the budget is back, for the ids still missing. */
+	later(t, SEC / 2);
+	mark = fake_mark(&t->fe);
+	wire_encode_ids(&b, WIRE_GRAFT, ids + answered * WIRE_ID_LEN, (uint16_t)(N - answered));
+	assert_int_equal(fake_peer_frame(&t->fe, &t->n, t->b, &b), 0);
+	bytes = gossip_bytes_sent(t, mark, t->b, &again);
+	assert_true(again > 0);
+	assert_true(bytes <= limit / 2 + 100 && bytes + 200 > limit / 2);
+	buf_free(&b);
+}
+
 #define TREE_TEST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -628,6 +720,8 @@ main(void)
 	    TREE_TEST(test_eager_link_lost_after_ihave_grafts_at_once),
 	    TREE_TEST(test_flooding_pushes_everywhere_without_ihave),
 	    TREE_TEST(test_full_queue_gets_ihave_instead_of_payload),
+	    TREE_TEST(test_graft_answered_once_per_link),
+	    TREE_TEST(test_graft_answers_within_a_byte_budget),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
