@@ -66,6 +66,13 @@ int cert_sync_dir(const char *path);
 EVP_PKEY *cert_load_key(const char *path);
 X509 *cert_load_cert(const char *path);
 
+/*
+ * host.c: appends to v[0..n) this host's addresses not in it yet (of every
+ * interface, loopback included, IPv6 link-local excluded), up to max in all;
+ * *left_out counts those that did not fit. Returns the new count.
+ */
+size_t cert_host_addresses(struct cert_address *v, size_t n, size_t max, size_t *left_out);
+
 /* show.c: show and verify return an exit status. */
 char *cert_name_text(const X509_NAME *name);
 const char *cert_time_text(const ASN1_TIME *t, char *buf, size_t n);

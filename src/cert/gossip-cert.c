@@ -66,6 +66,9 @@ usage(FILE *f)
 	      "  init                  create the cluster CA: ca.key (mode 0600) and ca.crt\n"
 	      "  issue --address IP[,IP...]\n"
 	      "                        write a node's key and certificate, signed by the CA\n"
+	      "  setup                 make what this host needs, keeping what exists: the CA\n"
+	      "                        (when DIR has none) and DIR/node.key and node.crt for\n"
+	      "                        this host's addresses (and --address)\n"
 	      "  show FILE             print a certificate's subject, addresses, validity, ...\n"
 	      "  verify FILE           check a certificate against the CA, dates included\n"
 	      "\n"
@@ -75,13 +78,15 @@ usage(FILE *f)
 	      "                        issue: default 825)\n"
 	      "      --force           init, issue: replace existing files\n"
 	      "      --address IP[,IP...]\n"
-	      "                        issue: the node's IPv4 and IPv6 addresses (repeatable)\n"
+	      "                        issue: the node's IPv4 and IPv6 addresses (repeatable);\n"
+	      "                        setup: addresses to add to the host's own\n"
 	      "      --name NAME       issue: the certificate's CN and file name (default the\n"
-	      "                        first address); a host name is also a DNS name\n"
+	      "                        first address); a host name is also a DNS name;\n"
+	      "                        setup: the CN (default the host name)\n"
 	      "      --out PREFIX      issue: write PREFIX.key and PREFIX.crt (default DIR/NAME)\n"
 	      "      --start DAYS      issue: valid from DAYS days from now (default 0; may be\n"
 	      "                        negative)\n"
-	      "      --group GROUP     issue: the key's group, mode 0640 (default gossip); when\n"
+	      "      --group GROUP     issue, setup: the key's group, mode 0640 (default gossip); when\n"
 	      "                        it cannot be set, the key has mode 0600\n"
 	      "      --json            show: print JSON\n"
 	      "      --ca CAFILE       verify: the CA certificate (default DIR/ca.crt)\n"
@@ -514,6 +519,76 @@ out:
 	return status;
 }
 
+/* setup's CN: --name, else the host name when it is a valid name, else the first address. */
+static const char *
+setup_name(const struct options *o, char *host, size_t len)
+{
+	size_t n;
+
+	if (o->name)
+		return o->name;
+	if (gethostname(host, len) == 0) {
+		host[len - 1] = '\0';
+		n = strlen(host);
+		if (n > 0 && n <= CERT_MAX_NAME && strspn(host, ALNUM ".-_") == n &&
+		    strchr(ALNUM, host[0]))
+			return host;
+	}
+	return o->addresses[0].text;
+}
+
+/*
+ * What a host needs to run with tls.mode "required" (the packages run it
+ * after installing): the CA when DIR has none, and DIR/node.key and
+ * node.crt for every address of this host when they are missing. What
+ * exists is kept, so running it again changes nothing.
+ */
+static int
+cmd_setup(struct options *o)
+{
+	char *crt = cert_asprintf("%s/node.crt", o->dir), *key = cert_asprintf("%s/node.key", o->dir);
+	char *ca = cert_asprintf("%s/ca.crt", o->dir), host[256];
+	size_t left;
+	int status = CERT_OK;
+
+	if (access(crt, F_OK) == 0 && access(key, F_OK) == 0) {
+		printf("kept %s and %s: this host has its certificate (gossip-cert show %s)\n", key,
+		       crt, crt);
+		goto out;
+	}
+	if (access(crt, F_OK) == 0 || access(key, F_OK) == 0) {
+		warnx("setup: only one of %s and %s exists: remove it, or replace both with "
+		      "'gossip-cert issue --force'", key, crt);
+		status = CERT_FAILED;
+		goto out;
+	}
+	if (access(ca, F_OK) < 0 && (status = cmd_init(o)) != CERT_OK)
+		goto out;
+	o->naddresses = cert_host_addresses(o->addresses, o->naddresses, CERT_MAX_ADDRESSES, &left);
+	if (left)
+		warnx("warning: %zu of this host's addresses left out: a certificate lists %d at "
+		      "most", left, CERT_MAX_ADDRESSES);
+	if (o->naddresses == 0) {
+		warnx("setup: this host has no address to certify; give one with --address");
+		status = CERT_FAILED;
+		goto out;
+	}
+	o->name = setup_name(o, host, sizeof(host));
+	o->out = cert_asprintf("%s/node", o->dir);
+	printf("issuing %s/node.crt for", o->dir);
+	for (size_t i = 0; i < o->naddresses; i++)
+		printf("%s %s", i ? "," : "", o->addresses[i].text);
+	printf("\n");
+	status = cmd_issue(o);
+	free((char *)o->out);
+	o->out = NULL;
+out:
+	free(crt);
+	free(key);
+	free(ca);
+	return status;
+}
+
 static int
 cmd_show(struct options *o)
 {
@@ -550,6 +625,13 @@ static const struct option issue_opts[] = {{"address", required_argument, NULL, 
 					   {"force", no_argument, NULL, OPT_FORCE},
 					   {"help", no_argument, NULL, 'h'},
 					   {0}};
+static const struct option setup_opts[] = {{"address", required_argument, NULL, OPT_ADDRESS},
+					   {"name", required_argument, NULL, OPT_NAME},
+					   {"dir", required_argument, NULL, OPT_DIR},
+					   {"days", required_argument, NULL, OPT_DAYS},
+					   {"group", required_argument, NULL, OPT_GROUP},
+					   {"help", no_argument, NULL, 'h'},
+					   {0}};
 static const struct option show_opts[] = {{"json", no_argument, NULL, OPT_JSON},
 					  {"help", no_argument, NULL, 'h'},
 					  {0}};
@@ -561,6 +643,7 @@ static const struct option verify_opts[] = {{"ca", required_argument, NULL, OPT_
 static const struct command commands[] = {
 	{"init", cmd_init, init_opts, 0},
 	{"issue", cmd_issue, issue_opts, 0},
+	{"setup", cmd_setup, setup_opts, 0},
 	{"show", cmd_show, show_opts, 1},
 	{"verify", cmd_verify, verify_opts, 1},
 };
@@ -595,7 +678,7 @@ main(int argc, char **argv)
 	opterr = 0;
 	parse_global_options(argc, argv);
 	if (optind >= argc)
-		usage_error("missing command (init, issue, show or verify)");
+		usage_error("missing command (init, issue, setup, show or verify)");
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
 		const struct command *cmd = &commands[i];
 

@@ -410,7 +410,7 @@ def test_failed_write_leaves_no_temporary_file(ca, no_group):
 def test_help_and_version():
     p = cert("--help", check=0)
     assert p.stdout.startswith("Usage: gossip-cert ") and p.stderr == ""
-    for command in ("init", "issue", "show", "verify"):
+    for command in ("init", "issue", "setup", "show", "verify"):
         assert re.search(rf"^  {command}\b", p.stdout, re.M), p.stdout
     assert cert("issue", "--help", check=0).stdout == p.stdout
     assert cert("-h", check=0).stdout == p.stdout
@@ -418,3 +418,65 @@ def test_help_and_version():
     version = re.search(r'#define GOSSIP_VERSION "([^"]+)"', util_h).group(1)
     assert cert("--version", check=0).stdout == f"gossip-cert {version}\n"
     assert cert("-V", check=0).stdout == f"gossip-cert {version}\n"
+
+
+def host_addresses():
+    """This host's addresses as setup should find them: every interface's, IPv6 link-local
+    excluded (from ip(8), which reads them as getifaddrs(3) does)."""
+    out = subprocess.run(["ip", "-o", "addr", "show"], capture_output=True, text=True,
+                         check=True).stdout
+    found = set()
+    for m in re.finditer(r"\binet6? ([0-9a-f.:]+)/", out):
+        a = ipaddress.ip_address(m.group(1))
+        if not (a.version == 6 and a.is_link_local):
+            found.add(a)
+    return found
+
+
+def test_setup_makes_the_ca_and_this_hosts_certificate(tmp_path, no_group):
+    """setup in an empty directory: the CA, and node.key/node.crt for every address of this host
+    (loopback included), named after the host; the certificate verifies against the CA."""
+    d = tmp_path / "tls"
+    p = cert("setup", "--dir", d, "--group", no_group, check=0)
+    assert sorted(os.listdir(d)) == ["ca.crt", "ca.key", "node.crt", "node.key"]
+    assert mode(d / "ca.key") == 0o600 and mode(d / "node.key") == 0o600
+    ips = {v for k, v in alt_names(d / "node.crt") if k == "IP"}
+    assert ips == host_addresses(), (ips, p.stdout)
+    assert ipaddress.ip_address("127.0.0.1") in ips
+    host = os.uname().nodename
+    assert subject(d / "node.crt") == f"CN={host}"
+    assert f"issuing {d}/node.crt for " in p.stdout
+    cert("verify", "--dir", d, d / "node.crt", check=0)
+
+
+def test_setup_keeps_what_exists(tmp_path, no_group):
+    """Run again, setup changes nothing; given a CA, it issues with that CA and keeps it."""
+    d = tmp_path / "tls"
+    cert("init", "--dir", d, check=0)
+    ca_before = (d / "ca.crt").read_bytes()
+    cert("setup", "--dir", d, "--group", no_group, "--address", "192.0.2.77", "--name", "n1",
+         check=0)
+    assert (d / "ca.crt").read_bytes() == ca_before
+    assert ("IP", ipaddress.ip_address("192.0.2.77")) in alt_names(d / "node.crt")
+    assert subject(d / "node.crt") == "CN=n1"
+    files = {f: (d / f).read_bytes() for f in os.listdir(d)}
+    p = cert("setup", "--dir", d, "--group", no_group, check=0)
+    assert p.stdout.startswith(f"kept {d}/node.key and {d}/node.crt"), p.stdout
+    assert {f: (d / f).read_bytes() for f in os.listdir(d)} == files
+
+
+def test_setup_refuses_half_a_node_and_a_ca_without_its_key(tmp_path, no_group):
+    """Only one of node.key and node.crt: refused, nothing written. A ca.crt copied without its
+    key: the certificate cannot be issued here."""
+    d = tmp_path / "tls"
+    cert("setup", "--dir", d, "--group", no_group, check=0)
+    (d / "node.crt").unlink()
+    p = cert("setup", "--dir", d, "--group", no_group, check=1)
+    assert "only one of" in p.stderr and "node.key" in p.stderr, p.stderr
+    assert not (d / "node.crt").exists()
+    other = tmp_path / "copied"
+    other.mkdir()
+    (other / "ca.crt").write_bytes((d / "ca.crt").read_bytes())
+    p = cert("setup", "--dir", other, "--group", no_group, check=1)
+    assert "ca.key" in p.stderr, p.stderr
+    assert sorted(os.listdir(other)) == ["ca.crt"]
