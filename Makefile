@@ -253,7 +253,9 @@ install: all
 		$(DESTDIR)$(SBINDIR)/
 	install -m 0755 $(BUILD)/gossipctl $(DESTDIR)$(BINDIR)/
 	install -d $(DESTDIR)$(SYSCONFDIR)/gossip
-	install -m 0644 etc/gossip/gossip.conf etc/gossip/seeds.txt $(DESTDIR)$(SYSCONFDIR)/gossip/
+	install -m 0644 etc/gossip/seeds.txt $(DESTDIR)$(SYSCONFDIR)/gossip/
+	sed 's|"/etc/gossip/|"$(SYSCONFDIR)/gossip/|' etc/gossip/gossip.conf > $(DESTDIR)$(SYSCONFDIR)/gossip/gossip.conf
+	chmod 0644 $(DESTDIR)$(SYSCONFDIR)/gossip/gossip.conf
 	for s in 1 5 7 8; do install -d $(DESTDIR)$(MANDIR)/man$$s && \
 		install -m 0644 man/*.$$s $(DESTDIR)$(MANDIR)/man$$s/ || exit 1; done
 	install -d $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) \

@@ -295,10 +295,17 @@ node_addr_from_sockaddr(const struct sockaddr *sa, struct node_addr *ret)
 		memcpy(a.addr, &s4->sin_addr, 4);
 		a.port = ntohs(s4->sin_port);
 	} else if (sa->sa_family == AF_INET6) {
+		static const uint8_t mapped[12] = {[10] = 0xff, [11] = 0xff};
 		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
 		a.family = AF_INET6;
 		memcpy(a.addr, &s6->sin6_addr, 16);
 		a.port = ntohs(s6->sin6_port);
+		/* An IPv4 client of a dual-stack socket (systemd's) is that IPv4 address. */
+		if (!memcmp(a.addr, mapped, sizeof(mapped))) {
+			a.family = AF_INET;
+			memmove(a.addr, a.addr + 12, 4);
+			memset(a.addr + 4, 0, 12);
+		}
 	} else {
 		return -EAFNOSUPPORT;
 	}

@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#define GOSSIP_VERSION "0.1.0"
+#define GOSSIP_VERSION "0.2.0"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define USEC_PER_SEC 1000000ULL
@@ -47,6 +47,7 @@ const char *node_addr_ip_str(const struct node_addr *a, char *buf);
 bool node_addr_equal(const struct node_addr *a, const struct node_addr *b);
 int node_addr_cmp(const struct node_addr *a, const struct node_addr *b);
 socklen_t node_addr_to_sockaddr(const struct node_addr *a, struct sockaddr_storage *ss);
+/* An IPv4-mapped IPv6 address (::ffff:a.b.c.d, from a dual-stack socket) comes out as IPv4. */
 int node_addr_from_sockaddr(const struct sockaddr *sa, struct node_addr *ret);
 bool node_addr_is_unspecified(const struct node_addr *a);
 /* 127.0.0.0/8 or ::1. */

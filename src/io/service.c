@@ -280,19 +280,63 @@ service_open(struct service *sv)
 		log_warn("ignoring malformed socket activation environment");
 }
 
+/* A socket's local address (an IPv4-mapped IPv6 one as IPv4); -errno. */
+static int
+local_address(int fd, struct node_addr *ret)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
+		return -errno;
+	return node_addr_from_sockaddr((struct sockaddr *)&ss, ret);
+}
+
+/* The listener's callback when local_filter is on: the node's own address only. */
+static void
+accept_local(void *ctx, int fd, const struct sockaddr_storage *ss, socklen_t sl)
+{
+	struct service *sv = ctx;
+	char note[RATELIMIT_NOTE_LEN], ls[NODE_ADDR_STRLEN], rs[NODE_ADDR_STRLEN] = "?";
+	struct node_addr local, remote;
+
+	if (local_address(fd, &local) < 0 || (local.family == sv->self.family &&
+					      !memcmp(local.addr, sv->self.addr, sizeof(local.addr)))) {
+		sv->on_accept(sv->accept_ctx, fd, ss, sl);
+		return;
+	}
+	if (sl && node_addr_from_sockaddr((const struct sockaddr *)ss, &remote) == 0)
+		node_addr_str(&remote, rs);
+	if (ratelimit_pass_note(&sv->local_log, now_monotonic_usec(), note))
+		log_warn("refusing connection from %s to %s: this node listens on %s only (address in "
+			 "gossip.conf)%s", rs, node_addr_str(&local, ls), sv->self_str, note);
+	close(fd);
+}
+
 void
 service_listen(struct service *sv,
 	       void (*on_accept)(void *ctx, int fd, const struct sockaddr_storage *ss, socklen_t sl),
 	       void *ctx)
 {
+	struct node_addr bound;
 	int r;
 
+	sv->on_accept = on_accept;
+	sv->accept_ctx = ctx;
 	sv->listen_fd = daemon_fds_take(&sv->self);
-	if (sv->listen_fd >= 0)
-		log_info("using the listening socket passed by systemd for %s", sv->self_str);
-	else if ((sv->listen_fd = daemon_tcp_listen(&sv->self)) < 0)
+	if (sv->listen_fd >= 0) {
+		/* systemd's socket may listen on every address; the node answers on its own. */
+		sv->local_filter = !node_addr_is_unspecified(&sv->self) &&
+				   local_address(sv->listen_fd, &bound) == 0 &&
+				   node_addr_is_unspecified(&bound);
+		log_info("using the listening socket passed by systemd for %s%s", sv->self_str,
+			 sv->local_filter ? "; it listens on every address: connections to others "
+					    "are refused" : "");
+	} else if ((sv->listen_fd = daemon_tcp_listen(&sv->self)) < 0) {
 		fatal("cannot listen on %s: %s", sv->self_str, strerror(-sv->listen_fd));
-	r = listener_start(&sv->listener, sv->event, sv->listen_fd, 64, NULL, on_accept, ctx);
+	}
+	r = listener_start(&sv->listener, sv->event, sv->listen_fd, 64, NULL,
+			   sv->local_filter ? accept_local : on_accept, sv->local_filter ? sv : ctx);
 	if (r < 0)
 		fatal("cannot watch the listening socket: %s", strerror(-r));
 }

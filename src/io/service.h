@@ -37,6 +37,15 @@ struct service {
 	struct conn_loop loop;
 	int listen_fd;
 	struct listener listener;
+	/*
+	 * A socket systemd passed may listen on every address of the port (the
+	 * unit cannot read gossip.conf): connections to another address than
+	 * the node's own are then refused here, before on_accept.
+	 */
+	bool local_filter;
+	void (*on_accept)(void *ctx, int fd, const struct sockaddr_storage *ss, socklen_t sl);
+	void *accept_ctx;
+	struct ratelimit local_log;
 	struct tls_ctx *tls; /* the loaded tls.* settings; NULL with tls.mode off */
 
 	/* The program's part, set before service_run(). */

@@ -225,6 +225,18 @@ def test_install_starts_no_instance(box, deb, upstream_version):
     assert c.run("getent", "group", "gossip").stdout.split(":")[2] == gid
     assert c.run("stat", "-c", "%U:%G %a", "/var/log/gossip").stdout.split() == ["gossip:gossip", "750"]
     assert c.run("stat", "-c", "%U:%G %a", "/run/gossip").stdout.split() == ["root:root", "755"]
+    # Secure by default: the postinst made a cluster CA and this host's certificate, for its
+    # addresses (127.0.0.1 among them), which gossip.conf names.
+    assert sorted(c.run("ls", "/etc/gossip/tls").stdout.split()) == \
+        ["ca.crt", "ca.key", "node.crt", "node.key"]
+    assert c.run("stat", "-c", "%U:%G %a", "/etc/gossip/tls/ca.key").stdout.split() == \
+        ["root:root", "600"]
+    assert c.run("stat", "-c", "%U:%G %a", "/etc/gossip/tls/node.key").stdout.split() == \
+        ["root:gossip", "640"]
+    c.run("gossip-cert", "verify", "/etc/gossip/tls/node.crt")
+    shown = json.loads(c.run("gossip-cert", "show", "--json", "/etc/gossip/tls/node.crt").stdout)
+    assert "127.0.0.1" in shown["addresses"], shown
+    assert 'mode = "required";' in c.run("cat", "/etc/gossip/gossip.conf").stdout
 
     for prog in ("gossip-seed", "gossip-peer", "gossipctl", "gossip-cert"):
         assert c.run("sh", "-c", f"command -v {prog}").stdout.strip().startswith("/usr/")
@@ -245,6 +257,11 @@ def test_operator_workflow(box):
     start_network(c)
     assert c.run("systemctl", "show", "-P", "User", "gossip-peer@6000").stdout.strip() == "gossip"
     broadcast_and_receive(c, "hello")
+    # Over mutual TLS, with the postinst's certificate.
+    c.run("journalctl", "--sync")
+    for u in ("gossip-seed@5000", "gossip-peer@6000"):
+        text = c.run("journalctl", "-u", u, "-o", "cat").stdout
+        assert "TLS required: certificate" in text and "without TLS" not in text, (u, text)
     # Every daemon's log file is in the log directory.
     logs = c.run("ls", "/var/log/gossip").stdout.split()
     for port in (5000, 5001, 5002):
@@ -259,13 +276,16 @@ def test_upgrade_keeps_conffile_and_restarts(box, upgrade_deb):
     c.run("systemctl", "enable", "gossip-peer@6000.service", "gossip-peer@6000.socket")
     before = started(c)
     assert all(pid for pid, _ in before.values()), before
+    tls_before = sh(c, "sha256sum /etc/gossip/tls/*").stdout
 
     dpkg(c, "-i", "/mnt/share/new.deb")
     assert status(c) == f"install ok installed {deb_field(upgrade_deb, 'Version')}"
 
     conf = c.run("cat", "/etc/gossip/gossip.conf").stdout
     assert CONF_EDIT in conf
-    assert sh(c, "ls -A /etc/gossip").stdout.split() == ["gossip.conf", "seeds.txt"]
+    assert sh(c, "ls -A /etc/gossip").stdout.split() == ["gossip.conf", "seeds.txt", "tls"]
+    # The upgrade kept the CA and the certificate (the postinst makes only what is missing).
+    assert sh(c, "sha256sum /etc/gossip/tls/*").stdout == tls_before
 
     after = started(c)
     for u in INSTANCES:
@@ -293,6 +313,8 @@ def test_remove_keeps_configuration_and_logs(box, upgrade_deb):
     for path in conffiles:
         assert exists(c, path), f"conffile {path} removed by dpkg -r"
     assert CONF_EDIT in c.run("cat", "/etc/gossip/gossip.conf").stdout
+    assert exists(c, "/etc/gossip/tls/ca.key") and exists(c, "/etc/gossip/tls/node.crt"), \
+        "dpkg -r removed the CA or the certificate (only purge does)"
     assert "'hello again'" in c.run("cat", "/var/log/gossip/output.txt").stdout
     c.run("getent", "passwd", "gossip")
 

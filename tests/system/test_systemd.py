@@ -251,6 +251,7 @@ def container(staged):
         c.run("systemd-tmpfiles", "--create")
         c.run("systemctl", "daemon-reload")
         c.run("journalctl", "--update-catalog")
+        c.run("gossip-cert", "setup")  # the CA and certificate gossip.conf asks for
         c.after_setup = _setup_state(c)
         yield c
 
@@ -353,6 +354,52 @@ def test_services_active_with_status(net):
     for port in PEERS:
         sock = c.run("stat", "-c", "%F %a %U %G", f"/run/gossip/peer-{port}.sock").stdout.split()
         assert sock[-3:] == ["660", "root", "gossip"], sock
+
+
+def test_services_run_mutual_tls(net):
+    """As installed, with gossip-cert setup's files: every instance requires TLS, says so with
+    its certificate, and refuses a plaintext connection; the key is readable by group gossip
+    only."""
+    c = net
+    assert c.run("stat", "-c", "%a %U %G", "/etc/gossip/tls/node.key").stdout.split() == \
+        ["640", "root", "gossip"]
+    assert c.run("stat", "-c", "%a %U", "/etc/gossip/tls/ca.key").stdout.split() == ["600", "root"]
+    for unit in SEED_UNITS + PEER_UNITS:
+        msgs = [e["MESSAGE"] for e in journal(c, "-u", unit)]
+        assert any(re.fullmatch(r"TLS required: certificate \S+ \(/etc/gossip/tls/node\.crt\), "
+                                r"\d+ days left", m) for m in msgs), (unit, msgs[:5])
+        assert not [m for m in msgs if "without TLS" in m], unit
+    # A stranger's plaintext frame to a seed: refused, and logged.
+    c.run("bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/5000; printf 'GS\\002\\010\\000\\000\\000\\000' >&3; "
+          "cat <&3 >/dev/null || true")
+    wait_for("the seed's refusal of a plaintext connection", lambda: [
+        e for e in journal(c, "-u", "gossip-seed@5000.service")
+        if "refusing plaintext connection from 127.0.0.1" in e["MESSAGE"]])
+
+
+def test_units_bound_memory_and_tasks(net):
+    """MemoryMax= and TasksMax= of the units (sizes measured, see the units' comments), and the
+    single-threaded daemons well inside them."""
+    c = net
+    for unit in SEED_UNITS + PEER_UNITS:
+        p = show(c, unit, "MemoryMax", "TasksMax", "MainPID")
+        assert (p["MemoryMax"], p["TasksMax"]) == (str(1 << 30), "8"), (unit, p)
+        # (The container's cgroups may not count tasks and memory: the process says.)
+        st = dict(line.split(":\t", 1) for line in
+                  c.run("cat", f"/proc/{p['MainPID']}/status").stdout.splitlines() if ":\t" in line)
+        assert st["Threads"].strip() == "1", (unit, st["Threads"])
+        assert int(st["VmRSS"].split()[0]) < 64 * 1024, (unit, st["VmRSS"])
+
+
+def test_connection_to_another_address_is_refused(net):
+    """The socket units listen on every address of the port; a daemon answers on its own address
+    (127.0.0.1 here) only, and says so."""
+    c = net
+    c.run("bash", "-c", "exec 3<>/dev/tcp/127.0.0.2/5000; cat <&3 >/dev/null || true")
+    wait_for("the seed's refusal of a connection to 127.0.0.2", lambda: [
+        e for e in journal(c, "-u", "gossip-seed@5000.service")
+        if re.search(r"refusing connection from \S+ to 127\.0\.0\.2:5000: this node listens on "
+                     r"127\.0\.0\.1:5000 only", e["MESSAGE"])])
 
 
 def test_broadcast_reaches_journal_and_output(net):

@@ -353,6 +353,12 @@ test_installed_example(void **state)
 	assert_int_equal(conf_apply_file(&c, "etc/gossip/gossip.conf", err, sizeof(err)), 0);
 	assert_int_equal(c.n_seeds, 3);
 	assert_same_settings(&c, &d);
+	/* Not the defaults: TLS, with the files gossip-cert setup makes. */
+	assert_string_equal(c.tls.mode, "required");
+	assert_string_equal(c.tls.ca_file, "/etc/gossip/tls/ca.crt");
+	assert_string_equal(c.tls.cert_file, "/etc/gossip/tls/node.crt");
+	assert_string_equal(c.tls.key_file, "/etc/gossip/tls/node.key");
+	assert_null(c.tls.crl_file);
 	assert_int_equal(conf_apply_file(&d, "etc/gossip/seeds.txt", err, sizeof(err)), 0);
 	assert_int_equal(d.n_seeds, 3);
 	assert_memory_equal(c.seeds, d.seeds, 3 * sizeof(*c.seeds));

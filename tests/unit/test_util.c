@@ -223,6 +223,13 @@ test_node_addr_sockaddr(void **state)
 	assert_true(node_addr_to_sockaddr(&a, &ss) > 0);
 	assert_int_equal(node_addr_from_sockaddr((struct sockaddr *)&ss, &b), 0);
 	assert_true(node_addr_equal(&a, &b));
+	/* An IPv4 client of a dual-stack socket is its IPv4 address. */
+	assert_int_equal(node_addr_parse("[::ffff:192.168.1.9]:4242", &b), 0);
+	assert_int_equal(b.family, AF_INET6);
+	assert_true(node_addr_to_sockaddr(&b, &ss) > 0);
+	assert_int_equal(node_addr_from_sockaddr((struct sockaddr *)&ss, &b), 0);
+	assert_int_equal(b.family, AF_INET);
+	assert_true(node_addr_equal(&a, &b));
 	ss.ss_family = AF_UNIX;
 	assert_int_equal(node_addr_from_sockaddr((struct sockaddr *)&ss, &b), -EAFNOSUPPORT);
 }
