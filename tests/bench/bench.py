@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
 """gossip benchmark harness: propagation latency, delivery, throughput, redundancy,
-resources, failure detection, payload sizes, sustained rate, memory bound, and a
+resources, failure detection, payload sizes, sustained rate, memory bound, the cost of
+TLS and signatures (the same figures with both on, as shipped, and off), and a
 side-by-side propagation comparison with Serf.
 
 Run by `make bench` (and `make bench-smoke`); see "Benchmarks" in README.md.
@@ -26,6 +27,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ctlproto import STATS, TAIL, Blaster, CtlClient, query_all  # noqa: E402
 from benchnet import (Network, host_cpu_ticks, kill_all_started, proc_cpu_seconds,  # noqa: E402
                       raise_nofile, steal_pct)
+import secbench  # noqa: E402
 import serfnet  # noqa: E402
 
 # ---------------------------------------------------------------------------- helpers
@@ -751,6 +753,22 @@ def evaluate_targets(report):
     if idle:
         add("idle peer RSS < 4 MB", max(idle) < 4.0,
             "max RSS %.2f MB (PSS max %.2f MB)" % (max(idle), max(pss)))
+    sec = report.get("security")
+    if sec:
+        on, off = sec["on"], sec["off"]
+        p50 = on["latency"]["latency_ms"]["p50"]
+        add("N=%d propagation p50 <= 1.5 ms with TLS and signatures" % sec["n"],
+            p50 is not None and p50 <= 1.5, "%s ms (p99 %s ms; off: p50 %s ms, p99 %s ms)" % (
+                fmt(p50, "%.3f"), fmt(on["latency"]["latency_ms"]["p99"], "%.3f"),
+                fmt(off["latency"]["latency_ms"]["p50"], "%.3f"),
+                fmt(off["latency"]["latency_ms"]["p99"], "%.3f")))
+        held = off["sustained"]["max_rate_holding"]
+        add(">= 10000 msg/s sustained at N=%d, TLS and signing off" % sec["sustained_n"],
+            held is not None and held >= 10000,
+            "%s msg/s held (signing on: %s msg/s)" % (
+                fmt(held, "%.0f"), fmt(on["sustained"]["max_rate_holding"], "%.0f")))
+    else:
+        add("N=50 propagation p50 <= 1.5 ms with TLS and signatures", None, "not run")
     lg = report.get("long")
     if lg:
         add("peer RSS bounded after %d messages" % lg["messages"], lg["rss_growth_second_half_mb"] < 1.0,
@@ -804,6 +822,12 @@ def parse_args(argv):
     ap.add_argument("--sustained-seconds", type=float, default=10.0)
     ap.add_argument("--sustained-rates", default="10000 15000 20000 30000 40000 60000 80000",
                     help="offered rates, tried in order until one fails")
+    ap.add_argument("--security", default="1",
+                    help="run the phase measuring TLS and signatures on and off side by side (1/0)")
+    ap.add_argument("--security-n", type=int, default=50, help="N of its latency phase")
+    ap.add_argument("--security-k", type=int, default=100, help="messages of its latency phase")
+    ap.add_argument("--security-handshakes", type=int, default=500,
+                    help="connections made to one peer to measure handshakes")
     ap.add_argument("--long", default="0", help="run the 1,000,000-message memory-bound phase (1/0)")
     ap.add_argument("--long-n", type=int, default=10)
     ap.add_argument("--long-count", type=int, default=1_000_000)
@@ -841,6 +865,7 @@ def parse_args(argv):
     a.sustained_rates = numbers("--sustained-rates", a.sustained_rates, float)
     a.sustained = a.sustained not in ("0", "", "no", "false")
     a.long = a.long not in ("0", "", "no", "false")
+    a.security = a.security not in ("0", "", "no", "false")
     a.long_rate = a.long_rate or None
     if a.smoke:
         a.n = [5]
@@ -851,6 +876,9 @@ def parse_args(argv):
         a.sustained_n = 5
         a.sustained_seconds = 1.0
         a.sustained_rates = [2000.0]
+        a.security_n = 5
+        a.security_k = 10
+        a.security_handshakes = 20
         a.long = False
         a.serf = "0"
         a.settle = 0.1
@@ -886,6 +914,8 @@ def main(argv):
         report["runs"].append(run_n(args, n, rng))
     if args.sustained:
         report["sustained"] = run_sustained(args, rng)
+    if args.security:
+        report["security"] = secbench.run(args, rng, sys.modules[__name__])
     if args.long:
         report["long"] = run_long(args, rng)
 

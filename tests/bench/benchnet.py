@@ -6,7 +6,12 @@ directory. Readiness comes from the daemons themselves: every daemon gets
 NOTIFY_SOCKET pointing at one datagram socket with SO_PASSCRED, so each
 READY=1 is attributed to the sending PID. After every peer is ready, the
 overlay is checked (PEERS on every peer) until it is connected.
+
+With tls=True the network runs as shipped: a cluster CA and one certificate
+for 127.0.0.1 (gossip-cert), tls.mode "required", broadcasts signed; without,
+plaintext and unsigned.
 """
+import grp
 import os
 import random
 import resource
@@ -211,8 +216,9 @@ def libconfig_value(v):
 
 class Network:
     def __init__(self, build, n_peers, n_seeds=3, peer_conf=None, seed_conf=None, keep=False,
-                 log=print, rng=None, daemon_stderr=False, tmp_root=None):
+                 log=print, rng=None, daemon_stderr=False, tmp_root=None, tls=False):
         self.build = build
+        self.tls = tls
         self.n_peers = n_peers
         self.n_seeds = n_seeds
         self.peer_conf = dict(peer_conf or {})
@@ -237,13 +243,27 @@ class Network:
             f.write("# written by tests/bench\n")
             f.write("seeds = [ %s ];\n" % ", ".join(
                 '"127.0.0.1:%d"' % (seed_base + i) for i in range(self.n_seeds)))
-            for section, conf in (("seed", self.seed_conf), ("peer", self.peer_conf)):
+            tls = self._make_certificates() if self.tls else {}
+            for section, conf in (("seed", self.seed_conf), ("peer", self.peer_conf),
+                                  ("tls", tls)):
                 if conf:
                     f.write("%s = {\n" % section)
                     for k, v in conf.items():
                         f.write("  %s = %s;\n" % (k, libconfig_value(v)))
                     f.write("};\n")
         return path
+
+    def _make_certificates(self):
+        """A CA and one node certificate for 127.0.0.1 in <dir>/tls; the tls settings."""
+        d = os.path.join(self.dir, "tls")
+        cert = os.path.join(self.build, "gossip-cert")
+        group = grp.getgrgid(os.getgid()).gr_name
+        for argv in ([cert, "init", "--dir", d],
+                     [cert, "issue", "--dir", d, "--address", "127.0.0.1", "--name", "bench",
+                      "--out", os.path.join(d, "node"), "--group", group]):
+            subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
+        return {"mode": "required", "ca_file": os.path.join(d, "ca.crt"),
+                "cert_file": os.path.join(d, "node.crt"), "key_file": os.path.join(d, "node.key")}
 
     def _spawn(self, node, argv):
         os.makedirs(node.dir, exist_ok=True)
@@ -319,6 +339,22 @@ class Network:
         self.timings = {"seeds_ready_s": t1 - t0, "peers_spawned_s": t2 - t1,
                         "peers_ready_s": t3 - t1, "overlay_connected_s": t4 - t1}
         return self.timings
+
+    def start_extra_peer(self, timeout=30):
+        """One more peer, with the network's configuration: (its Node, seconds from spawn to its
+        READY=1). Stop it with stop_node()."""
+        port = free_port_block(1, rng=self.rng)
+        n = Node("peer", len(self.peers) + 1000, port, os.path.join(self.dir, "extra%d" % port))
+        self._spawn(n, [os.path.join(self.build, "gossip-peer"), "-c", self.config,
+                        "-L", n.dir, "127.0.0.1", str(n.port)])
+        self._wait_ready([n], timeout, "peer")
+        return n, self.notify.ready[n.pid] - n.started_at
+
+    def stop_node(self, n):
+        n.proc.send_signal(signal.SIGTERM)
+        n.proc.wait(timeout=10)
+        if n.proc in _all_procs:
+            _all_procs.remove(n.proc)
 
     def socket_path(self, node):
         return os.path.join(self.run_dir, "peer-%d.sock" % node.port)
