@@ -610,24 +610,39 @@ on_synack(struct sim *s, const struct event *ev)
 	vconn_unref(s, vc);
 }
 
-/* A frame for a core: -EBADMSG closes the connection, as the daemons' conn does. */
+/*
+ * What one send carried, frame by frame, to a core: -EBADMSG closes the
+ * connection, as the daemons' conn does. A send may hold several frames (a
+ * probe's HELLO and PING): the daemons read a byte stream.
+ */
 static void
 feed_frame(struct sim *s, struct sim_node *nd, struct vend *e, const struct blob *frame, bool last)
 {
-	const char *reason = NULL;
+	const uint8_t *p = frame->data;
+	size_t left = frame->len;
 	struct link *lk = e->lk;
-	int r;
 
-	r = nd->peer ? peer_node_frame(nd->peer, lk, frame->data, frame->len, last, instant(s), &reason)
-		     : seed_node_frame(nd->seed, lk, frame->data, frame->len, instant(s), &reason);
-	if (r < 0 && e->open && e->lk == lk) {
-		end_close(s, e);
-		if (nd->peer)
-			peer_node_closed(nd->peer, lk, reason ? reason : "malformed frame", EBADMSG,
-					 instant(s));
-		else
-			seed_node_closed(nd->seed, lk, reason ? reason : "malformed frame", EBADMSG,
-					 instant(s));
+	while (left && e->open && e->lk == lk) {
+		const char *reason = NULL;
+		long flen = wire_frame_check(p, left, &reason);
+		size_t len = flen > 0 ? (size_t)flen : left; /* a bad one goes whole to the decoder */
+		int r;
+
+		r = nd->peer ? peer_node_frame(nd->peer, lk, p, len, last && len == left, instant(s),
+					       &reason)
+			     : seed_node_frame(nd->seed, lk, p, len, instant(s), &reason);
+		if (r < 0 && e->open && e->lk == lk) {
+			end_close(s, e);
+			if (nd->peer)
+				peer_node_closed(nd->peer, lk, reason ? reason : "malformed frame",
+						 EBADMSG, instant(s));
+			else
+				seed_node_closed(nd->seed, lk, reason ? reason : "malformed frame",
+						 EBADMSG, instant(s));
+			return;
+		}
+		p += len;
+		left -= len;
 	}
 }
 
