@@ -127,10 +127,11 @@ sim: $(SIM_BIN)
 	$(SIM_BIN) --scenario all --seed $(SIM_SEED) --json $(SIM_JSON) $(SIM_ARGS)
 	$(SIM_BIN) --scenario steady --peers 10000 --seed $(SIM_SEED) --json $(SIM_JSON) $(SIM_ARGS)
 	$(SIM_BIN) --scenario steady --peers 100000 --seed $(SIM_SEED) --json $(SIM_JSON) $(SIM_ARGS)
-# For make check: a few hundred peers, seconds of wall time. Delivery 1.0 and redundancy under
-# the scenario's bound, and the same seed giving the same trace twice.
+# For make check: a few hundred peers, seconds of wall time. Delivery 1.0, redundancy and false
+# deaths (loss and stalls among them) under the scenario's bounds, and the same seed giving the
+# same trace twice.
 sim-check: $(SIM_BIN)
-	$(SIM_BIN) --scenario steady,crash --peers 300 --seed $(SIM_SEED) --check --repeat
+	$(SIM_BIN) --scenario steady,crash,loss20,stall --peers 300 --seed $(SIM_SEED) --check --repeat
 
 # ---- Fuzzing (tests/fuzz/): libFuzzer targets, built with clang apart from the gcc build ----
 # make fuzz FUZZ_SECONDS=N runs each target N seconds on a copy of its seed corpus

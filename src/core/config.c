@@ -25,11 +25,14 @@ const struct setting_desc conf_settings[] = {
 	S("seed", "max_peers_per_host", K_U32, seed.max_peers_per_host, 0, 50000),
 	S("seed", "confirm_dead", K_BOOL, seed.confirm_dead, 0, 1),
 	S("seed", "probe_timeout", K_DURATION, seed.probe_timeout_usec, SEC(0.01), SEC(60)),
+	S("seed", "dead_reporters", K_U32, seed.dead_reporters, 1, 16),
 	S("peer", "degree", K_U32, peer.degree, 1, 64),
 	S("peer", "max_neighbours", K_U32, peer.max_neighbours, 1, 1024),
 	S("peer", "ping_interval", K_DURATION, peer.ping_interval_usec, SEC(0.01), SEC(3600)),
 	S("peer", "ping_timeout", K_DURATION, peer.ping_timeout_usec, SEC(0.01), SEC(3600)),
 	S("peer", "ping_misses", K_U32, peer.ping_misses, 1, 100),
+	S("peer", "suspicion_timeout", K_DURATION, peer.suspicion_timeout_usec, 0, SEC(3600)),
+	S("peer", "indirect_probes", K_U32, peer.indirect_probes, 0, 16),
 	S("peer", "seen_cache_size", K_U32, peer.seen_cache_size, 16, 100000000),
 	S("peer", "seen_cache_age", K_DURATION, peer.seen_cache_age_usec, SEC(1), SEC(7 * 86400)),
 	S("peer", "max_message_size", K_U32, peer.max_message_size, 1, 1000000),
@@ -67,11 +70,14 @@ conf_init(struct gossip_config *c)
 	c->seed.max_peers_per_host = 1024;
 	c->seed.confirm_dead = true;
 	c->seed.probe_timeout_usec = SEC(1);
+	c->seed.dead_reporters = 2;
 	c->peer.degree = 4;
 	c->peer.max_neighbours = 32;
 	c->peer.ping_interval_usec = SEC(0.5);
 	c->peer.ping_timeout_usec = SEC(0.5);
 	c->peer.ping_misses = 3;
+	c->peer.suspicion_timeout_usec = SEC(4);
+	c->peer.indirect_probes = 3;
 	c->peer.seen_cache_size = 100000;
 	c->peer.seen_cache_age_usec = SEC(600);
 	c->peer.max_message_size = 65536;

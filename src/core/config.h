@@ -21,6 +21,7 @@ struct seed_config {
 	uint32_t max_peers_per_host;  /* registrations made from one IP address; 0: no limit */
 	bool confirm_dead;            /* probe a reported peer before dropping it */
 	uint64_t probe_timeout_usec;  /* how long the probe may take */
+	uint32_t dead_reporters;      /* distinct reporters that let a silent probe remove a peer */
 };
 
 struct peer_config {
@@ -28,7 +29,9 @@ struct peer_config {
 	uint32_t max_neighbours;      /* in + out */
 	uint64_t ping_interval_usec;
 	uint64_t ping_timeout_usec;   /* <= ping_interval */
-	uint32_t ping_misses;         /* consecutive misses before a neighbour is dead */
+	uint32_t ping_misses;         /* consecutive misses before a neighbour is suspected */
+	uint64_t suspicion_timeout_usec; /* a suspected neighbour not heard of for this long is dead */
+	uint32_t indirect_probes;     /* neighbours asked to probe a suspected one (PING_REQ) */
 	uint32_t seen_cache_size;     /* message ids remembered */
 	uint64_t seen_cache_age_usec; /* and for how long */
 	uint32_t max_message_size;    /* payload bytes */

@@ -57,7 +57,8 @@
  *   control_pauses pushes_deferred local_health local_health_raises stale_dropped
  *   graft_frames_sent claims_refused signatures_bad unsigned_dropped out_of_window_dropped
  *   certs_sent certs_received certs_refused cert_requests_sent cert_waits_expired
- *   connections_refused grafts_refused
+ *   connections_refused grafts_refused neighbours_suspected suspicions_refuted
+ *   probe_requests_sent probe_requests_received probe_requests_refused
  */
 enum ctl_type {
 	/* requests */

@@ -57,6 +57,7 @@ enum link_kind {
 	LINK_NEIGHBOUR, /* peer to peer */
 	LINK_PROBE,     /* a seed's liveness probe: inbound at a peer, outbound at a seed */
 	LINK_SEED,      /* peer to seed, or a client at a seed */
+	LINK_IPROBE,    /* a peer's probe of a node for a neighbour that asked (PING_REQ) */
 };
 
 /* Remote description of a link for log lines: an address, or "control pid N". */

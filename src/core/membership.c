@@ -121,7 +121,7 @@ addr_set_pick(const struct addr_set *s, struct rng *rng,
 	return false;
 }
 
-static bool
+bool
 local_health_raise(struct local_health *h, uint64_t by)
 {
 	h->calm = 0;
@@ -169,7 +169,10 @@ liveness_scaled(const struct liveness_params *p, uint32_t score)
 {
 	struct liveness_params s = *p;
 
-	s.timeout_usec *= 1 + (uint64_t)(score < LOCAL_HEALTH_MAX ? score : LOCAL_HEALTH_MAX);
+	uint64_t k = 1 + (uint64_t)(score < LOCAL_HEALTH_MAX ? score : LOCAL_HEALTH_MAX);
+
+	s.timeout_usec *= k;
+	s.suspicion_usec *= k;
 	return s;
 }
 
@@ -180,11 +183,34 @@ liveness_init(struct liveness *l)
 }
 
 bool
-liveness_miss(struct liveness *l, const struct liveness_params *p)
+liveness_dead(const struct liveness *l, uint64_t now, const struct liveness_params *p)
+{
+	if (l->misses < p->misses)
+		return false;
+	if (l->hard || !p->suspicion_usec)
+		return true;
+	return l->suspected && now - l->suspect_since >= p->suspicion_usec;
+}
+
+bool
+liveness_miss(struct liveness *l, const struct liveness_params *p, bool hard, uint64_t now)
 {
 	l->awaiting = false;
 	l->misses++;
-	return l->misses >= p->misses;
+	l->hard = hard;
+	if (l->misses >= p->misses && !l->suspected) {
+		l->suspected = true;
+		l->suspicions++;
+		l->suspect_since = now;
+	}
+	return liveness_dead(l, now, p);
+}
+
+void
+liveness_extend(struct liveness *l, uint64_t now)
+{
+	if (l->suspected)
+		l->suspect_since = now;
 }
 
 void
@@ -192,6 +218,8 @@ liveness_heard(struct liveness *l)
 {
 	l->misses = 0;
 	l->heard = true;
+	l->hard = false;
+	l->suspected = false;
 }
 
 bool
@@ -202,6 +230,8 @@ liveness_pong(struct liveness *l, uint64_t nonce, uint64_t now)
 	l->awaiting = false;
 	l->rtt_usec = now > l->ping_sent_at ? now - l->ping_sent_at : 1;
 	l->misses = 0;
+	l->hard = false;
+	l->suspected = false;
 	return true;
 }
 
@@ -220,10 +250,10 @@ liveness_tick(struct liveness *l, enum nb_state state, uint64_t now,
 	l->heard = false;
 	switch (state) {
 	case NB_UP:
-		if (liveness_ping_overdue(l, now, p)) {
-			if (liveness_miss(l, p))
-				return LIVENESS_DEAD;
-		}
+		if (liveness_ping_overdue(l, now, p))
+			(void)liveness_miss(l, p, false, now);
+		if (liveness_dead(l, now, p))
+			return LIVENESS_DEAD;
 		/* A neighbour heard from since the last tick is alive: no ping needed. */
 		if (l->awaiting || heard)
 			return LIVENESS_WAIT;
@@ -233,13 +263,13 @@ liveness_tick(struct liveness *l, enum nb_state state, uint64_t now,
 		return LIVENESS_PING;
 	case NB_CONNECTING:
 		if (now - l->attempt_at < p->timeout_usec)
-			return LIVENESS_WAIT;
-		if (liveness_miss(l, p))
+			return liveness_dead(l, now, p) ? LIVENESS_DEAD : LIVENESS_WAIT;
+		if (liveness_miss(l, p, false, now))
 			return LIVENESS_DEAD;
 		l->attempt_at = now;
 		return LIVENESS_RECONNECT;
 	case NB_DOWN:
-		if (l->misses >= p->misses)
+		if (liveness_dead(l, now, p))
 			return LIVENESS_DEAD;
 		l->attempt_at = now;
 		return LIVENESS_RECONNECT;

@@ -54,18 +54,26 @@ bool addr_set_pick(const struct addr_set *s, struct rng *rng,
 		   struct node_addr *ret);
 
 /*
- * Liveness of one neighbour, driven by a periodic tick. A neighbour is
- * dead after `misses` consecutive failures: a ping unanswered within the
- * timeout, a lost connection, or a failed or timed-out reconnect. Any frame
- * received from it proves it alive, so a busy link never counts as silent,
- * and a tick pings only a neighbour not heard from since the previous tick:
- * one side's PING is the other side's proof, so an idle link carries one
- * PING and PONG an interval instead of two of each.
+ * Liveness of one neighbour, driven by a periodic tick. Any frame received
+ * from it proves it alive, so a busy link never counts as silent, and a tick
+ * pings only a neighbour not heard from since the previous tick: one side's
+ * PING is the other side's proof, so an idle link carries one PING and PONG
+ * an interval instead of two of each.
+ *
+ * A failure is a ping unanswered within the timeout, a lost connection, or a
+ * failed or timed-out reconnect. After `misses` consecutive failures the
+ * neighbour is suspected (SWIM, Lifeguard): the overlay asks other
+ * neighbours to probe it, and it is dead only when nothing proves it alive
+ * for suspicion_usec. Loss and slowness delay a TCP stream without breaking
+ * it; a crashed process's host refuses the reconnect, and a failure that is
+ * such a refusal ("hard") makes the neighbour dead at `misses` at once, as
+ * fast as before. suspicion_usec 0: dead at `misses`, whatever the failure.
  */
 struct liveness_params {
 	uint64_t interval_usec;
 	uint64_t timeout_usec;
 	uint32_t misses;
+	uint64_t suspicion_usec;
 };
 
 enum nb_state {
@@ -78,6 +86,10 @@ struct liveness {
 	uint32_t misses;
 	bool awaiting; /* a ping is outstanding */
 	bool heard;    /* a frame came from it since the last tick: the tick sends no ping */
+	bool hard;     /* the last failure was its host refusing the connection */
+	bool suspected;
+	uint32_t suspicions; /* suspicions begun, to tell one from the next */
+	uint64_t suspect_since;
 	uint64_t nonce;
 	uint64_t ping_sent_at;
 	uint64_t attempt_at; /* when the current connect began */
@@ -88,7 +100,7 @@ enum liveness_action {
 	LIVENESS_WAIT,      /* nothing to do this tick */
 	LIVENESS_PING,      /* send PING with l->nonce */
 	LIVENESS_RECONNECT, /* start a new connection (l->attempt_at set) */
-	LIVENESS_DEAD,      /* declare the neighbour dead */
+	LIVENESS_DEAD,      /* declare the neighbour dead: refused, or suspected too long */
 };
 
 /*
@@ -114,11 +126,13 @@ struct local_health {
 	uint32_t calm; /* calm ticks since the last step down or raise */
 	bool missed;   /* the last tick had most neighbours miss */
 };
+/* Raises the score by `by` (capped); true when it changed. */
+bool local_health_raise(struct local_health *h, uint64_t by);
 /* Before a tick's checks: the tick ran lag_usec late. True when the score changed. */
 bool local_health_tick(struct local_health *h, uint64_t lag_usec, const struct liveness_params *p);
 /* After them: missed of the up neighbours checked missed a ping. True when raised. */
 bool local_health_misses(struct local_health *h, unsigned missed, unsigned checked);
-/* p with its timeout multiplied by 1 + score. */
+/* p with its timeouts (ping and suspicion) multiplied by 1 + score. */
 struct liveness_params liveness_scaled(const struct liveness_params *p, uint32_t score);
 
 void liveness_init(struct liveness *l);
@@ -126,8 +140,15 @@ enum liveness_action liveness_tick(struct liveness *l, enum nb_state state, uint
 				   const struct liveness_params *p, struct rng *rng);
 /* Whether the outstanding ping of a neighbour that is up has timed out (a miss at the next tick). */
 bool liveness_ping_overdue(const struct liveness *l, uint64_t now, const struct liveness_params *p);
-/* Records one failure (lost connection, refused connect). True when now dead. */
-bool liveness_miss(struct liveness *l, const struct liveness_params *p);
+/*
+ * Records one failure (lost connection, failed connect; hard: refused by
+ * its host). True when it is now dead.
+ */
+bool liveness_miss(struct liveness *l, const struct liveness_params *p, bool hard, uint64_t now);
+/* Whether l is dead by now: refused at `misses`, or suspected for the suspicion timeout. */
+bool liveness_dead(const struct liveness *l, uint64_t now, const struct liveness_params *p);
+/* Restarts a suspicion's clock (the suspecting node doubts its own links). */
+void liveness_extend(struct liveness *l, uint64_t now);
 /* Any frame from the neighbour. */
 void liveness_heard(struct liveness *l);
 /* A PONG; returns true when it answers the outstanding ping (rtt updated). */

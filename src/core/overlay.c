@@ -132,7 +132,7 @@ start_connect(struct peer_node *n, struct neighbour *nb, uint64_t now)
 		nb->state = NB_DOWN;
 		peer_debug(n, "connect to %s failed: %s", nb->addr_str, strerror(-r));
 		/* The next tick declares it dead once it has missed enough. */
-		(void)liveness_miss(&nb->live, &n->live);
+		(void)liveness_miss(&nb->live, &n->live, r == -ECONNREFUSED, now);
 		return;
 	}
 	nb->state = NB_CONNECTING;
@@ -144,8 +144,17 @@ declare_dead(struct peer_node *n, struct neighbour *nb, struct instant t)
 	struct node_addr a = nb->addr;
 
 	n->stats.neighbours_dead++;
-	peer_log(n, LOG_WARNING, "Neighbour %s is dead: %u consecutive missed pings or failed reconnects",
-		 nb->addr_str, nb->live.misses);
+	if (nb->live.suspected && !nb->live.hard)
+		peer_log(n, LOG_WARNING,
+			 "Neighbour %s is dead: suspected for %.1f s, and none of the %u neighbours "
+			 "asked reached it",
+			 nb->addr_str, (double)(t.mono - nb->live.suspect_since) / 1e6,
+			 nb->probes_asked);
+	else
+		peer_log(n, LOG_WARNING,
+			 "Neighbour %s is dead: %u consecutive missed pings or failed reconnects%s",
+			 nb->addr_str, nb->live.misses,
+			 nb->live.hard ? ", the last refused by its host" : "");
 	neighbour_remove(n, nb, "dead", t.mono);
 	addr_set_remove(&n->known, &a);
 	addr_set_add(&n->avoid, &a);
@@ -310,6 +319,7 @@ neighbour_frame(struct peer_node *n, struct neighbour *nb, struct link *lk, cons
 
 	/* Any frame is proof of life: a busy link is never declared silent. */
 	liveness_heard(&nb->live);
+	nb->heard_at = t.mono;
 	switch (m->type) {
 	case WIRE_HELLO:
 		if (nb->state != NB_CONNECTING || !node_addr_equal(&m->hello.addr, &nb->addr) ||
@@ -362,6 +372,17 @@ neighbour_frame(struct peer_node *n, struct neighbour *nb, struct link *lk, cons
 		}
 		authn_frame(n, nb, m, t);
 		return 0;
+	case WIRE_PING_REQ:
+	case WIRE_PING_ACK:
+		if (nb->state != NB_UP) {
+			*reason = "probe frame before HELLO";
+			return -EBADMSG;
+		}
+		if (m->type == WIRE_PING_REQ)
+			probe_request(n, nb, m, t);
+		else
+			probe_ack(n, nb, m, t);
+		return 0;
 	default:
 		*reason = "unexpected frame type between peers";
 		return -EBADMSG;
@@ -387,9 +408,11 @@ pending_frame(struct peer_node *n, struct link *lk, const struct wire_msg *m, ui
 		*reason = "expected HELLO first";
 		return -EBADMSG;
 	}
-	if (m->hello.role == WIRE_ROLE_SEED) {
+	if (m->hello.role == WIRE_ROLE_SEED || m->hello.role == WIRE_ROLE_PROBE) {
+		/* Someone doubts we are alive: answer, and tell the seeds too. */
 		lk->kind = LINK_PROBE;
 		send_hello(n, lk);
+		seeds_refute(n, now);
 		return 0;
 	}
 	return pending_hello(n, lk, m, now, reason);
@@ -399,6 +422,8 @@ int
 overlay_frame(struct peer_node *n, struct link *lk, const uint8_t *frame, size_t len,
 	      const struct wire_msg *m, bool last_in_read, struct instant t, const char **reason)
 {
+	if (lk->kind == LINK_IPROBE)
+		return probe_frame(n, lk, m, t);
 	if (lk->kind != LINK_NEIGHBOUR)
 		return pending_frame(n, lk, m, t.mono, reason);
 	return neighbour_frame(n, lk->owner, lk, frame, len, m, last_in_read, t, reason);
@@ -409,13 +434,17 @@ overlay_connected(struct peer_node *n, struct link *lk)
 {
 	struct neighbour *nb = lk->owner;
 
+	if (lk->kind == LINK_IPROBE) {
+		probe_connected(n, lk, (struct instant){n->now, 0});
+		return;
+	}
 	if (lk->kind == LINK_NEIGHBOUR && !peer_claim_ok(n, lk, &nb->addr, "the connection")) {
 		/* Whoever answered at that address is not who the address belongs to. */
 		nb->link = NULL;
 		peer_link_close(n, lk, "certificate does not list the address dialled", EPERM, false);
 		nb->state = NB_DOWN;
 		addr_set_add(&n->avoid, &nb->addr);
-		(void)liveness_miss(&nb->live, &n->live);
+		(void)liveness_miss(&nb->live, &n->live, true, n->now);
 		return;
 	}
 	send_hello(n, lk);
@@ -427,6 +456,10 @@ overlay_closed(struct peer_node *n, struct link *lk, const char *reason, int err
 {
 	struct neighbour *nb = lk->owner;
 
+	if (lk->kind == LINK_IPROBE) {
+		probe_closed(n, lk, reason, error);
+		return;
+	}
 	if (error == EBADMSG || (error && lk->kind != LINK_NEIGHBOUR))
 		peer_log_link_error(n, lk, lk->kind == LINK_NEIGHBOUR ? "neighbour" : "inbound",
 				    reason, error);
@@ -452,7 +485,7 @@ overlay_closed(struct peer_node *n, struct link *lk, const char *reason, int err
 		peer_debug(n, "connect to %s failed: %s%s%s", nb->addr_str, reason, error ? ": " : "",
 			   error ? strerror(error) : "");
 	nb->state = NB_DOWN;
-	if (liveness_miss(&nb->live, &n->live))
+	if (liveness_miss(&nb->live, &n->live, error == ECONNREFUSED, t.mono))
 		declare_dead(n, nb, t);
 	peer_notice(n, NOTICE_STATUS);
 }
@@ -523,9 +556,13 @@ tick_neighbour(struct peer_node *n, struct neighbour *nb, const struct liveness_
 		start_connect(n, nb, t.mono);
 		break;
 	case LIVENESS_DEAD:
+		if (nb->live.suspected && !nb->live.hard && probe_expired(n, nb, t))
+			break;
 		declare_dead(n, nb, t);
-		break;
+		return missed;
 	}
+	if (nb->live.suspected && nb->probed_for != nb->live.suspicions && n->live.suspicion_usec)
+		probe_suspect(n, nb, t);
 	return missed;
 }
 
@@ -565,6 +602,7 @@ overlay_tick(struct peer_node *n, struct instant t)
 		peer_health_changed(n, was, why);
 	}
 	expire_pending(n, t.mono);
+	probe_tick(n, t);
 	if (t.mono - n->avoid_cleared_at > 2 * n->cfg.seed.lease_time_usec) {
 		addr_set_clear(&n->avoid);
 		n->avoid_cleared_at = t.mono;
@@ -591,18 +629,21 @@ overlay_leave(struct peer_node *n)
 	}
 	while (n->pending)
 		peer_link_close(n, n->pending, "leaving", 0, false);
+	probe_free(n);
 }
 
 void
 overlay_start(struct peer_node *n)
 {
 	n->live = (struct liveness_params){n->cfg.peer.ping_interval_usec,
-					   n->cfg.peer.ping_timeout_usec, n->cfg.peer.ping_misses};
+					   n->cfg.peer.ping_timeout_usec, n->cfg.peer.ping_misses,
+					   n->cfg.peer.suspicion_timeout_usec};
 }
 
 void
 overlay_free(struct peer_node *n)
 {
+	probe_free(n);
 	while (n->neighbours)
 		neighbour_remove(n, n->neighbours, "stopping", 0);
 	while (n->pending)

@@ -97,7 +97,12 @@
 	C(cert_requests_sent, "certificates asked for (CERT_REQ)")                                  \
 	C(cert_waits_expired, "messages dropped after waiting for their origin's certificate")    \
 	C(connections_refused, "inbound connections refused: too many waiting for HELLO")         \
-	C(grafts_refused, "GRAFT requests not answered: asked again, or over the rate limit")
+	C(grafts_refused, "GRAFT requests not answered: asked again, or over the rate limit")    \
+	C(neighbours_suspected, "neighbours suspected after missed pings (others asked to probe)") \
+	C(suspicions_refuted, "suspected neighbours another neighbour reached: not dead")         \
+	C(probe_requests_sent, "neighbours asked to probe a suspected one (PING_REQ)")            \
+	C(probe_requests_received, "probes asked of this peer by a neighbour (PING_REQ)")         \
+	C(probe_requests_refused, "PING_REQ not run: too many probes, or an unverified link")
 
 #define PEER_STAT_FIELD(name, help) uint64_t name;
 #define PEER_STAT_NONE(name, help)
@@ -140,6 +145,12 @@ struct neighbour {
 	/* GRAFT answers on this link (tree.c): ids answered (by fingerprint), and a byte budget. */
 	uint64_t *grafted;
 	uint64_t graft_tokens, graft_refill_at;
+	uint64_t heard_at; /* its last frame over its link */
+	/* The last suspicion (probe.c): which one, its PING_REQ nonce, answers. */
+	uint32_t probed_for;
+	uint64_t probe_nonce;
+	uint32_t probes_asked, probes_nacked;
+	bool probe_extended;
 	struct neighbour *prev, *next;
 };
 
@@ -172,6 +183,8 @@ enum peer_timer {
 	PEER_T_GRAFT,    /* ask for announced messages that did not come (an idle wake-up) */
 	PEER_TIMERS,
 };
+
+struct iprobe;
 
 struct peer_node {
 	struct env env;
@@ -207,6 +220,9 @@ struct peer_node {
 	uint32_t n_pending;
 	struct liveness_params live;
 	struct local_health health;
+	struct iprobe *iprobes; /* probes run for neighbours (probe.c) */
+	uint32_t n_iprobes;
+	uint64_t refuted_at; /* we were last probed, and refreshed our leases */
 
 	/* gossip (gossip.c) */
 	struct seen_cache seen;

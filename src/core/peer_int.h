@@ -56,6 +56,8 @@ void seeds_free(struct peer_node *n);
 void seeds_rebuild_known(struct peer_node *n);
 void seeds_report_dead(struct peer_node *n, const struct node_addr *dead, struct instant t);
 void seeds_leave(struct peer_node *n);
+/* Someone probes us: refreshes our leases now (at most once a ping interval), so a seed that doubts us hears from us. */
+void seeds_refute(struct peer_node *n, uint64_t now);
 void seeds_reconfigure(struct peer_node *n, uint64_t now);
 /* Gives up on seeds that do not answer REGISTER in time. */
 void seeds_tick(struct peer_node *n, uint64_t now);
@@ -86,6 +88,22 @@ struct neighbour *overlay_find(const struct peer_node *n, const struct node_addr
 int neighbour_send(struct peer_node *n, struct neighbour *nb, struct blob *frame);
 /* The same with the frame in b, which is freed. */
 void neighbour_send_buf(struct peer_node *n, struct neighbour *nb, struct buf *b);
+
+/* probe.c: indirect probes of suspected neighbours (PING_REQ, PING_ACK). */
+/* nb was just suspected: asks up to peer.indirect_probes other neighbours to probe it. */
+void probe_suspect(struct peer_node *n, struct neighbour *nb, struct instant t);
+/* nb's suspicion timed out: true when it is extended once (nobody asked answered at all). */
+bool probe_expired(struct peer_node *n, struct neighbour *nb, struct instant t);
+void probe_request(struct peer_node *n, struct neighbour *from, const struct wire_msg *m,
+		   struct instant t);
+void probe_ack(struct peer_node *n, struct neighbour *from, const struct wire_msg *m,
+	       struct instant t);
+/* The LINK_IPROBE links' inputs. */
+void probe_connected(struct peer_node *n, struct link *lk, struct instant t);
+int probe_frame(struct peer_node *n, struct link *lk, const struct wire_msg *m, struct instant t);
+void probe_closed(struct peer_node *n, struct link *lk, const char *reason, int error);
+void probe_tick(struct peer_node *n, struct instant t);
+void probe_free(struct peer_node *n);
 
 /* gossip.c: originate, verify, deliver once, forward once. */
 void gossip_init(struct peer_node *n);

@@ -25,7 +25,8 @@
 
 enum probe_verdict {
 	PROBE_ALIVE,
-	PROBE_DEAD,
+	PROBE_DEAD,   /* its host refused the probe, or someone else answers there */
+	PROBE_SILENT, /* no answer in time, or the connection failed otherwise */
 	PROBE_CANCELLED,
 };
 
@@ -205,6 +206,13 @@ handle_register(struct seed_node *s, struct link *lk, const struct node_addr *a)
 	}
 	case REGISTRY_REFRESHED:
 		seed_debug(s, "lease of %s refreshed", as);
+		if (evidence_count(&s->evidence, a)) {
+			/* It speaks for itself: the reports against it are void. */
+			evidence_clear(&s->evidence, a);
+			s->stats.reports_withdrawn++;
+			seed_log_limited(s, LOG_INFO, "%s refreshed its lease: the dead-node reports "
+					 "about it are void", as);
+		}
 		break;
 	case REGISTRY_FULL:
 		seed_log_limited(s, LOG_WARNING, "refusing registration of %s: registry full "
@@ -233,6 +241,30 @@ find_probe(struct seed_node *s, const struct node_addr *a)
 
 static void probes_start_waiting(struct seed_node *s);
 
+/* A probe got no answer: removes the peer when enough peers reported it. */
+static void
+probe_silent(struct seed_node *s, struct seed_probe *p, const char *why)
+{
+	uint32_t have = evidence_count(&s->evidence, &p->target), need = s->cfg.seed.dead_reporters;
+	char ts[NODE_ADDR_STRLEN], why_full[256];
+
+	node_addr_str(&p->target, ts);
+	if (have < need) {
+		s->stats.removals_held++;
+		seed_log_limited(s, LOG_INFO,
+				 "not removing %s yet: the seed's probe got no answer (%s), but %u of "
+				 "the %u reporters needed (seed.dead_reporters) reported it; waiting for "
+				 "another report or its lease",
+				 ts, why, have, need);
+		return;
+	}
+	snprintf(why_full, sizeof(why_full), "dead: reported by %u peers, and the seed's probe got "
+		 "no answer: %s", have, why);
+	if (registry_remove(&s->registry, &p->target))
+		log_removed(s, &p->target, why_full);
+	evidence_clear(&s->evidence, &p->target);
+}
+
 /* Ends a probe, acts on its verdict and starts a waiting one. */
 static void
 probe_finish(struct seed_node *s, struct seed_probe *p, enum probe_verdict verdict, const char *why)
@@ -248,7 +280,12 @@ probe_finish(struct seed_node *s, struct seed_probe *p, enum probe_verdict verdi
 				 why);
 			log_removed(s, &p->target, why_full);
 		}
+		evidence_clear(&s->evidence, &p->target);
+	} else if (verdict == PROBE_SILENT) {
+		probe_silent(s, p, why);
 	} else if (verdict == PROBE_ALIVE) {
+		evidence_clear(&s->evidence, &p->target);
+		s->stats.reports_withdrawn++;
 		env_logf_limited(&s->env, &s->events_log, s->now, LOG_INFO, NULL,
 				 "Dead-node report about %s from %s rejected: %s", ts, rs, why);
 	}
@@ -286,7 +323,7 @@ probe_start(struct seed_node *s, const struct report *rep)
 		free(p->link);
 		p->link = NULL;
 		snprintf(why, sizeof(why), "probe connect failed: %s", strerror(-r));
-		probe_finish(s, p, PROBE_DEAD, why);
+		probe_finish(s, p, r == -ECONNREFUSED ? PROBE_DEAD : PROBE_SILENT, why);
 	}
 }
 
@@ -331,6 +368,7 @@ handle_dead_report(struct seed_node *s, struct link *lk, const struct wire_msg *
 		log_removed(s, &m->dead.dead, "dead: reported, seed.confirm_dead is off");
 		return;
 	}
+	(void)evidence_add(&s->evidence, &m->dead.dead, &m->dead.reporter, s->now);
 	if (find_probe(s, &m->dead.dead))
 		return; /* already being checked */
 	if (s->n_probes < SEED_MAX_PROBES) {
@@ -357,6 +395,7 @@ handle_leave(struct seed_node *s, const struct node_addr *a)
 	char as[NODE_ADDR_STRLEN];
 	struct log_fields f = {.event = "left", .remote = node_addr_str(a, as)};
 
+	evidence_clear(&s->evidence, a);
 	if (registry_remove(&s->registry, a)) {
 		char *cur = current_peers(s);
 		env_logf_limited(&s->env, &s->events_log, s->now, LOG_INFO, &f,
@@ -501,7 +540,8 @@ seed_node_closed(struct seed_node *s, struct link *lk, const char *reason, int e
 			 error ? strerror(error) : "");
 		free(p->link);
 		p->link = NULL;
-		probe_finish(s, p, PROBE_DEAD, why);
+		/* Refused: its host says nothing listens there. Anything else proves nothing. */
+		probe_finish(s, p, error == ECONNREFUSED ? PROBE_DEAD : PROBE_SILENT, why);
 		sync_wake(s);
 		return;
 	}
@@ -548,8 +588,11 @@ sweep(struct seed_node *s)
 
 	snprintf(why, sizeof(why), "lease expired: no refresh for %.1f s",
 		 (double)s->cfg.seed.lease_time_usec / 1e6);
-	while (registry_pop_expired(&s->registry, s->now, &a))
+	while (registry_pop_expired(&s->registry, s->now, &a)) {
 		log_removed(s, &a, why);
+		evidence_clear(&s->evidence, &a);
+	}
+	evidence_expire(&s->evidence, s->now, s->cfg.seed.lease_time_usec);
 	close_idle_clients(s);
 	s->sweep_at = s->now + SEED_SWEEP_USEC;
 }
@@ -564,7 +607,7 @@ seed_node_wakeup(struct seed_node *s, struct instant t)
 	for (struct seed_probe *p = s->probes, *next; p; p = next) {
 		next = p->next;
 		if (p->deadline <= t.mono)
-			probe_finish(s, p, PROBE_DEAD, "no answer to the seed's probe in time");
+			probe_finish(s, p, PROBE_SILENT, "no answer to the seed's probe in time");
 	}
 	sync_wake(s);
 }
@@ -619,6 +662,7 @@ seed_node_free(struct seed_node *s)
 	s->sweep_at = 0;
 	sync_wake(s);
 	registry_free(&s->registry);
+	evidence_free(&s->evidence);
 	host_counts_free(&s->client_hosts);
 	blob_unref(s->list);
 	s->list = NULL;

@@ -10,6 +10,7 @@
 #include "env.h"
 #include "hostcount.h"
 #include "ratelimit.h"
+#include "evidence.h"
 #include "registry.h"
 #include "util.h"
 
@@ -42,6 +43,8 @@ struct seed_stats {
 	uint64_t slow_closed;    /* clients that did not read their answers */
 	uint64_t peer_lists_sent;
 	uint64_t peer_lists_encoded; /* the rest were the cached encoding */
+	uint64_t removals_held;  /* silent probes that did not remove: too few reporters */
+	uint64_t reports_withdrawn; /* reported peers that answered, or refreshed their lease */
 };
 
 /* A dead-node report being checked: the seed connects to the target and pings it. */
@@ -70,6 +73,7 @@ struct seed_node {
 	struct seed_probe *probes;
 	unsigned n_probes;
 	struct report_queue waiting; /* reports beyond SEED_MAX_PROBES, up to SEED_MAX_WAITING */
+	struct evidence evidence;    /* who reported whom (the evidence rule) */
 	bool starting_probes;
 
 	struct host_counts client_hosts; /* clients per source IP address */

@@ -184,6 +184,20 @@ seeds_refresh_due(struct peer_node *n, uint64_t now)
 }
 
 void
+seeds_refute(struct peer_node *n, uint64_t now)
+{
+	if (n->state != PEER_READY ||
+	    (n->refuted_at && now - n->refuted_at < n->cfg.peer.ping_interval_usec))
+		return;
+	n->refuted_at = now;
+	for (uint32_t i = 0; i < n->n_seeds; i++) {
+		struct seed_session *s = &n->seeds[i];
+		if (s->wanted && s->connected)
+			send_register(n, s, now);
+	}
+}
+
+void
 seeds_connected(struct peer_node *n, struct seed_session *s, uint64_t now)
 {
 	if (!peer_claim_ok(n, s->link, &s->addr, "the connection")) {

@@ -117,6 +117,8 @@ static const char *const type_names[] = {
 	[WIRE_PRUNE] = "PRUNE",
 	[WIRE_CERT] = "CERT",
 	[WIRE_CERT_REQ] = "CERT_REQ",
+	[WIRE_PING_REQ] = "PING_REQ",
+	[WIRE_PING_ACK] = "PING_ACK",
 };
 
 const char *
@@ -169,7 +171,7 @@ static bool
 decode_hello(struct cursor *c, struct wire_msg *m, const char **reason)
 {
 	m->hello.role = get8(c);
-	if (!c->bad && m->hello.role != WIRE_ROLE_PEER && m->hello.role != WIRE_ROLE_SEED) {
+	if (!c->bad && (m->hello.role < WIRE_ROLE_PEER || m->hello.role > WIRE_ROLE_PROBE)) {
 		*reason = "bad role in HELLO";
 		return false;
 	}
@@ -290,6 +292,18 @@ decode_cert(struct cursor *c, struct wire_msg *m, const char **reason)
 }
 
 static bool
+decode_probe(struct cursor *c, struct wire_msg *m, const char **reason)
+{
+	m->probe.nonce = get64(c);
+	m->probe.alive = m->type == WIRE_PING_ACK ? get8(c) : 0;
+	if (!c->bad && m->probe.alive > 1) {
+		*reason = "bad alive flag in PING_ACK";
+		return false;
+	}
+	return get_addr(c, &m->probe.target, reason);
+}
+
+static bool
 decode_body(struct cursor *c, struct wire_msg *m, const char **reason)
 {
 	switch (m->type) {
@@ -319,6 +333,9 @@ decode_body(struct cursor *c, struct wire_msg *m, const char **reason)
 		return decode_ids(c, m, reason);
 	case WIRE_ERROR:
 		return decode_error(c, m, reason);
+	case WIRE_PING_REQ:
+	case WIRE_PING_ACK:
+		return decode_probe(c, m, reason);
 	default:
 		*reason = "unknown frame type";
 		return false;
@@ -507,6 +524,25 @@ wire_encode_nonce(struct buf *b, uint8_t type, uint64_t nonce)
 {
 	size_t s = frame_begin(b, type);
 	buf_put_u64(b, nonce);
+	frame_end(b, s);
+}
+
+void
+wire_encode_ping_req(struct buf *b, uint64_t nonce, const struct node_addr *target)
+{
+	size_t s = frame_begin(b, WIRE_PING_REQ);
+	buf_put_u64(b, nonce);
+	wire_put_addr(b, target);
+	frame_end(b, s);
+}
+
+void
+wire_encode_ping_ack(struct buf *b, uint64_t nonce, bool alive, const struct node_addr *target)
+{
+	size_t s = frame_begin(b, WIRE_PING_ACK);
+	buf_put_u64(b, nonce);
+	buf_put_u8(b, alive ? 1 : 0);
+	wire_put_addr(b, target);
 	frame_end(b, s);
 }
 

@@ -26,10 +26,12 @@
 #define WIRE_MAGIC1 0x53 /* 'S' */
 /*
  * Version 2 (gossip 0.2): GOSSIP carries its origin's signature; CERT and
- * CERT_REQ carry certificates. A version 1 node and a version 2 node refuse
- * each other's frames: a network moves to 0.2 as a whole (gossip(7)).
+ * CERT_REQ carry certificates. Version 3 (gossip 0.3): PING_REQ and PING_ACK
+ * (indirect probes) and the probe role in HELLO. Nodes of different versions
+ * refuse each other's frames: a network moves to a new version as a whole
+ * (gossip(7)).
  */
-#define WIRE_VERSION 2
+#define WIRE_VERSION 3
 #define WIRE_HDR_LEN 8
 #define WIRE_MAX_BODY (1024u * 1024u)
 #define WIRE_ID_LEN 32
@@ -66,12 +68,15 @@ enum wire_type {
 	WIRE_PRUNE = 13,        /* peer -> peer: stop eager push to the sender (it got a duplicate) */
 	WIRE_CERT = 14,         /* peer -> peer: a node's certificate (an origin's, to verify it) */
 	WIRE_CERT_REQ = 15,     /* peer -> peer: an address whose certificate the sender lacks */
-	WIRE_TYPE_MAX = WIRE_CERT_REQ,
+	WIRE_PING_REQ = 16,     /* peer -> peer: nonce, target: probe the target for me */
+	WIRE_PING_ACK = 17,     /* peer -> peer: nonce, alive (1: it answered, 0: it did not), target */
+	WIRE_TYPE_MAX = WIRE_PING_ACK,
 };
 
 enum wire_role {
 	WIRE_ROLE_PEER = 1,
 	WIRE_ROLE_SEED = 2,
+	WIRE_ROLE_PROBE = 3, /* a peer probing for a neighbour of its own (PING_REQ) */
 };
 
 enum wire_error_code {
@@ -117,6 +122,11 @@ struct wire_msg {
 			const uint8_t *der;
 		} cert;
 		uint64_t nonce; /* PING, PONG */
+		struct {
+			uint64_t nonce;
+			uint8_t alive; /* PING_ACK: 0 or 1 */
+			struct node_addr target;
+		} probe; /* PING_REQ, PING_ACK */
 		struct {
 			uint16_t count; /* 1..WIRE_MAX_IDS */
 			const uint8_t *ids; /* count * WIRE_ID_LEN bytes */
@@ -165,6 +175,9 @@ void wire_encode_gossip_signed(struct buf *b, const uint8_t id[WIRE_ID_LEN],
 /* CERT with len (1..WIRE_MAX_CERT) bytes of DER. */
 void wire_encode_cert(struct buf *b, const uint8_t *der, uint16_t len);
 void wire_encode_nonce(struct buf *b, uint8_t type, uint64_t nonce);
+void wire_encode_ping_req(struct buf *b, uint64_t nonce, const struct node_addr *target);
+void wire_encode_ping_ack(struct buf *b, uint64_t nonce, bool alive,
+			  const struct node_addr *target);
 void wire_encode_error(struct buf *b, uint16_t code, const char *text);
 /* IHAVE or GRAFT carrying count (1..WIRE_MAX_IDS) ids, WIRE_ID_LEN bytes each. */
 void wire_encode_ids(struct buf *b, uint8_t type, const uint8_t *ids, uint16_t count);

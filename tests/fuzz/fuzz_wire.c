@@ -83,6 +83,12 @@ encode(struct buf *b, const struct wire_msg *m)
 	case WIRE_CERT:
 		wire_encode_cert(b, m->cert.der, m->cert.len);
 		break;
+	case WIRE_PING_REQ:
+		wire_encode_ping_req(b, m->probe.nonce, &m->probe.target);
+		break;
+	case WIRE_PING_ACK:
+		wire_encode_ping_ack(b, m->probe.nonce, m->probe.alive, &m->probe.target);
+		break;
 	default:
 		mismatch("decoded an unknown type:", m->type);
 	}
@@ -136,6 +142,10 @@ same_msg(const struct wire_msg *a, const struct wire_msg *b)
 		       !memcmp(a->ids.ids, b->ids.ids, (size_t)a->ids.count * WIRE_ID_LEN);
 	case WIRE_CERT:
 		return a->cert.len == b->cert.len && !memcmp(a->cert.der, b->cert.der, a->cert.len);
+	case WIRE_PING_REQ:
+	case WIRE_PING_ACK:
+		return a->probe.nonce == b->probe.nonce && a->probe.alive == b->probe.alive &&
+		       same_addr(&a->probe.target, &b->probe.target);
 	default:
 		return true; /* PEER_LIST_REQ, PRUNE: nothing but the type */
 	}

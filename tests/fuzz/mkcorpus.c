@@ -144,6 +144,14 @@ wire_corpus(void)
 	wire_encode_cert(&b, der, sizeof(der));
 	addr_msg(&b, WIRE_CERT_REQ, FUZZ_STRANGER_ADDR);
 	out("fuzz_wire", "cert", &b);
+	{
+		struct node_addr t4 = A("127.0.2.5:6000"), t6 = A("[::1]:6001");
+		hello(&b, WIRE_ROLE_PROBE, "127.0.2.1:6000");
+		wire_encode_ping_req(&b, 0x1122334455667788ULL, &t4);
+		wire_encode_ping_ack(&b, 0x1122334455667788ULL, true, &t4);
+		wire_encode_ping_ack(&b, 5, false, &t6);
+		out("fuzz_wire", "probe", &b);
+	}
 	/* A frame cut short, and one with bytes after its body. */
 	hello(&b, WIRE_ROLE_PEER, "127.0.2.1:6000");
 	b.len -= 3;
@@ -244,6 +252,10 @@ peer_pending_and_seed(void)
 	wire_encode_nonce(&b, WIRE_PING, 7);
 	wire_encode_nonce(&b, WIRE_PING, 8);
 	out("fuzz_peer", "pending-probe", &b);
+	buf_put_u8(&b, peer_mode(FUZZ_PEER_PENDING, 0, 5));
+	hello(&b, WIRE_ROLE_PROBE, FUZZ_DIALLED_ADDR);
+	wire_encode_nonce(&b, WIRE_PING, 6);
+	out("fuzz_peer", "pending-peer-probe", &b);
 	buf_put_u8(&b, peer_mode(FUZZ_PEER_PENDING, 0, 0));
 	hello(&b, WIRE_ROLE_PEER, FUZZ_SELF_ADDR);
 	out("fuzz_peer", "pending-hello-self", &b);
@@ -301,6 +313,16 @@ peer_inbound(void)
 	buf_put_u8(&b, peer_mode(FUZZ_PEER_INBOUND, 0, 2));
 	addr_msg(&b, WIRE_LEAVE, FUZZ_REMOTE_ADDR);
 	out("fuzz_peer", "inbound-leave", &b);
+	{
+		/* Probes asked of us (one about a neighbour, one about another), and answers. */
+		struct node_addr by = A(FUZZ_BYSTANDER_ADDR), st = A(FUZZ_STRANGER_ADDR);
+		buf_put_u8(&b, peer_mode(FUZZ_PEER_INBOUND, 0, 6));
+		wire_encode_ping_req(&b, 21, &by);
+		wire_encode_ping_req(&b, 22, &st);
+		wire_encode_ping_ack(&b, 21, true, &by);
+		wire_encode_ping_ack(&b, 23, false, &st);
+		out("fuzz_peer", "inbound-probes", &b);
+	}
 	buf_put_u8(&b, peer_mode(FUZZ_PEER_INBOUND, FUZZ_PEER_NOT_LAST, 7));
 	wire_encode_nonce(&b, WIRE_PING, 1);
 	wire_encode_nonce(&b, WIRE_PING, 2);

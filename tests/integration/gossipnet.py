@@ -174,6 +174,42 @@ class LineReader:
         return self.q.get(timeout=timeout) is None
 
 
+class Listener:
+    """A TCP listener at ip (a free port) counting the connections made to it: a victim a
+    daemon must not be made to dial, or, with handler, a fake node that answers each
+    connection (handler(sock) runs in the listener's thread, and closes it)."""
+
+    def __init__(self, ip, handler=None):
+        self.sock = socket.socket()
+        self.sock.bind((ip, 0))
+        self.sock.listen(64)
+        self.addr = (ip, self.sock.getsockname()[1])
+        self.count = 0
+        self.handler = handler
+        self.stop = False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        self.sock.settimeout(0.05)
+        while not self.stop:
+            try:
+                c, _ = self.sock.accept()
+            except (socket.timeout, OSError):
+                continue
+            self.count += 1
+            if self.handler:
+                c.settimeout(None)
+                self.handler(c)
+            else:
+                c.close()
+
+    def close(self):
+        self.stop = True
+        self.thread.join()
+        self.sock.close()
+
+
 class Follower:
     """gossipctl ... tail -f as a subprocess; stopped (SIGINT, then SIGKILL) by close()."""
 

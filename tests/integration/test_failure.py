@@ -196,8 +196,9 @@ def test_a_starved_peer_lengthens_its_timeouts(network):
 def test_most_neighbours_missing_lengthens_the_timeouts_used(network):
     """A peer whose only neighbour stops answering cannot tell a hung neighbour from its own
     overload: each tick with the miss raises the score, and the next ping waits for the
-    lengthened timeout (FAST: 0.25 s, so 0.5 s and more), not the configured one."""
-    net = network("health-miss", **FAST)
+    lengthened timeout (FAST: 0.25 s, so 0.5 s and more), not the configured one. Suspicion
+    is off (peer.suspicion_timeout 0): the neighbour is dead at its misses, as before it."""
+    net = network("health-miss", peer_suspicion_timeout=0, **FAST)
     net.start_seeds(1)
     a = net.add_peer()
     fake = ("127.0.0.1", 2)
@@ -241,12 +242,14 @@ def test_more_reports_than_probes_wait_their_turn(network):
         assert names <= seed.registry()
         t0 = time.monotonic()
         with WireConn(seed.port) as c:
-            c.send(b"".join(dead_report(f, (LOCAL, 1)) for f in fakes))
+            # Two reporters each: an unanswered probe removes a peer two peers reported.
+            c.send(b"".join(dead_report(f, (LOCAL, r)) for r in (1, 2) for f in fakes))
             wait_until(lambda: not names & seed.registry(), 15, what="every reported peer probed")
         elapsed = time.monotonic() - t0
         # Two rounds of probes, not the lease.
         assert elapsed < 10, elapsed
-        removed = seed.log_lines(r"Removed peer 127\.0\.0\.\d+:\d+ \(dead: .*confirmed: no answer")
+        removed = seed.log_lines(r"Removed peer 127\.0\.0\.\d+:\d+ \(dead: reported by 2 peers, "
+                                 r"and the seed's probe got no answer: no answer")
         assert len(removed) == len(fakes), removed
         assert not seed.log_lines("lease will decide")
     finally:

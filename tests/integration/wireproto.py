@@ -12,12 +12,12 @@ import struct
 import time
 
 WIRE_MAGIC = b"GS"
-WIRE_VERSION = 2
+WIRE_VERSION = 3
 WIRE_MAX_BODY = 1024 * 1024
 
 HELLO, REGISTER, PEER_LIST_REQ, PEER_LIST, DEAD_REPORT, LEAVE, GOSSIP, PING, PONG, ERROR = range(1, 11)
-IHAVE, GRAFT, PRUNE, CERT, CERT_REQ = range(11, 16)
-ROLE_PEER, ROLE_SEED = 1, 2
+IHAVE, GRAFT, PRUNE, CERT, CERT_REQ, PING_REQ, PING_ACK = range(11, 18)
+ROLE_PEER, ROLE_SEED, ROLE_PROBE = 1, 2, 3
 
 CTL_MAGIC = b"GC"
 CTL_VERSION = 1
@@ -83,6 +83,18 @@ def ping(nonce):
     return frame(PING, struct.pack(">Q", nonce))
 
 
+def pong(nonce):
+    return frame(PONG, struct.pack(">Q", nonce))
+
+
+def ping_req(nonce, ip, port):
+    return frame(PING_REQ, struct.pack(">Q", nonce) + addr(ip, port))
+
+
+def ping_ack(nonce, alive, ip, port):
+    return frame(PING_ACK, struct.pack(">QB", nonce, alive) + addr(ip, port))
+
+
 def message_id(origin, timestamp, seq, payload):
     """SHA-256 over the encoded origin, u64 timestamp, u64 seq and the payload."""
     return hashlib.sha256(addr(*origin) + struct.pack(">QQ", timestamp, seq) + payload).digest()
@@ -135,6 +147,14 @@ class WireConn(_SocketConn):
         if tls is not None:
             self.sock = tls.wrap_socket(self.sock)
         self.buf = b""
+
+    @classmethod
+    def accepted(cls, sock):
+        """The same over a connection a listener of the test accepted."""
+        self = cls.__new__(cls)
+        self.sock = sock
+        self.buf = b""
+        return self
 
     @property
     def local(self):

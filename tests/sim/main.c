@@ -22,7 +22,8 @@ static const char usage_text[] =
 	"  -r, --seed N          the random seed (default 1)\n"
 	"  -j, --json FILE       append each scenario's figures to FILE as a JSON line\n"
 	"  -t, --trace FILE      write every node's events to FILE\n"
-	"  -c, --check           exit 1 when a scenario misses its delivery or redundancy bound\n"
+	"  -c, --check           exit 1 when a scenario misses its bound on delivery, redundancy\n"
+	"                        or false deaths\n"
 	"  -R, --repeat          run each scenario twice and check both traces are the same\n"
 	"  -l, --list            list the scenarios\n"
 	"  -h, --help            show this help\n";
@@ -168,10 +169,15 @@ run_one(const struct scenario *sc, const struct options *o, FILE *json)
 		fputc('\n', json);
 	}
 	if (o->check && (f.delivery < sc->min_delivery || f.redundancy > sc->max_redundancy ||
-			 f.duplicates)) {
+			 f.duplicates ||
+			 (sc->max_false >= 0 &&
+			  f.false_dead + f.false_removed > (uint64_t)sc->max_false))) {
 		printf("  FAILED: delivery %.4f (at least %.4f), redundancy %.3f (at most %.3f), "
-		       "%llu duplicates\n", f.delivery, sc->min_delivery, f.redundancy,
-		       sc->max_redundancy, (unsigned long long)f.duplicates);
+		       "%llu duplicates, %llu false deaths and removals (at most %lld)\n",
+		       f.delivery, sc->min_delivery, f.redundancy, sc->max_redundancy,
+		       (unsigned long long)f.duplicates,
+		       (unsigned long long)(f.false_dead + f.false_removed),
+		       (long long)sc->max_false);
 		bad = 1;
 	}
 	if (bad)

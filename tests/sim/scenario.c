@@ -19,23 +19,23 @@
 
 const struct scenario scenarios[] = {
 	{"steady", "100 broadcasts, one every 100 ms from random peers", 1000, 3, 100, 100 * MS, 64,
-	 NET_DC, F_NONE, 0, 0, 0, 0, 5 * S, 1.0, 1.10},
+	 NET_DC, F_NONE, 0, 0, 0, 0, 5 * S, 1.0, 1.10, 0},
 	{"burst", "100 broadcasts at the same instant from random peers", 1000, 3, 100, 0, 64, NET_DC,
-	 F_NONE, 0, 0, 0, 0, 10 * S, 1.0, 1.50},
+	 F_NONE, 0, 0, 0, 0, 10 * S, 1.0, 1.50, 0},
 	{"churn", "10% of the peers leave or join each minute for 3 minutes", 1000, 3, 180, 1 * S, 64,
-	 NET_DC, F_CHURN, 1 * S, 180 * S, 0.10, 0, 10 * S, 0.99, 2.0},
+	 NET_DC, F_CHURN, 1 * S, 180 * S, 0.10, 0, 10 * S, 0.99, 2.0, -1},
 	{"loss20", "20% of frames lost (TCP retransmits them) for 60 s, 50 ms links", 1000, 3, 80,
-	 1 * S, 64, NET_WAN, F_LOSS, 5 * S, 60 * S, 0, 0.20, 30 * S, 0.99, 2.0},
+	 1 * S, 64, NET_WAN, F_LOSS, 5 * S, 60 * S, 0, 0.20, 30 * S, 0.99, 2.0, 0},
 	{"partition", "two halves cut apart for 25 s, then healed; 50 ms links", 1000, 3, 60,
-	 500 * MS, 64, NET_WAN, F_PARTITION, 2 * S, 25 * S, 0.5, 0, 30 * S, 0.0, 3.0},
+	 500 * MS, 64, NET_WAN, F_PARTITION, 2 * S, 25 * S, 0.5, 0, 30 * S, 0.0, 3.0, -1},
 	{"restart", "every peer killed and started again 1 s later; 50 ms links", 1000, 3, 60,
-	 500 * MS, 64, NET_WAN, F_MASS_RESTART, 2 * S, 1 * S, 1.0, 0, 15 * S, 0.0, 3.0},
+	 500 * MS, 64, NET_WAN, F_MASS_RESTART, 2 * S, 1 * S, 1.0, 0, 15 * S, 0.0, 3.0, -1},
 	{"crash", "1% of the peers killed (SIGKILL), not restarted", 1000, 3, 40, 500 * MS, 64,
-	 NET_DC, F_CRASH, 2 * S, 0, 0.01, 0, 15 * S, 0.99, 1.5},
+	 NET_DC, F_CRASH, 2 * S, 0, 0.01, 0, 15 * S, 0.99, 1.5, 0},
 	{"stall", "1% of the peers stop running for 3 s (a stalled VM)", 1000, 3, 40, 500 * MS, 64,
-	 NET_DC, F_STALL, 2 * S, 3 * S, 0.01, 0, 15 * S, 0.99, 1.5},
+	 NET_DC, F_STALL, 2 * S, 3 * S, 0.01, 0, 15 * S, 0.99, 1.5, 0},
 	{"bench50", "make bench's N=50 on loopback-like links: 100 broadcasts, one every 15 ms", 50,
-	 3, 100, 15 * MS, 64, NET_LOOP, F_NONE, 0, 0, 0, 0, 2 * S, 1.0, 1.10},
+	 3, 100, 15 * MS, 64, NET_LOOP, F_NONE, 0, 0, 0, 0, 2 * S, 1.0, 1.10, 0},
 };
 const size_t n_scenarios = sizeof(scenarios) / sizeof(scenarios[0]);
 
@@ -428,6 +428,7 @@ compute(struct run *r, struct figures *f)
 				   f->prune_per_broadcast;
 	f->false_dead = s->c.false_dead - r->before.false_dead;
 	f->false_removed = s->c.false_removed - r->before.false_removed;
+	f->live_leases_expired = s->c.live_leases_expired - r->before.live_leases_expired;
 	f->recovered_s = r->recovered_at ? (double)(r->recovered_at - r->fault_end) / 1e6 : -1;
 	f->events = s->c.events;
 	f->virtual_s = (double)(s->now - SIM_EPOCH_MONO) / 1e6;
@@ -512,6 +513,10 @@ figures_print(const struct figures *f, FILE *out)
 	fprintf(out, "  %-22s %llu by peers, %llu live peers removed by seeds\n",
 		"false dead declarations", (unsigned long long)f->false_dead,
 		(unsigned long long)f->false_removed);
+	if (f->live_leases_expired)
+		fprintf(out, "  %-22s %llu registrations of live peers (not refreshed: another seed "
+			"majority, or cut off)\n", "leases expired",
+			(unsigned long long)f->live_leases_expired);
 	if (f->recovered_s >= 0)
 		fprintf(out, "  %-22s %.2f s after the restart\n", "all peers connected", f->recovered_s);
 	fprintf(out, "  %-22s %.1f KB (core and simulated connections)\n", "memory per node",
@@ -544,6 +549,7 @@ figures_json(const struct figures *f, FILE *out)
 	fprintf(out, "\"crashed\": %llu, ", (unsigned long long)f->crashed);
 	json_dist(out, "detect_s", &f->detect_s);
 	json_dist(out, "remove_s", &f->remove_s);
+	fprintf(out, "\"live_leases_expired\": %llu, ", (unsigned long long)f->live_leases_expired);
 	fprintf(out, "\"false_dead\": %llu, \"false_removed\": %llu, \"recovered_s\": %.3f, "
 		     "\"warm_up_s\": %.3f, \"memory_per_node_kb\": %.2f, \"events\": %llu, "
 		     "\"virtual_s\": %.3f, \"wall_s\": %.3f}",

@@ -36,6 +36,7 @@ struct scenario {
 	/* What `--check` asserts. */
 	double min_delivery;
 	double max_redundancy;
+	int64_t max_false; /* live peers declared dead plus live peers removed; -1: no bound */
 };
 
 extern const struct scenario scenarios[];
@@ -62,7 +63,7 @@ struct figures {
 	uint64_t crashed;
 	struct dist detect_s, remove_s; /* of the crashed peers */
 	uint64_t undetected, unremoved;
-	uint64_t false_dead, false_removed;
+	uint64_t false_dead, false_removed, live_leases_expired;
 	double ready_s;               /* warm-up: all peers ready and connected */
 	double recovered_s;           /* mass restart: all peers ready again */
 	double memory_per_node_kb;

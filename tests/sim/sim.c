@@ -453,6 +453,9 @@ note_removed(struct sim *s, const struct log_fields *f, const char *msg)
 	if (t->crashed_at && !t->up) {
 		if (++t->removed_by == t->registered_at_crash)
 			t->removed_at = s->now;
+	} else if (alive(s, t) && strstr(msg, "lease expired")) {
+		/* Not refreshed: another seed majority since a restart, or cut off (the last resort). */
+		s->c.live_leases_expired++;
 	} else if (alive(s, t) && !strstr(msg, "Peer left")) {
 		s->c.false_removed++;
 	}

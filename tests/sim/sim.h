@@ -116,6 +116,7 @@ struct sim_counters {
 	uint64_t payload_bytes;
 	uint64_t false_dead;    /* a peer declared a live node dead */
 	uint64_t false_removed; /* a seed removed a live peer for death */
+	uint64_t live_leases_expired; /* a seed let a live peer's registration lapse */
 	uint64_t deaths_declared;
 	uint64_t events;
 };

@@ -534,18 +534,18 @@ test_liveness_down_reconnect(void **state)
 	rng_seed(&rng, 4);
 	liveness_init(&l);
 	/* A lost connection is a miss; the next tick reconnects. */
-	assert_false(liveness_miss(&l, &params));
+	assert_false(liveness_miss(&l, &params, false, 0));
 	assert_int_equal(l.misses, 1);
 	assert_int_equal(liveness_tick(&l, NB_DOWN, t, &params, &rng), LIVENESS_RECONNECT);
 	assert_true(l.attempt_at == t);
 	/* A DOWN tick itself is not a miss. */
 	assert_int_equal(l.misses, 1);
-	assert_false(liveness_miss(&l, &params));
+	assert_false(liveness_miss(&l, &params, false, 0));
 	t += SEC;
 	assert_int_equal(liveness_tick(&l, NB_DOWN, t, &params, &rng), LIVENESS_RECONNECT);
 	assert_true(l.attempt_at == t);
 	/* The third failure is the configured count. */
-	assert_true(liveness_miss(&l, &params));
+	assert_true(liveness_miss(&l, &params, false, 0));
 	assert_int_equal(l.misses, 3);
 	assert_int_equal(liveness_tick(&l, NB_DOWN, t + SEC, &params, &rng), LIVENESS_DEAD);
 }
@@ -560,7 +560,7 @@ test_liveness_miss_clears_ping(void **state)
 	liveness_init(&l);
 	assert_int_equal(liveness_tick(&l, NB_UP, 0, &params, &rng), LIVENESS_PING);
 	/* The connection drops with a ping outstanding: its pong can no longer come. */
-	assert_false(liveness_miss(&l, &params));
+	assert_false(liveness_miss(&l, &params, false, 0));
 	assert_false(l.awaiting);
 	assert_false(liveness_pong(&l, l.nonce, 10));
 	/* After reconnecting, the first UP tick pings at once. */

@@ -550,14 +550,97 @@ dead_reports_about(struct ot *t, size_t since, const struct node_addr *a)
 	return k;
 }
 
+/*
+ * Ticks until `silent` (answering nothing) is suspected: out[1] and out[2]
+ * answer their pings. Returns the mark before that tick; *pings counts the
+ * pings silent got.
+ */
+/* One tick, out[1] and out[2] answering their pings: the mark before it. */
+static size_t
+tick_answered(struct ot *t, struct fake_link **out)
+{
+	size_t mark = fake_mark(&t->fe);
+
+	fake_peer_tick(&t->fe, &t->n);
+	answer_pings(t, mark, out[1]);
+	answer_pings(t, mark, out[2]);
+	return mark;
+}
+
+static size_t
+tick_until_suspected(struct ot *t, struct fake_link **out, struct fake_link *silent,
+		     unsigned *pings)
+{
+	unsigned ticks = 0;
+	size_t mark;
+
+	*pings = 0;
+	for (;;) {
+		mark = tick_answered(t, out);
+		*pings += fake_count_sent(&t->fe, mark, silent, WIRE_PING);
+		if (t->n.stats.neighbours_suspected)
+			return mark;
+		assert_true(++ticks < 20);
+	}
+}
+
+/* The PING_REQ sent on fl since `since` about target: true with its nonce. */
+static bool
+ping_req_on(struct ot *t, size_t since, struct fake_link *fl, const struct node_addr *target,
+	    uint64_t *nonce)
+{
+	struct wire_msg m;
+
+	if (!fake_sent_msg(&t->fe, since, fl, WIRE_PING_REQ, &m))
+		return false;
+	assert_true(node_addr_equal(&m.probe.target, target));
+	*nonce = m.probe.nonce;
+	return true;
+}
+
 static void
-test_silent_neighbour_declared_dead_after_misses(void **state)
+frame_ping_ack(struct ot *t, struct fake_link *fl, uint64_t nonce, bool alive,
+	       const struct node_addr *target)
+{
+	struct buf b = {0};
+
+	wire_encode_ping_ack(&b, nonce, alive, target);
+	assert_int_equal(fake_peer_frame(&t->fe, &t->n, fl, &b), 0);
+}
+
+/* Ticks, out[1] and out[2] answering their pings, until the clock reaches `until`. */
+static void
+tick_answering_until(struct ot *t, struct fake_link **out, uint64_t until)
+{
+	while (t->fe.now.mono < until)
+		(void)tick_answered(t, out);
+}
+
+/* Ticks (the helpers answering pings) until silent's link is closed; returns the last mark. */
+static size_t
+tick_until_closed(struct ot *t, struct fake_link **out, struct fake_link *silent, unsigned max)
+{
+	unsigned ticks = 0;
+	size_t mark;
+
+	for (;;) {
+		mark = tick_answered(t, out);
+		if (silent->closed)
+			return mark;
+		assert_int_equal(fake_count_sent(&t->fe, mark, t->seed, WIRE_DEAD_REPORT), 0);
+		assert_true(++ticks < max);
+	}
+}
+
+static void
+test_silent_neighbour_suspected_then_dead(void **state)
 {
 	struct ot *t = *state;
 	struct fake_link *out[4], *silent;
 	struct node_addr replacement;
 	char silent_str[NODE_ADDR_STRLEN];
-	unsigned pings = 0, ticks = 0;
+	uint64_t n1, n2, suspected_at;
+	unsigned pings;
 	struct fake_log *l;
 	size_t mark, pos;
 
@@ -565,21 +648,29 @@ test_silent_neighbour_declared_dead_after_misses(void **state)
 	silent = out[0];
 	node_addr_str(&silent->to, silent_str);
 	assert_int_equal(t->n.cfg.peer.ping_misses, 3);
-	for (;;) {
-		mark = fake_mark(&t->fe);
-		fake_peer_tick(&t->fe, &t->n);
-		if (silent->closed)
-			break;
-		assert_true(++ticks < 20);
-		assert_int_equal(fake_count_sent(&t->fe, mark, t->seed, WIRE_DEAD_REPORT), 0);
-		pings += fake_count_sent(&t->fe, mark, silent, WIRE_PING);
-		answer_pings(t, mark, out[1]);
-		answer_pings(t, mark, out[2]);
-	}
-	/* Dead at the tick its third ping went unanswered, not before nor after. */
-	assert_int_equal(pings, t->n.cfg.peer.ping_misses);
+	mark = tick_until_suspected(t, out, silent, &pings);
+	suspected_at = t->fe.now.mono;
+	/* Suspected at the tick its third ping went unanswered (which pings it again). */
+	assert_int_equal(pings, t->n.cfg.peer.ping_misses + 1);
+	assert_int_equal(fake_count_events(&t->fe, mark, "suspect", silent_str), 1);
+	/* Both other neighbours are asked to probe it; it is not asked itself, nor reported. */
+	assert_true(ping_req_on(t, mark, out[1], &silent->to, &n1));
+	assert_true(ping_req_on(t, mark, out[2], &silent->to, &n2));
+	assert_int_equal(n1, n2);
+	assert_int_equal(fake_count_sent(&t->fe, mark, silent, WIRE_PING_REQ), 0);
+	assert_int_equal(t->n.stats.probe_requests_sent, 2);
+	assert_false(silent->closed);
+	/* The helpers could not reach it either. */
+	frame_ping_ack(t, out[1], n1, false, &silent->to);
+	frame_ping_ack(t, out[2], n1, false, &silent->to);
+	mark = tick_until_closed(t, out, silent, 20);
+	/* Dead at the first tick peer.suspicion_timeout after it was suspected. */
+	assert_true(t->fe.now.mono - suspected_at >= t->n.cfg.peer.suspicion_timeout_usec);
+	assert_true(t->fe.now.mono - suspected_at <
+		    t->n.cfg.peer.suspicion_timeout_usec + t->n.cfg.peer.ping_interval_usec);
 	assert_int_equal(t->n.stats.neighbours_dead, 1);
 	assert_string_equal(fake_close_reason(&t->fe, mark, silent), "dead");
+	assert_non_null(fake_find_log(&t->fe, mark, "suspected for 4.0 s, and none of the 2"));
 	check_dead_report(t, mark, &silent->to);
 	pos = mark;
 	l = fake_next_event(&t->fe, &pos, "dead", silent_str);
@@ -593,6 +684,101 @@ test_silent_neighbour_declared_dead_after_misses(void **state)
 	assert_non_null(fake_link_to(&t->fe, &replacement, LINK_NEIGHBOUR));
 	assert_int_equal(dialled(t, mark, out + 3, 1), 1);
 	assert_true(node_addr_equal(&out[3]->to, &replacement));
+}
+
+static void
+test_suspected_neighbour_refuted_through_a_helper(void **state)
+{
+	struct ot *t = *state;
+	struct fake_link *out[4], *silent;
+	struct node_addr replacement;
+	char silent_str[NODE_ADDR_STRLEN];
+	uint64_t nonce;
+	unsigned pings;
+	size_t mark;
+
+	three_up(t, out, &replacement);
+	silent = out[0];
+	node_addr_str(&silent->to, silent_str);
+	mark = tick_until_suspected(t, out, silent, &pings);
+	assert_true(ping_req_on(t, mark, out[1], &silent->to, &nonce));
+	/* An answer to another suspicion (its nonce) proves nothing. */
+	frame_ping_ack(t, out[2], nonce + 1, true, &silent->to);
+	assert_true(neighbour_at(t, &silent->to)->live.suspected);
+	assert_int_equal(t->n.stats.suspicions_refuted, 0);
+	mark = fake_mark(&t->fe);
+	frame_ping_ack(t, out[1], nonce, true, &silent->to);
+	assert_false(neighbour_at(t, &silent->to)->live.suspected);
+	assert_int_equal(t->n.stats.suspicions_refuted, 1);
+	assert_int_equal(fake_count_events(&t->fe, mark, "refuted", silent_str), 1);
+	/* Its link stays, and it is not dead when the suspicion would have ended. */
+	tick_answering_until(t, out, t->fe.now.mono + t->n.cfg.peer.suspicion_timeout_usec);
+	assert_false(silent->closed);
+	assert_int_equal(t->n.stats.neighbours_dead, 0);
+	/* Still silent on its own link: suspected again, three misses later. */
+	assert_int_equal(t->n.stats.neighbours_suspected, 2);
+}
+
+static void
+test_no_helper_answering_doubts_ourselves_first(void **state)
+{
+	struct ot *t = *state;
+	struct fake_link *out[4], *silent;
+	struct node_addr replacement;
+	uint64_t expired_at;
+	unsigned pings;
+	size_t mark;
+
+	three_up(t, out, &replacement);
+	silent = out[0];
+	mark = tick_until_suspected(t, out, silent, &pings);
+	assert_int_equal(t->n.health.score, 0);
+	/* Nobody answers the PING_REQs at all: at the end of the suspicion we doubt our links. */
+	tick_answering_until(t, out, t->fe.now.mono + t->n.cfg.peer.suspicion_timeout_usec -
+					     t->n.cfg.peer.ping_interval_usec);
+	mark = fake_mark(&t->fe);
+	tick_answering_until(t, out, t->fe.now.mono + 1);
+	expired_at = t->fe.now.mono;
+	assert_false(silent->closed);
+	assert_non_null(fake_find_log(&t->fe, mark, "none of the 2 neighbours asked to probe it"));
+	assert_true(t->n.health.score >= 1);
+	/* Then it is dead, once the longer (scaled) suspicion has passed again. */
+	mark = tick_until_closed(t, out, silent, 60);
+	assert_true(t->fe.now.mono - expired_at >= t->n.cfg.peer.suspicion_timeout_usec);
+	assert_int_equal(t->n.stats.neighbours_dead, 1);
+	check_dead_report(t, mark, &silent->to);
+}
+
+static void
+test_refused_reconnects_are_dead_without_suspicion(void **state)
+{
+	struct ot *t = *state;
+	struct fake_link *out[4], *victim, *re;
+	struct node_addr replacement, va;
+	unsigned ticks = 0;
+	size_t start = fake_mark(&t->fe);
+
+	three_up(t, out, &replacement);
+	victim = out[0];
+	va = victim->to;
+	/* A crashed process: its connection ends, and its host refuses every reconnect. */
+	fake_peer_closed(&t->fe, &t->n, victim, "connection reset by peer", ECONNRESET);
+	for (;;) {
+		(void)tick_answered(t, out);
+		re = fake_link_to(&t->fe, &va, LINK_NEIGHBOUR);
+		assert_non_null(re);
+		fake_peer_closed(&t->fe, &t->n, re, "connect", ECONNREFUSED);
+		if (!neighbour_at(t, &va))
+			break;
+		assert_true(++ticks < 5);
+	}
+	/* Dead as soon as the misses are counted: no suspicion, nobody asked to probe it. */
+	assert_int_equal(t->n.stats.neighbours_dead, 1);
+	assert_int_equal(t->n.stats.neighbours_suspected, 0);
+	assert_int_equal(fake_count(&t->fe, start, FX_SEND) > 0, 1);
+	assert_int_equal(fake_count_sent(&t->fe, start, out[1], WIRE_PING_REQ), 0);
+	assert_non_null(fake_find_log(&t->fe, start, "the last refused by its host"));
+	check_dead_report(t, start, &va);
 }
 
 static void
@@ -705,12 +891,12 @@ test_full_send_queue_drops_neighbour(void **state)
 	assert_int_equal(fake_count_sent(&t->fe, mark, a, 0), 0);
 }
 
+/* A seed's or a peer's probe (role) is answered, refreshes our leases once, and is closed idle. */
 static void
-test_seed_probe_is_answered_then_closed(void **state)
+check_probe_answered(struct ot *t, uint8_t role)
 {
-	struct ot *t = *state;
-	struct node_addr seed = addr(SEED);
-	struct fake_link *in;
+	struct node_addr prober = addr(role == WIRE_ROLE_SEED ? SEED : P[3]);
+	struct fake_link *in, *again;
 	struct wire_msg m;
 	struct buf b = {0};
 	uint64_t opened;
@@ -719,9 +905,10 @@ test_seed_probe_is_answered_then_closed(void **state)
 	start_alone(t);
 	mark = fake_mark(&t->fe);
 	opened = t->fe.now.mono;
-	in = fake_peer_accept(&t->fe, &t->n, "10.0.0.1:43000");
-	/* A seed checking a dead report: HELLO as a seed, then PING. */
-	wire_encode_hello(&b, WIRE_ROLE_SEED, &seed, 5);
+	in = fake_peer_accept(&t->fe, &t->n, role == WIRE_ROLE_SEED ? "10.0.0.1:43000"
+								    : "10.0.2.4:43000");
+	/* HELLO in the prober's role, then PING. */
+	wire_encode_hello(&b, role, &prober, 5);
 	assert_int_equal(fake_peer_frame(&t->fe, &t->n, in, &b), 0);
 	frame_nonce(t, in, WIRE_PING, 99);
 	assert_true(fake_sent_msg(&t->fe, mark, in, WIRE_HELLO, &m));
@@ -730,10 +917,169 @@ test_seed_probe_is_answered_then_closed(void **state)
 	assert_int_equal(m.nonce, 99);
 	assert_int_equal(t->n.n_neighbours, 0);
 	assert_int_equal(fake_count_events(&t->fe, mark, "neighbour-up", NULL), 0);
+	/* Someone doubts us: the seeds hear from us at once, not at the next refresh. */
+	assert_int_equal(fake_count_sent(&t->fe, mark, t->seed, WIRE_REGISTER), 1);
+	/* A second probe in the same ping interval does not send another. */
+	again = fake_peer_accept(&t->fe, &t->n, "10.0.2.5:43001");
+	wire_encode_hello(&b, role, &prober, 5);
+	assert_int_equal(fake_peer_frame(&t->fe, &t->n, again, &b), 0);
+	assert_int_equal(fake_count_sent(&t->fe, mark, t->seed, WIRE_REGISTER), 1);
 
 	fake_peer_run_until(&t->fe, &t->n, handshake_over(t, opened));
 	assert_string_equal(fake_close_reason(&t->fe, mark, in), "probe idle");
 	assert_int_equal(t->n.n_pending, 0);
+}
+
+static void
+test_seed_probe_is_answered_then_closed(void **state)
+{
+	check_probe_answered(*state, WIRE_ROLE_SEED);
+}
+
+static void
+test_peer_probe_is_answered_then_closed(void **state)
+{
+	check_probe_answered(*state, WIRE_ROLE_PROBE);
+}
+
+static void
+frame_ping_req(struct ot *t, struct fake_link *fl, uint64_t nonce, const struct node_addr *target)
+{
+	struct buf b = {0};
+
+	wire_encode_ping_req(&b, nonce, target);
+	assert_int_equal(fake_peer_frame(&t->fe, &t->n, fl, &b), 0);
+}
+
+/* The PING_ACK sent on fl since `since`: its alive flag, checking nonce and target. */
+static bool
+acked(struct ot *t, size_t since, struct fake_link *fl, uint64_t nonce,
+      const struct node_addr *target)
+{
+	struct wire_msg m;
+
+	assert_int_equal(fake_count_sent(&t->fe, since, fl, WIRE_PING_ACK), 1);
+	assert_true(fake_sent_msg(&t->fe, since, fl, WIRE_PING_ACK, &m));
+	assert_int_equal(m.probe.nonce, nonce);
+	assert_true(node_addr_equal(&m.probe.target, target));
+	return m.probe.alive;
+}
+
+static void
+test_ping_req_probes_the_target_for_the_asker(void **state)
+{
+	struct ot *t = *state;
+	struct node_addr spare_addr, x = addr("10.0.3.1:6000"), y = addr("10.0.3.2:6000");
+	struct node_addr self = addr(SELF);
+	struct fake_link *out[3], *probe;
+	struct wire_msg m;
+	size_t mark;
+
+	three_up(t, out, &spare_addr);
+	/* X answers: alive. */
+	mark = fake_mark(&t->fe);
+	frame_ping_req(t, out[0], 77, &x);
+	assert_int_equal(t->n.stats.probe_requests_received, 1);
+	probe = fake_link_to(&t->fe, &x, LINK_IPROBE);
+	assert_non_null(probe);
+	fake_peer_connected(&t->fe, &t->n, probe);
+	assert_true(fake_sent_msg(&t->fe, mark, probe, WIRE_HELLO, &m));
+	assert_int_equal(m.hello.role, WIRE_ROLE_PROBE);
+	assert_true(node_addr_equal(&m.hello.addr, &self));
+	assert_true(fake_sent_msg(&t->fe, mark, probe, WIRE_PING, &m));
+	assert_int_equal(fake_count_sent(&t->fe, mark, out[0], WIRE_PING_ACK), 0);
+	frame_nonce(t, probe, WIRE_PONG, m.nonce);
+	assert_true(acked(t, mark, out[0], 77, &x));
+	assert_non_null(fake_close_of(&t->fe, mark, probe));
+	assert_int_equal(t->n.n_iprobes, 0);
+	/* Y's host refuses: not alive. */
+	mark = fake_mark(&t->fe);
+	frame_ping_req(t, out[1], 78, &y);
+	probe = fake_link_to(&t->fe, &y, LINK_IPROBE);
+	fake_peer_closed(&t->fe, &t->n, probe, "connect", ECONNREFUSED);
+	assert_false(acked(t, mark, out[1], 78, &y));
+	/* Y connects but never answers: not alive, at the deadline (half the suspicion timeout). */
+	mark = fake_mark(&t->fe);
+	frame_ping_req(t, out[1], 79, &y);
+	probe = fake_link_to(&t->fe, &y, LINK_IPROBE);
+	fake_peer_connected(&t->fe, &t->n, probe);
+	tick_answering_until(t, out, t->fe.now.mono + t->n.cfg.peer.suspicion_timeout_usec / 2 -
+					     t->n.cfg.peer.ping_interval_usec);
+	assert_int_equal(fake_count_sent(&t->fe, mark, out[1], WIRE_PING_ACK), 0);
+	tick_answering_until(t, out, t->fe.now.mono + t->n.cfg.peer.ping_interval_usec);
+	assert_false(acked(t, mark, out[1], 79, &y));
+	assert_non_null(fake_close_of(&t->fe, mark, probe));
+}
+
+static void
+test_ping_req_about_a_neighbour_heard_just_now(void **state)
+{
+	struct ot *t = *state;
+	struct node_addr spare_addr;
+	struct fake_link *out[3];
+	size_t mark;
+
+	three_up(t, out, &spare_addr);
+	/* out[1] spoke (its HELLO) this very instant: no probe needed. */
+	mark = fake_mark(&t->fe);
+	frame_ping_req(t, out[0], 5, &out[1]->to);
+	assert_true(acked(t, mark, out[0], 5, &out[1]->to));
+	assert_int_equal(fake_count(&t->fe, mark, FX_CONNECT), 0);
+}
+
+static void
+test_ping_req_limits(void **state)
+{
+	static const char *const askers[] = {"10.0.4.1:6000", "10.0.4.2:6000", "10.0.4.3:6000"};
+	struct ot *t = *state;
+	struct node_addr spare_addr;
+	struct fake_link *out[3], *in[ARRAY_SIZE(askers)];
+	size_t mark = fake_mark(&t->fe);
+	uint32_t target = 0;
+
+	three_up(t, out, &spare_addr);
+	for (size_t i = 0; i < ARRAY_SIZE(askers); i++)
+		in[i] = fake_peer_neighbour_in(&t->fe, &t->n, askers[i]);
+	/* One asker gets 4 probes at once; a fifth is refused, a repeat ignored. */
+	for (int k = 0; k < 5; k++) {
+		char ta[NODE_ADDR_STRLEN];
+		struct node_addr x;
+		snprintf(ta, sizeof(ta), "10.0.5.%u:6000", ++target);
+		x = addr(ta);
+		frame_ping_req(t, out[0], (uint64_t)k, &x);
+		if (k == 0)
+			frame_ping_req(t, out[0], 100, &x);
+	}
+	assert_int_equal(t->n.n_iprobes, 4);
+	assert_int_equal(t->n.stats.probe_requests_refused, 1);
+	assert_non_null(fake_find_log(&t->fe, mark, "too many probes running for it"));
+	/* 16 in all: four askers of four. */
+	for (size_t i = 0; i < 2; i++)
+		for (int k = 0; k < 4; k++) {
+			char ta[NODE_ADDR_STRLEN];
+			struct node_addr x;
+			snprintf(ta, sizeof(ta), "10.0.5.%u:6000", ++target);
+			x = addr(ta);
+			frame_ping_req(t, i ? out[1] : out[2], (uint64_t)k, &x);
+		}
+	for (int k = 0; k < 4; k++) {
+		char ta[NODE_ADDR_STRLEN];
+		struct node_addr x;
+		snprintf(ta, sizeof(ta), "10.0.5.%u:6000", ++target);
+		x = addr(ta);
+		frame_ping_req(t, in[0], (uint64_t)k, &x);
+	}
+	assert_int_equal(t->n.n_iprobes, 16);
+	assert_int_equal(t->n.stats.probe_requests_refused, 1);
+	mark = fake_mark(&t->fe);
+	{
+		struct node_addr x = addr("10.0.6.1:6000");
+		frame_ping_req(t, in[1], 1, &x);
+	}
+	assert_int_equal(t->n.n_iprobes, 16);
+	assert_int_equal(t->n.stats.probe_requests_refused, 2);
+	assert_int_equal(fake_count(&t->fe, mark, FX_CONNECT), 0);
+	assert_non_null(fake_find_log(&t->fe, mark, "too many probes running"));
 }
 
 static void
@@ -814,12 +1160,19 @@ main(void)
 	    OVERLAY_TEST(test_duplicate_link_smaller_address_keeps_its_own),
 	    OVERLAY_TEST(test_duplicate_link_larger_address_yields_to_theirs),
 	    OVERLAY_TEST(test_idle_neighbour_is_pinged_and_pong_answers),
-	    OVERLAY_TEST(test_silent_neighbour_declared_dead_after_misses),
+	    OVERLAY_TEST(test_silent_neighbour_suspected_then_dead),
+	    OVERLAY_TEST(test_suspected_neighbour_refuted_through_a_helper),
+	    OVERLAY_TEST(test_no_helper_answering_doubts_ourselves_first),
+	    OVERLAY_TEST(test_refused_reconnects_are_dead_without_suspicion),
 	    OVERLAY_TEST(test_any_frame_is_proof_of_life),
 	    OVERLAY_TEST(test_inbound_without_hello_closed_after_handshake_timeout),
 	    OVERLAY_TEST(test_leave_removes_neighbour_without_dead_report),
 	    OVERLAY_TEST(test_full_send_queue_drops_neighbour),
 	    OVERLAY_TEST(test_seed_probe_is_answered_then_closed),
+	    OVERLAY_TEST(test_peer_probe_is_answered_then_closed),
+	    OVERLAY_TEST(test_ping_req_probes_the_target_for_the_asker),
+	    OVERLAY_TEST(test_ping_req_about_a_neighbour_heard_just_now),
+	    OVERLAY_TEST(test_ping_req_limits),
 	    OVERLAY_TEST(test_leave_tells_seeds_and_neighbours),
 	    OVERLAY_TEST(test_refusal_before_first_tick_stays_avoided),
 	};

@@ -20,6 +20,7 @@
 #define P1 "10.0.2.1:6000"
 #define P2 "10.0.2.2:6000"
 #define REPORTER "10.0.2.9:6000"
+#define REPORTER2 "10.0.2.10:6000"
 #define MAX_LIST 128
 
 struct st {
@@ -106,13 +107,20 @@ send_register(struct st *t, struct fake_link *fl, const struct node_addr *a)
 }
 
 static void
-send_dead_report(struct st *t, struct fake_link *fl, const struct node_addr *dead)
+send_dead_report_by(struct st *t, struct fake_link *fl, const struct node_addr *dead,
+		   const char *reporter)
 {
-	struct node_addr rep = addr(REPORTER);
+	struct node_addr rep = addr(reporter);
 	struct buf b = {0};
 
 	wire_encode_dead_report(&b, dead, t->fe.now.real / SEC, &rep);
 	assert_int_equal(fake_seed_frame(&t->fe, &t->s, fl, &b), 0);
+}
+
+static void
+send_dead_report(struct st *t, struct fake_link *fl, const struct node_addr *dead)
+{
+	send_dead_report_by(t, fl, dead, REPORTER);
 }
 
 /* The first PEER_LIST sent on fl since `since`, into out; returns its length. */
@@ -371,8 +379,27 @@ test_probe_answered_keeps_peer(void **state)
 	assert_true(lists(t, P1));
 }
 
+/* Another report about P1, from reporter: the connected probe's link and its PING's nonce. */
+static struct fake_link *
+probe_p1_again(struct st *t, const char *reporter, uint64_t *nonce)
+{
+	struct node_addr p1 = addr(P1);
+	struct fake_link *probe;
+	struct wire_msg m;
+	size_t mark = fake_mark(&t->fe);
+
+	send_dead_report_by(t, client(t), &p1, reporter);
+	assert_int_equal(fake_count(&t->fe, mark, FX_CONNECT), 1);
+	probe = fake_link_to(&t->fe, &p1, LINK_PROBE);
+	assert_non_null(probe);
+	seed_node_connected(&t->s, fake_lk(probe), t->fe.now);
+	assert_true(fake_sent_msg(&t->fe, mark, probe, WIRE_PING, &m));
+	*nonce = m.nonce;
+	return probe;
+}
+
 static void
-test_probe_unanswered_by_deadline_removes_peer(void **state)
+test_probe_unanswered_removes_only_with_two_reporters(void **state)
 {
 	struct st *t = *state;
 	struct fake_link *probe;
@@ -381,25 +408,62 @@ test_probe_unanswered_by_deadline_removes_peer(void **state)
 	size_t mark, pos;
 
 	start(t);
+	assert_int_equal(t->s.cfg.seed.dead_reporters, 2);
 	mark = fake_mark(&t->fe);
 	deadline = t->fe.now.mono + t->s.cfg.seed.probe_timeout_usec;
 	probe = probe_p1(t, &nonce);
 	frame_pong(t, probe, nonce ^ 1);
 	run_until(t, deadline - 1);
 	assert_false(probe->closed);
-	assert_true(lists(t, P1));
-
+	/* No answer by the deadline, but one reporter is not enough: it stays. */
 	run_until(t, deadline);
 	assert_non_null(fake_close_of(&t->fe, mark, probe));
+	assert_non_null(fake_find_log(&t->fe, mark, "not removing " P1 " yet"));
+	assert_int_equal(t->s.stats.removals_held, 1);
+	assert_true(lists(t, P1));
+	/* The same reporter again counts once. */
+	mark = fake_mark(&t->fe);
+	probe = probe_p1_again(t, REPORTER, &nonce);
+	run_until(t, t->fe.now.mono + t->s.cfg.seed.probe_timeout_usec);
+	assert_int_equal(t->s.stats.removals_held, 2);
+	assert_true(lists(t, P1));
+	/* A second reporter, and the probe unanswered again: removed. */
+	mark = fake_mark(&t->fe);
+	probe = probe_p1_again(t, REPORTER2, &nonce);
+	run_until(t, t->fe.now.mono + t->s.cfg.seed.probe_timeout_usec);
 	pos = mark;
 	ev = fake_next_event(&t->fe, &pos, "removed", P1);
 	assert_non_null(ev);
-	assert_non_null(strstr(ev->msg, "reported by " REPORTER));
+	assert_non_null(strstr(ev->msg, "reported by 2 peers, and the seed's probe got no answer"));
 	assert_false(lists(t, P1));
 }
 
 static void
-test_probe_closed_early_removes_peer(void **state)
+test_lease_refresh_voids_the_reports(void **state)
+{
+	struct st *t = *state;
+	struct node_addr p1 = addr(P1);
+	uint64_t nonce;
+	size_t mark;
+
+	start(t);
+	(void)probe_p1(t, &nonce);
+	run_until(t, t->fe.now.mono + t->s.cfg.seed.probe_timeout_usec);
+	assert_int_equal(t->s.stats.removals_held, 1);
+	/* P1 speaks for itself: what REPORTER said is forgotten. */
+	mark = fake_mark(&t->fe);
+	send_register(t, client(t), &p1);
+	assert_int_equal(t->s.stats.reports_withdrawn, 1);
+	assert_non_null(fake_find_log(&t->fe, mark, "the dead-node reports about it are void"));
+	/* So one more reporter, unanswered, is again only one. */
+	(void)probe_p1_again(t, REPORTER2, &nonce);
+	run_until(t, t->fe.now.mono + t->s.cfg.seed.probe_timeout_usec);
+	assert_int_equal(t->s.stats.removals_held, 2);
+	assert_true(lists(t, P1));
+}
+
+static void
+test_probe_refused_removes_peer_at_once(void **state)
 {
 	struct st *t = *state;
 	struct fake_link *probe;
@@ -407,17 +471,23 @@ test_probe_closed_early_removes_peer(void **state)
 	size_t mark;
 
 	start(t);
-	mark = fake_mark(&t->fe);
+	/* A reset proves nothing: a lossy path or a middlebox resets too. */
 	probe = probe_p1(t, &nonce);
-	run_until(t, t->fe.now.mono + 10 * MS);
+	mark = fake_mark(&t->fe);
 	fake_seed_closed(&t->fe, &t->s, probe, "connection reset", ECONNRESET);
+	assert_int_equal(fake_count_events(&t->fe, mark, "removed", P1), 0);
+	assert_true(lists(t, P1));
+	/* Its host refusing the connection does: nothing listens there. */
+	probe = probe_p1_again(t, REPORTER, &nonce);
+	mark = fake_mark(&t->fe);
+	fake_seed_closed(&t->fe, &t->s, probe, "connect", ECONNREFUSED);
 	assert_int_equal(fake_count_events(&t->fe, mark, "removed", P1), 1);
 	assert_false(lists(t, P1));
 	assert_int_equal(t->s.n_probes, 0);
 }
 
 static void
-test_probe_connect_failing_at_once_removes_peer(void **state)
+test_probe_connect_failing_at_once(void **state)
 {
 	struct st *t = *state;
 	struct node_addr p1 = addr(P1);
@@ -425,11 +495,18 @@ test_probe_connect_failing_at_once_removes_peer(void **state)
 
 	start(t);
 	send_register(t, client(t), &p1);
+	/* No route: nothing proven, the peer stays. */
 	t->fe.connect_error = -ENETUNREACH;
 	mark = fake_mark(&t->fe);
 	send_dead_report(t, client(t), &p1);
-	t->fe.connect_error = 0;
 	assert_int_equal(fake_count(&t->fe, mark, FX_CONNECT), 1);
+	assert_int_equal(fake_count_events(&t->fe, mark, "removed", P1), 0);
+	assert_true(lists(t, P1));
+	/* Refused: removed. */
+	t->fe.connect_error = -ECONNREFUSED;
+	mark = fake_mark(&t->fe);
+	send_dead_report(t, client(t), &p1);
+	t->fe.connect_error = 0;
 	assert_int_equal(fake_count_events(&t->fe, mark, "removed", P1), 1);
 	assert_int_equal(t->s.n_probes, 0);
 }
@@ -589,9 +666,10 @@ main(void)
 	    SEED_TEST(test_registry_full_refuses_and_closes_after_flush),
 	    SEED_TEST(test_unspecified_address_refused),
 	    SEED_TEST(test_probe_answered_keeps_peer),
-	    SEED_TEST(test_probe_unanswered_by_deadline_removes_peer),
-	    SEED_TEST(test_probe_closed_early_removes_peer),
-	    SEED_TEST(test_probe_connect_failing_at_once_removes_peer),
+	    SEED_TEST(test_probe_unanswered_removes_only_with_two_reporters),
+	    SEED_TEST(test_lease_refresh_voids_the_reports),
+	    SEED_TEST(test_probe_refused_removes_peer_at_once),
+	    SEED_TEST(test_probe_connect_failing_at_once),
 	    SEED_TEST(test_dead_report_about_unregistered_peer_does_nothing),
 	    SEED_TEST(test_dead_report_unconfirmed_removes_at_once),
 	    SEED_TEST(test_probes_limited_rest_wait_their_turn),

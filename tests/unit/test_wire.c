@@ -103,8 +103,48 @@ test_hello_bad_role(void **state)
 	wire_encode_hello(&b, 0, &a, 1);
 	decode_bad(b.data, b.len, "bad role in HELLO");
 	b.len = 0;
-	wire_encode_hello(&b, 3, &a, 1);
+	wire_encode_hello(&b, WIRE_ROLE_PROBE + 1, &a, 1);
 	decode_bad(b.data, b.len, "bad role in HELLO");
+	b.len = 0;
+	wire_encode_hello(&b, WIRE_ROLE_PROBE, &a, 1);
+	assert_int_equal(decode_ok(&b).hello.role, WIRE_ROLE_PROBE);
+	buf_free(&b);
+}
+
+static void
+test_probe_msgs_roundtrip(void **state)
+{
+	struct node_addr v4 = addr("10.1.2.3:6000"), v6 = addr("[2001:db8::7]:6001");
+	struct buf b = {0};
+	struct wire_msg m;
+
+	wire_encode_ping_req(&b, 0x0102030405060708ULL, &v4);
+	m = decode_ok(&b);
+	assert_int_equal(m.type, WIRE_PING_REQ);
+	assert_int_equal(m.probe.nonce, 0x0102030405060708ULL);
+	assert_addr_equal(&m.probe.target, &v4);
+	assert_string_equal(wire_type_name(WIRE_PING_REQ), "PING_REQ");
+	for (int alive = 0; alive <= 1; alive++) {
+		b.len = 0;
+		wire_encode_ping_ack(&b, 99, alive, &v6);
+		m = decode_ok(&b);
+		assert_int_equal(m.type, WIRE_PING_ACK);
+		assert_int_equal(m.probe.nonce, 99);
+		assert_int_equal(m.probe.alive, alive);
+		assert_addr_equal(&m.probe.target, &v6);
+	}
+	/* The alive flag is 0 or 1: header 8, nonce 8, then the flag. */
+	b.data[WIRE_HDR_LEN + 8] = 2;
+	decode_bad(b.data, b.len, "bad alive flag in PING_ACK");
+	/* Cut short, or with a byte more. */
+	b.data[WIRE_HDR_LEN + 8] = 1;
+	b.len--;
+	fix_length(&b);
+	decode_bad(b.data, b.len, NULL);
+	buf_put_u8(&b, 0);
+	buf_put_u8(&b, 0);
+	fix_length(&b);
+	decode_bad(b.data, b.len, "trailing bytes after body");
 	buf_free(&b);
 }
 
@@ -945,6 +985,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_hello_roundtrip),
 	    cmocka_unit_test(test_hello_bad_role),
+	    cmocka_unit_test(test_probe_msgs_roundtrip),
 	    cmocka_unit_test(test_addr_msgs_roundtrip),
 	    cmocka_unit_test(test_empty_msgs),
 	    cmocka_unit_test(test_peer_list_roundtrip),
