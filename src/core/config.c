@@ -41,6 +41,7 @@ const struct setting_desc conf_settings[] = {
 	S("peer", "lazy_push", K_BOOL, peer.lazy_push, 0, 1),
 	S("peer", "ihave_delay", K_DURATION, peer.ihave_delay_usec, 0, SEC(10)),
 	S("peer", "graft_timeout", K_DURATION, peer.graft_timeout_usec, SEC(0.001), SEC(60)),
+	S("peer", "anti_entropy_interval", K_DURATION, peer.anti_entropy_interval_usec, 0, SEC(3600)),
 	S("peer", "resend_cache_size", K_U64, peer.resend_cache_size, 0, 1ULL << 32),
 	S("peer", "register_retry_max", K_DURATION, peer.register_retry_max_usec, SEC(0.1), SEC(3600)),
 	S("peer", "max_control_clients", K_U32, peer.max_control_clients, 1, 4096),
@@ -50,6 +51,7 @@ const struct setting_desc conf_settings[] = {
 	S("peer", "key_cache_size", K_U32, peer.key_cache_size, 16, 1000000),
 	S("peer", "control_socket", K_STRING, peer.control_socket, 0, 0),
 	S("peer", "control_group", K_STRING, peer.control_group, 0, 0),
+	S("peer", "state_file", K_STRING, peer.state_file, 0, 0),
 	S("tls", "mode", K_STRING, tls.mode, 0, 0),
 	S("tls", "ca_file", K_STRING, tls.ca_file, 0, 0),
 	S("tls", "cert_file", K_STRING, tls.cert_file, 0, 0),
@@ -79,13 +81,14 @@ conf_init(struct gossip_config *c)
 	c->peer.suspicion_timeout_usec = SEC(4);
 	c->peer.indirect_probes = 3;
 	c->peer.seen_cache_size = 100000;
-	c->peer.seen_cache_age_usec = SEC(600);
+	c->peer.seen_cache_age_usec = SEC(720);
 	c->peer.max_message_size = 65536;
 	c->peer.send_queue_limit = 8 * 1024 * 1024;
 	c->peer.history = 100;
 	c->peer.lazy_push = true;
 	c->peer.ihave_delay_usec = SEC(0.1);
 	c->peer.graft_timeout_usec = SEC(0.5);
+	c->peer.anti_entropy_interval_usec = SEC(5);
 	c->peer.resend_cache_size = 64 * 1024 * 1024;
 	c->peer.register_retry_max_usec = SEC(30);
 	c->peer.max_control_clients = 64;

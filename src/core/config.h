@@ -40,6 +40,7 @@ struct peer_config {
 	bool lazy_push;               /* broadcast tree (eager push + IHAVE/GRAFT); false: flood */
 	uint64_t ihave_delay_usec;    /* ids gathered this long before one IHAVE announces them */
 	uint64_t graft_timeout_usec;  /* least wait after an IHAVE before asking for the message */
+	uint64_t anti_entropy_interval_usec; /* digests compared with a neighbour this often; 0: off */
 	uint64_t resend_cache_size;   /* bytes of recent messages kept to answer GRAFT */
 	uint64_t register_retry_max_usec; /* backoff cap while a seed majority is not reached */
 	uint32_t max_control_clients;
@@ -49,6 +50,7 @@ struct peer_config {
 	uint32_t key_cache_size;      /* origins' certificates kept to verify signatures */
 	char *control_socket;         /* NULL: derived from the runtime directory and port */
 	char *control_group;          /* NULL: the daemon's own group */
+	char *state_file;             /* NULL: derived; "": none */
 };
 
 /* tls.mode, and what it is when not set: required with certificate files, else off. */

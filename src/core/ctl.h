@@ -58,7 +58,9 @@
  *   graft_frames_sent claims_refused signatures_bad unsigned_dropped out_of_window_dropped
  *   certs_sent certs_received certs_refused cert_requests_sent cert_waits_expired
  *   connections_refused grafts_refused neighbours_suspected suspicions_refuted
- *   probe_requests_sent probe_requests_received probe_requests_refused
+ *   probe_requests_sent probe_requests_received probe_requests_refused ae_summaries_sent
+ *   ae_summaries_received ae_ids_sent ae_ids_received ae_fetched ae_bytes_sent
+ *   newcomers_dialled
  */
 enum ctl_type {
 	/* requests */

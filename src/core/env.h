@@ -166,6 +166,12 @@ struct env_ops {
 	int (*verify_cert)(void *ctx, const uint8_t *der, size_t len, struct identity *ret,
 			   const char **reason);
 	void (*notice)(void *ctx, enum notice what);
+	/*
+	 * Optional: the node now holds message id (delivered, or sent by it),
+	 * stamped by its origin (unix usec). The program may persist it, and
+	 * give it back with peer_node_remember() after a restart.
+	 */
+	void (*remember)(void *ctx, const uint8_t *id, uint64_t stamp);
 };
 
 struct env {

@@ -49,6 +49,8 @@ gossip_broadcast(struct peer_node *n, const uint8_t *payload, size_t len, struct
 		return -EIO;
 	seen_cache_insert(&n->seen, id, t.mono);
 	seen_cache_set_stamp(&n->seen, t.real);
+	if (n->env.ops->remember)
+		n->env.ops->remember(n->env.ctx, id, t.real);
 	wire_encode_gossip_signed(&b, id, &n->self, t.real, *seq, signed_ok ? sig : NULL, payload,
 				  (uint32_t)len);
 	frame = blob_from_buf(&b);
@@ -196,6 +198,8 @@ accept_msg(struct peer_node *n, struct neighbour *nb, const struct node_addr *fr
 	seen_cache_insert(&n->seen, m->gossip.id, t.mono);
 	seen_cache_set_tag(&n->seen, nb ? nb->serial : 0);
 	seen_cache_set_stamp(&n->seen, m->gossip.timestamp);
+	if (n->env.ops->remember)
+		n->env.ops->remember(n->env.ctx, m->gossip.id, m->gossip.timestamp);
 	tree_received(n, m->gossip.id, t.mono);
 	n->stats.messages_received++;
 	/* Copied now: forwarding may drop that neighbour (its queue full) and free it. */

@@ -170,6 +170,20 @@ exclude_candidate(const struct node_addr *a, void *ctx)
 }
 
 void
+overlay_welcome(struct peer_node *n, const struct node_addr *a, uint64_t now)
+{
+	struct neighbour *nb;
+
+	if (n->state == PEER_LEAVING || n->n_neighbours >= n->cfg.peer.max_neighbours ||
+	    exclude_candidate(a, n))
+		return;
+	nb = neighbour_new(n, a, true);
+	peer_debug(n, "connecting to newcomer %s", nb->addr_str);
+	n->stats.newcomers_dialled++;
+	start_connect(n, nb, now);
+}
+
+void
 overlay_maintain(struct peer_node *n, uint64_t now)
 {
 	uint32_t wanted = 0;
@@ -310,6 +324,35 @@ handle_error_frame(struct peer_node *n, struct neighbour *nb, const struct wire_
 	}
 }
 
+/* Indirect probes and anti-entropy: only over a link that said HELLO (and, for AE, verified). */
+static int
+repair_frame(struct peer_node *n, struct neighbour *nb, const struct wire_msg *m, struct instant t,
+	     const char **reason)
+{
+	bool ae = m->type == WIRE_AE_SUMMARY || m->type == WIRE_AE_IDS;
+
+	if (nb->state != NB_UP || (ae && nb->unverified)) {
+		*reason = ae ? "anti-entropy frame before HELLO or on an unverified link"
+			     : "probe frame before HELLO";
+		return -EBADMSG;
+	}
+	switch (m->type) {
+	case WIRE_AE_SUMMARY:
+		ae_summary(n, nb, m, t);
+		break;
+	case WIRE_AE_IDS:
+		ae_ids(n, nb, m, t);
+		break;
+	case WIRE_PING_REQ:
+		probe_request(n, nb, m, t);
+		break;
+	default:
+		probe_ack(n, nb, m, t);
+		break;
+	}
+	return 0;
+}
+
 static int
 neighbour_frame(struct peer_node *n, struct neighbour *nb, struct link *lk, const uint8_t *frame,
 		size_t len, const struct wire_msg *m, bool last_in_read, struct instant t,
@@ -372,17 +415,11 @@ neighbour_frame(struct peer_node *n, struct neighbour *nb, struct link *lk, cons
 		}
 		authn_frame(n, nb, m, t);
 		return 0;
+	case WIRE_AE_SUMMARY:
+	case WIRE_AE_IDS:
 	case WIRE_PING_REQ:
 	case WIRE_PING_ACK:
-		if (nb->state != NB_UP) {
-			*reason = "probe frame before HELLO";
-			return -EBADMSG;
-		}
-		if (m->type == WIRE_PING_REQ)
-			probe_request(n, nb, m, t);
-		else
-			probe_ack(n, nb, m, t);
-		return 0;
+		return repair_frame(n, nb, m, t, reason);
 	default:
 		*reason = "unexpected frame type between peers";
 		return -EBADMSG;

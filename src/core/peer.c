@@ -255,6 +255,14 @@ peer_node_start(struct peer_node *n, struct instant t)
 }
 
 void
+peer_node_remember(struct peer_node *n, const uint8_t id[WIRE_ID_LEN], uint64_t stamp,
+		   struct instant t)
+{
+	if (seen_cache_insert(&n->seen, id, t.mono))
+		seen_cache_set_stamp(&n->seen, stamp);
+}
+
+void
 peer_node_free(struct peer_node *n)
 {
 	n->state = PEER_LEAVING;
@@ -352,6 +360,7 @@ tick(struct peer_node *n, struct instant t)
 		peer_health_changed(n, was, why);
 	}
 	overlay_tick(n, t);
+	ae_tick(n, t);
 	authn_tick(n, t);
 	tree_tick(n, t.mono);
 	gossip_tick(n, t.mono);

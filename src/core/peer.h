@@ -102,7 +102,14 @@
 	C(suspicions_refuted, "suspected neighbours another neighbour reached: not dead")         \
 	C(probe_requests_sent, "neighbours asked to probe a suspected one (PING_REQ)")            \
 	C(probe_requests_received, "probes asked of this peer by a neighbour (PING_REQ)")         \
-	C(probe_requests_refused, "PING_REQ not run: too many probes, or an unverified link")
+	C(probe_requests_refused, "PING_REQ not run: too many probes, or an unverified link")     \
+	C(ae_summaries_sent, "anti-entropy digests sent (AE_SUMMARY)")                          \
+	C(ae_summaries_received, "anti-entropy digests received (AE_SUMMARY)")                  \
+	C(ae_ids_sent, "message ids listed to a neighbour by anti-entropy (AE_IDS)")            \
+	C(ae_ids_received, "message ids a neighbour listed by anti-entropy (AE_IDS)")           \
+	C(ae_fetched, "messages asked for because anti-entropy found them missing")             \
+	C(ae_bytes_sent, "bytes of anti-entropy frames sent")                                   \
+	C(newcomers_dialled, "peers dialled beyond peer.degree: newly registered (after a heal)")
 
 #define PEER_STAT_FIELD(name, help) uint64_t name;
 #define PEER_STAT_NONE(name, help)
@@ -223,6 +230,7 @@ struct peer_node {
 	struct iprobe *iprobes; /* probes run for neighbours (probe.c) */
 	uint32_t n_iprobes;
 	uint64_t refuted_at; /* we were last probed, and refreshed our leases */
+	uint64_t ae_next_at; /* the next anti-entropy round (antientropy.c) */
 
 	/* gossip (gossip.c) */
 	struct seen_cache seen;
@@ -260,6 +268,13 @@ struct peer_node {
  */
 void peer_node_init(struct peer_node *n, const struct gossip_config *cfg,
 		    const struct node_addr *self, uint64_t seed, const struct env *env);
+/*
+ * Before peer_node_start(): a message this node held before it restarted
+ * (env_ops.remember), stamped by its origin. It is neither delivered again
+ * nor asked for, and anti-entropy counts it as held.
+ */
+void peer_node_remember(struct peer_node *n, const uint8_t id[WIRE_ID_LEN], uint64_t stamp,
+			struct instant t);
 /* Starts registering and the periodic tick. */
 void peer_node_start(struct peer_node *n, struct instant t);
 /* Frees everything; links still open are closed through the environment. */
@@ -313,7 +328,7 @@ void peer_node_leave(struct peer_node *n, struct instant t);
 void peer_node_reconfigure(struct peer_node *n, const struct gossip_config *cfg, struct instant t);
 #define PEER_RESTART_SETTINGS                                                                       \
 	"peer.seen_cache_size", "peer.history", "log_dir", "address", "peer.control_socket",       \
-		"peer.control_group"
+		"peer.control_group", "peer.state_file"
 
 /* Queries, for the control socket and the status line. */
 uint32_t peer_node_seeds_registered(const struct peer_node *n);

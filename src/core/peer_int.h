@@ -80,6 +80,8 @@ int overlay_frame(struct peer_node *n, struct link *lk, const uint8_t *frame, si
 void overlay_closed(struct peer_node *n, struct link *lk, const char *reason, int error,
 		    struct instant t);
 void overlay_tick(struct peer_node *n, struct instant t);
+/* Dials a, beyond peer.degree (peer.max_neighbours permitting): a newcomer to link with. */
+void overlay_welcome(struct peer_node *n, const struct node_addr *a, uint64_t now);
 /* Picks replacements until this peer has `degree` neighbours of its own choosing. */
 void overlay_maintain(struct peer_node *n, uint64_t now);
 void overlay_leave(struct peer_node *n);
@@ -104,6 +106,13 @@ int probe_frame(struct peer_node *n, struct link *lk, const struct wire_msg *m, 
 void probe_closed(struct peer_node *n, struct link *lk, const char *reason, int error);
 void probe_tick(struct peer_node *n, struct instant t);
 void probe_free(struct peer_node *n);
+
+/* antientropy.c: digests of the ids held, compared with a neighbour's. */
+/* Every peer.anti_entropy_interval: a TOTAL to a random neighbour. */
+void ae_tick(struct peer_node *n, struct instant t);
+void ae_summary(struct peer_node *n, struct neighbour *nb, const struct wire_msg *m,
+		struct instant t);
+void ae_ids(struct peer_node *n, struct neighbour *nb, const struct wire_msg *m, struct instant t);
 
 /* gossip.c: originate, verify, deliver once, forward once. */
 void gossip_init(struct peer_node *n);
@@ -154,6 +163,12 @@ void tree_reconfigure(struct peer_node *n);
 /* Sends frame (message id) on eager links and queues IHAVE on lazy ones; returns the eager count. */
 uint32_t tree_push(struct peer_node *n, struct blob *frame, const uint8_t id[WIRE_ID_LEN],
 		   const struct neighbour *except, const struct node_addr *origin, uint64_t now);
+/*
+ * Anti-entropy found nb holds these ids: those not received are asked of it
+ * now (GRAFT), then of others like any missing message. Returns how many.
+ */
+uint32_t tree_fetch(struct peer_node *n, struct neighbour *nb, const uint8_t *ids, uint16_t count,
+		    uint64_t now);
 /* A message arrived in full for the first time. */
 void tree_received(struct peer_node *n, const uint8_t id[WIRE_ID_LEN], uint64_t now);
 /* From the periodic tick: GRAFTs held back too long by a stream of input go now. */

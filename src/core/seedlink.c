@@ -12,6 +12,11 @@
 #define SEED_QUEUE_LIMIT (4 * (size_t)WIRE_MAX_BODY)
 
 /* The union of the registered seeds' lists, minus ourselves and peers we saw die. */
+/*
+ * The view: every peer the seeds registered with list. Peers this one
+ * avoids (found dead, or refusing) are in it, as the seeds see them alive;
+ * it only does not dial them (overlay.c).
+ */
 void
 seeds_rebuild_known(struct peer_node *n)
 {
@@ -22,7 +27,7 @@ seeds_rebuild_known(struct peer_node *n)
 			continue;
 		for (size_t j = 0; j < s->list.n; j++) {
 			const struct node_addr *a = &s->list.v[j];
-			if (node_addr_equal(a, &n->self) || addr_set_contains(&n->avoid, a))
+			if (node_addr_equal(a, &n->self))
 				continue;
 			addr_set_add(&n->known, a);
 		}
@@ -211,18 +216,57 @@ seeds_connected(struct peer_node *n, struct seed_session *s, uint64_t now)
 		send_register(n, s, now);
 }
 
+/*
+ * A peer a seed lists now and did not at our last refresh registered since:
+ * it is alive, whatever we concluded before (a partition that healed, a
+ * restart). It is no longer avoided, and one of these newcomers, chosen with
+ * a chance of their share of all we know, is dialled beyond peer.degree:
+ * after a heal the two halves, each rewired to itself, link up again.
+ */
+static void
+welcome(struct peer_node *n, const struct node_addr *fresh, size_t k, uint64_t now)
+{
+	size_t picked = SIZE_MAX, seen = 0;
+
+	for (size_t i = 0; i < k; i++) {
+		if (addr_set_remove(&n->avoid, &fresh[i])) {
+			char as[NODE_ADDR_STRLEN];
+			peer_debug(n, "%s registered again: no longer avoided",
+				   node_addr_str(&fresh[i], as));
+		}
+	}
+	seeds_rebuild_known(n);
+	for (size_t i = 0; i < k; i++)
+		if (addr_set_contains(&n->known, &fresh[i]) && !overlay_find(n, &fresh[i]) &&
+		    rng_below(&n->rng, ++seen) == 0)
+			picked = i;
+	if (picked != SIZE_MAX && rng_below(&n->rng, n->known.n) < k)
+		overlay_welcome(n, &fresh[picked], now);
+}
+
 static void
 handle_peer_list(struct peer_node *n, struct seed_session *s, struct wire_msg *m, uint64_t now)
 {
-	struct node_addr a;
+	struct node_addr a, *fresh = NULL;
 	bool was = s->registered;
+	size_t k = 0, cap = 0;
 
 	s->register_sent_at = 0;
+	/* Who it lists that it did not at the last refresh (the first list: nobody). */
+	for (struct wire_peer_list l = m->peer_list; wire_peer_list_next(&l, &a);) {
+		if (!was || addr_set_contains(&s->list, &a) || node_addr_equal(&a, &n->self))
+			continue;
+		if (k == cap)
+			fresh = xrealloc(fresh, (cap = cap ? 2 * cap : 16) * sizeof(*fresh));
+		fresh[k++] = a;
+	}
 	addr_set_clear(&s->list);
 	while (wire_peer_list_next(&m->peer_list, &a))
 		addr_set_add(&s->list, &a);
-	if (!s->wanted)
+	if (!s->wanted) {
+		free(fresh);
 		return;
+	}
 	s->registered = true;
 	s->backoff = 0;
 	if (!was) {
@@ -232,6 +276,9 @@ handle_peer_list(struct peer_node *n, struct seed_session *s, struct wire_msg *m
 			   s->addr_str, peer_node_seeds_registered(n), n->seeds_required, s->list.n);
 	}
 	seeds_rebuild_known(n);
+	if (k)
+		welcome(n, fresh, k, now);
+	free(fresh);
 	peer_check_ready(n);
 	overlay_maintain(n, now);
 	peer_notice(n, NOTICE_STATUS);

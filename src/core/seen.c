@@ -163,6 +163,12 @@ seen_cache_horizon(const struct seen_cache *c, uint64_t now, uint64_t stamp_now)
 	return c->evicted_stamp < inserted ? c->evicted_stamp : inserted;
 }
 
+const struct seen_entry *
+seen_cache_at(const struct seen_cache *c, size_t i)
+{
+	return &c->ring[(c->head + i) % c->capacity];
+}
+
 void
 seen_cache_set_stamp(struct seen_cache *c, uint64_t stamp)
 {

@@ -68,6 +68,8 @@ bool seen_cache_insert(struct seen_cache *c, const uint8_t id[WIRE_ID_LEN], uint
 uint64_t seen_cache_horizon(const struct seen_cache *c, uint64_t now, uint64_t stamp_now);
 /* Drops entries older than max_age. Returns how many. */
 size_t seen_cache_expire(struct seen_cache *c, uint64_t now);
+/* The i-th oldest entry, i < c->count. */
+const struct seen_entry *seen_cache_at(const struct seen_cache *c, size_t i);
 /* Tags the newest entry (the id just inserted). */
 void seen_cache_set_tag(struct seen_cache *c, uint32_t tag);
 /* Stamps the newest entry (the id just inserted); see seen_cache_horizon(). */

@@ -639,6 +639,29 @@ tree_on_frame(struct peer_node *n, struct neighbour *nb, const struct wire_msg *
 	}
 }
 
+uint32_t
+tree_fetch(struct peer_node *n, struct neighbour *nb, const uint8_t *ids, uint16_t count,
+	   uint64_t now)
+{
+	uint32_t asked = 0;
+
+	for (uint16_t i = 0; i < count; i++) {
+		const uint8_t *id = ids + (size_t)i * WIRE_ID_LEN;
+		/* Asked of nb now; if it does not come, of the others, as a GRAFT retry. */
+		struct tree_missing e = {.from = nb->addr, .announced = now, .tries = 1};
+
+		if (seen_cache_contains(&n->seen, id))
+			continue;
+		(void)seen_cache_insert(&n->announced, id, now);
+		memcpy(e.id, id, WIRE_ID_LEN);
+		queue_graft(n, nb, id);
+		missing_push(n, e, now);
+		asked++;
+	}
+	flush_ids(n, nb, WIRE_GRAFT, &nb->graft);
+	return asked;
+}
+
 void
 tree_init(struct peer_node *n)
 {

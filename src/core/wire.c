@@ -119,6 +119,8 @@ static const char *const type_names[] = {
 	[WIRE_CERT_REQ] = "CERT_REQ",
 	[WIRE_PING_REQ] = "PING_REQ",
 	[WIRE_PING_ACK] = "PING_ACK",
+	[WIRE_AE_SUMMARY] = "AE_SUMMARY",
+	[WIRE_AE_IDS] = "AE_IDS",
 };
 
 const char *
@@ -303,6 +305,39 @@ decode_probe(struct cursor *c, struct wire_msg *m, const char **reason)
 	return get_addr(c, &m->probe.target, reason);
 }
 
+/* Entries in range, each bucket after the last, none empty (count 0 only in TOTAL). */
+static bool
+decode_ae(struct cursor *c, struct wire_msg *m, const char **reason)
+{
+	uint32_t prev = 0;
+
+	m->ae.stage = get8(c);
+	m->ae.first = get32(c);
+	m->ae.last = get32(c);
+	m->ae.count = get16(c);
+	m->ae.entries = c->p;
+	if (c->bad)
+		return true;
+	if (m->ae.stage < WIRE_AE_TOTAL || m->ae.stage > WIRE_AE_WANT || m->ae.first > m->ae.last ||
+	    m->ae.count > WIRE_AE_MAX_BUCKETS || (m->ae.stage == WIRE_AE_TOTAL && m->ae.count != 1)) {
+		*reason = "bad AE_SUMMARY header";
+		return false;
+	}
+	for (uint16_t i = 0; i < m->ae.count && !c->bad; i++) {
+		uint32_t bucket = get32(c), count = get32(c);
+		(void)get64(c);
+		if (c->bad)
+			break;
+		if (bucket < m->ae.first || bucket > m->ae.last || (i && bucket <= prev) ||
+		    (!count && m->ae.stage == WIRE_AE_DETAIL)) {
+			*reason = "bad AE_SUMMARY entry";
+			return false;
+		}
+		prev = bucket;
+	}
+	return true;
+}
+
 static bool
 decode_body(struct cursor *c, struct wire_msg *m, const char **reason)
 {
@@ -330,7 +365,10 @@ decode_body(struct cursor *c, struct wire_msg *m, const char **reason)
 		return true;
 	case WIRE_IHAVE:
 	case WIRE_GRAFT:
+	case WIRE_AE_IDS:
 		return decode_ids(c, m, reason);
+	case WIRE_AE_SUMMARY:
+		return decode_ae(c, m, reason);
 	case WIRE_ERROR:
 		return decode_error(c, m, reason);
 	case WIRE_PING_REQ:
@@ -544,6 +582,34 @@ wire_encode_ping_ack(struct buf *b, uint64_t nonce, bool alive, const struct nod
 	buf_put_u8(b, alive ? 1 : 0);
 	wire_put_addr(b, target);
 	frame_end(b, s);
+}
+
+void
+wire_encode_ae_summary(struct buf *b, uint8_t stage, uint32_t first, uint32_t last,
+		       const struct wire_ae_bucket *entries, uint16_t count)
+{
+	size_t s = frame_begin(b, WIRE_AE_SUMMARY);
+
+	buf_put_u8(b, stage);
+	buf_put_u32(b, first);
+	buf_put_u32(b, last);
+	buf_put_u16(b, count);
+	for (uint16_t i = 0; i < count; i++) {
+		buf_put_u32(b, entries[i].bucket);
+		buf_put_u32(b, entries[i].count);
+		buf_put_u64(b, entries[i].digest);
+	}
+	frame_end(b, s);
+}
+
+void
+wire_ae_entry(const struct wire_msg *m, uint16_t i, struct wire_ae_bucket *ret)
+{
+	const uint8_t *p = m->ae.entries + (size_t)i * 16;
+
+	ret->bucket = get_u32(p);
+	ret->count = get_u32(p + 4);
+	ret->digest = get_u64(p + 8);
 }
 
 void

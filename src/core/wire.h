@@ -27,7 +27,8 @@
 /*
  * Version 2 (gossip 0.2): GOSSIP carries its origin's signature; CERT and
  * CERT_REQ carry certificates. Version 3 (gossip 0.3): PING_REQ and PING_ACK
- * (indirect probes) and the probe role in HELLO. Nodes of different versions
+ * (indirect probes), the probe role in HELLO, AE_SUMMARY and AE_IDS
+ * (anti-entropy). Nodes of different versions
  * refuse each other's frames: a network moves to a new version as a whole
  * (gossip(7)).
  */
@@ -49,8 +50,28 @@
 /* The largest payload that fits in one frame. */
 #define WIRE_MAX_PAYLOAD (WIRE_MAX_BODY + WIRE_HDR_LEN - WIRE_GOSSIP_OVERHEAD)
 #define WIRE_MAX_ERROR_TEXT 256
-/* Ids in one IHAVE or GRAFT frame, at most. */
+/* Ids in one IHAVE, GRAFT or AE_IDS frame, at most. */
 #define WIRE_MAX_IDS 1024
+/*
+ * Anti-entropy: message ids are grouped in buckets of their origin
+ * timestamp, WIRE_AE_BUCKET_SEC seconds each (bucket = unix seconds / that);
+ * an AE_SUMMARY carries at most WIRE_AE_MAX_BUCKETS of them.
+ */
+#define WIRE_AE_BUCKET_SEC 10
+#define WIRE_AE_MAX_BUCKETS 4096
+
+/* AE_SUMMARY stages (gossip(7), ANTI-ENTROPY). */
+enum wire_ae_stage {
+	WIRE_AE_TOTAL = 1,  /* one entry: the whole range; a mismatch is answered with DETAIL */
+	WIRE_AE_DETAIL = 2, /* every non-empty bucket; mismatches answered with AE_IDS and WANT */
+	WIRE_AE_WANT = 3,   /* the buckets that differ (count 0: none here): answered with AE_IDS */
+};
+
+struct wire_ae_bucket {
+	uint32_t bucket;
+	uint32_t count;
+	uint64_t digest; /* the sum of the ids' first 8 bytes (big-endian), mod 2^64 */
+};
 
 enum wire_type {
 	WIRE_HELLO = 1,         /* role, advertised address, incarnation */
@@ -70,7 +91,9 @@ enum wire_type {
 	WIRE_CERT_REQ = 15,     /* peer -> peer: an address whose certificate the sender lacks */
 	WIRE_PING_REQ = 16,     /* peer -> peer: nonce, target: probe the target for me */
 	WIRE_PING_ACK = 17,     /* peer -> peer: nonce, alive (1: it answered, 0: it did not), target */
-	WIRE_TYPE_MAX = WIRE_PING_ACK,
+	WIRE_AE_SUMMARY = 18,   /* peer -> peer: stage, bucket range, digests of the ids it has */
+	WIRE_AE_IDS = 19,       /* peer -> peer: count, ids it has (anti-entropy): fetch those missing */
+	WIRE_TYPE_MAX = WIRE_AE_IDS,
 };
 
 enum wire_role {
@@ -128,6 +151,12 @@ struct wire_msg {
 			struct node_addr target;
 		} probe; /* PING_REQ, PING_ACK */
 		struct {
+			uint8_t stage;
+			uint32_t first, last; /* the buckets compared, first <= last */
+			uint16_t count;
+			const uint8_t *entries; /* count * 16 bytes: u32 bucket, u32 count, u64 digest */
+		} ae; /* AE_SUMMARY */
+		struct {
 			uint16_t count; /* 1..WIRE_MAX_IDS */
 			const uint8_t *ids; /* count * WIRE_ID_LEN bytes */
 		} ids; /* IHAVE, GRAFT */
@@ -178,6 +207,11 @@ void wire_encode_nonce(struct buf *b, uint8_t type, uint64_t nonce);
 void wire_encode_ping_req(struct buf *b, uint64_t nonce, const struct node_addr *target);
 void wire_encode_ping_ack(struct buf *b, uint64_t nonce, bool alive,
 			  const struct node_addr *target);
+/* AE_SUMMARY with count (at most WIRE_AE_MAX_BUCKETS) entries, in increasing bucket order. */
+void wire_encode_ae_summary(struct buf *b, uint8_t stage, uint32_t first, uint32_t last,
+			    const struct wire_ae_bucket *entries, uint16_t count);
+/* The i-th entry of a decoded AE_SUMMARY. */
+void wire_ae_entry(const struct wire_msg *m, uint16_t i, struct wire_ae_bucket *ret);
 void wire_encode_error(struct buf *b, uint16_t code, const char *text);
 /* IHAVE or GRAFT carrying count (1..WIRE_MAX_IDS) ids, WIRE_ID_LEN bytes each. */
 void wire_encode_ids(struct buf *b, uint8_t type, const uint8_t *ids, uint16_t count);

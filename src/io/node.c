@@ -288,6 +288,22 @@ op_deliver(void *ctx, const struct delivery *d)
 }
 
 static void
+op_remember(void *ctx, const uint8_t *id, uint64_t stamp)
+{
+	struct node_io *io = ctx;
+
+	io->remember(io->ctx, id, stamp);
+}
+
+void
+node_io_set_remember(struct node_io *io,
+		     void (*remember)(void *ctx, const uint8_t *id, uint64_t stamp))
+{
+	io->remember = remember;
+	io->ops.remember = remember ? op_remember : NULL;
+}
+
+static void
 op_notice(void *ctx, enum notice what)
 {
 	struct node_io *io = ctx;

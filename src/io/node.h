@@ -46,6 +46,7 @@ struct node_io {
 	/* The program's part of the environment: may be NULL. */
 	void (*deliver)(void *ctx, const struct delivery *d);
 	void (*notice)(void *ctx, enum notice what);
+	void (*remember)(void *ctx, const uint8_t *id, uint64_t stamp);
 	void *ctx;
 };
 
@@ -59,6 +60,9 @@ void node_io_init(struct node_io *io, struct conn_loop *loop, const struct node_
 void node_io_done(struct node_io *io);
 /* An accepted socket from remote for the core: refused (closed) when the core says so. */
 void node_io_accept(struct node_io *io, int fd, const struct node_addr *remote);
+/* The program keeps the ids of messages held (env_ops.remember), with the same ctx. */
+void node_io_set_remember(struct node_io *io,
+			  void (*remember)(void *ctx, const uint8_t *id, uint64_t stamp));
 /* Outgoing connections leave from a's IP address, where the host has it (see conn_connect()). */
 void node_io_set_source(struct node_io *io, const struct node_addr *a);
 /* The TLS configuration for connections from now on (a reference is taken; NULL: plaintext). */

@@ -29,9 +29,8 @@ sink_set_buffered(struct sink *s, bool buffered)
 	s->buffered = buffered;
 }
 
-/* Writes all of p[0..len), retrying short writes and EINTR. */
-static int
-write_all(int fd, const uint8_t *p, size_t len)
+int
+sink_write_all(int fd, const uint8_t *p, size_t len)
 {
 	while (len) {
 		ssize_t w = write(fd, p, len);
@@ -51,7 +50,7 @@ sink_flush(struct sink *s)
 	int r = 0;
 
 	if (s->pending.len && s->fd >= 0)
-		r = write_all(s->fd, s->pending.data, s->pending.len);
+		r = sink_write_all(s->fd, s->pending.data, s->pending.len);
 	s->pending.len = 0;
 	return r;
 }

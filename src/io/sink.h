@@ -30,6 +30,8 @@ void sink_done(struct sink *s);
 void sink_set_buffered(struct sink *s, bool buffered);
 /* One line: the n pieces, then a newline. 0, or -errno when writing failed. */
 int sink_line(struct sink *s, const struct iovec *iov, int n);
+/* Writes all of p[0..len) to fd, retrying short writes and EINTR: 0 or -errno. */
+int sink_write_all(int fd, const uint8_t *p, size_t len);
 /* Writes what is pending. 0, or -errno (what could not be written is dropped). */
 int sink_flush(struct sink *s);
 

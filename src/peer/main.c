@@ -17,6 +17,7 @@
 #include "io/paths.h"
 #include "io/service.h"
 #include "output.h"
+#include "state.h"
 
 static const char usage_text[] =
 	"Usage: gossip-peer [OPTIONS] <ip> <port> <config_file>\n"
@@ -57,11 +58,13 @@ struct peer_daemon {
 	struct peer_node node;
 	struct node_io io;
 	struct output out;
+	struct state_file state;
 	struct control ctl;
 	sd_event_source *stdin_src;
 	struct buf stdin_buf;
 	sd_event_source *leave_timer;
 	sd_event_source *drain_check;
+	uint64_t state_warned_at; /* the last warning that the state file could not be written */
 	uint64_t trim_mark; /* frames in and out at the last tick */
 	bool trim_due;      /* frames moved since the last malloc_trim() */
 	char last_status[256]; /* the STATUS= last sent; cleared to send it again */
@@ -210,6 +213,69 @@ on_deliver(void *ctx, const struct delivery *dl)
 }
 
 static void
+on_remember(void *ctx, const uint8_t *id, uint64_t stamp)
+{
+	struct peer_daemon *d = ctx;
+
+	state_append(&d->state, id, stamp, now_realtime_usec());
+}
+
+static void
+state_loaded(void *ctx, const uint8_t *id, uint64_t stamp)
+{
+	struct peer_daemon *d = ctx;
+
+	peer_node_remember(&d->node, id, stamp, instant_now());
+}
+
+/*
+ * peer.state_file, else the peer's file in $STATE_DIRECTORY (systemd's
+ * StateDirectory=), else beside its log: NULL when set to "" (none).
+ */
+static char *
+state_path(const struct peer_daemon *d)
+{
+	const char *set = d->sv.cfg.peer.state_file, *dir = getenv("STATE_DIRECTORY");
+	char *p;
+
+	if (set)
+		return *set ? xstrdup(set) : NULL;
+	if (dir && *dir) {
+		if (asprintf(&p, "%s/peer-%u.state", dir, d->sv.self.port) < 0)
+			abort();
+	} else if (asprintf(&p, "%s/peer_%s_%u.state", d->sv.log_dir, d->sv.self_ip,
+			    d->sv.self.port) < 0) {
+		abort();
+	}
+	return p;
+}
+
+/* The ids of what this peer held before a restart: not delivered again. */
+static void
+state_start(struct peer_daemon *d)
+{
+	const struct peer_config *pc = &d->sv.cfg.peer;
+	char *path = state_path(d), warning[160];
+	long r;
+
+	d->state.fd = -1;
+	if (!path) {
+		log_info("peer.state_file is empty: after a restart, messages delivered before may "
+			 "be delivered again");
+		return;
+	}
+	r = state_open(&d->state, path, now_realtime_usec(),
+		       pc->seen_cache_age_usec - pc->max_clock_skew_usec, state_loaded, d, warning,
+		       sizeof(warning));
+	if (r < 0)
+		fatal("cannot use the state file %s: %s", path, strerror((int)-r));
+	if (warning[0])
+		log_warn("state file %s: %s", path, warning);
+	log_info("State file %s: %ld message ids held before this start", path, r);
+	free(path);
+}
+
+static void
 on_accept(void *ctx, int fd, const struct sockaddr_storage *ss, socklen_t sl)
 {
 	struct peer_daemon *d = ctx;
@@ -263,7 +329,17 @@ flush_files(void *userdata)
 {
 	struct peer_daemon *d = userdata;
 
+	int r;
+
 	log_flush();
+	/* What was delivered is recorded before its line is written: never delivered twice. */
+	if ((r = state_flush(&d->state)) < 0 &&
+	    (!d->state_warned_at || now_monotonic_usec() - d->state_warned_at > 10 * USEC_PER_SEC)) {
+		d->state_warned_at = now_monotonic_usec();
+		log_warn("cannot write the state file %s: %s (a restart may deliver again what "
+			 "was delivered since; at most one warning every 10 s)", d->state.path,
+			 strerror(-r));
+	}
 	output_flush(&d->out);
 }
 
@@ -355,7 +431,9 @@ start(struct peer_daemon *d)
 	node_io_init(&d->io, &d->sv.loop, &peer_inputs, &d->node, on_deliver, on_notice, d);
 	node_io_set_tls(&d->io, d->sv.tls);
 	node_io_set_source(&d->io, &d->sv.self);
+	node_io_set_remember(&d->io, on_remember);
 	peer_node_init(&d->node, &d->sv.cfg, &d->sv.self, rng_next(&rng), &d->io.env);
+	state_start(d);
 	set_security(d);
 	service_listen(&d->sv, on_accept, d);
 	if (d->sv.cfg.peer.control_socket) {
@@ -393,6 +471,7 @@ main(int argc, char **argv)
 	peer_node_free(&d.node);
 	node_io_done(&d.io);
 	output_close(&d.out);
+	state_close(&d.state);
 	d.stdin_src = sd_event_source_disable_unref(d.stdin_src);
 	buf_free(&d.stdin_buf);
 	d.leave_timer = sd_event_source_disable_unref(d.leave_timer);

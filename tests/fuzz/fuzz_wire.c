@@ -78,8 +78,17 @@ encode(struct buf *b, const struct wire_msg *m)
 		break;
 	case WIRE_IHAVE:
 	case WIRE_GRAFT:
+	case WIRE_AE_IDS:
 		wire_encode_ids(b, m->type, m->ids.ids, m->ids.count);
 		break;
+	case WIRE_AE_SUMMARY: {
+		struct wire_ae_bucket *v = calloc(m->ae.count ? m->ae.count : 1, sizeof(*v));
+		for (uint16_t i = 0; i < m->ae.count; i++)
+			wire_ae_entry(m, i, &v[i]);
+		wire_encode_ae_summary(b, m->ae.stage, m->ae.first, m->ae.last, v, m->ae.count);
+		free(v);
+		break;
+	}
 	case WIRE_CERT:
 		wire_encode_cert(b, m->cert.der, m->cert.len);
 		break;
@@ -136,8 +145,13 @@ same_msg(const struct wire_msg *a, const struct wire_msg *b)
 		return a->nonce == b->nonce;
 	case WIRE_ERROR:
 		return a->error.code == b->error.code && !strcmp(a->error.text, b->error.text);
+	case WIRE_AE_SUMMARY:
+		return a->ae.stage == b->ae.stage && a->ae.first == b->ae.first &&
+		       a->ae.last == b->ae.last && a->ae.count == b->ae.count &&
+		       !memcmp(a->ae.entries, b->ae.entries, (size_t)a->ae.count * 16);
 	case WIRE_IHAVE:
 	case WIRE_GRAFT:
+	case WIRE_AE_IDS:
 		return a->ids.count == b->ids.count &&
 		       !memcmp(a->ids.ids, b->ids.ids, (size_t)a->ids.count * WIRE_ID_LEN);
 	case WIRE_CERT:

@@ -152,6 +152,15 @@ wire_corpus(void)
 		wire_encode_ping_ack(&b, 5, false, &t6);
 		out("fuzz_wire", "probe", &b);
 	}
+	{
+		struct wire_ae_bucket v[2] = {{170000000, 2, 0x0102030405060708ULL}, {170000004, 1, 9}};
+		wire_encode_ae_summary(&b, WIRE_AE_TOTAL, 170000000, 170000050, v, 1);
+		wire_encode_ae_summary(&b, WIRE_AE_DETAIL, 170000000, 170000050, v, 2);
+		v[1].count = 0;
+		wire_encode_ae_summary(&b, WIRE_AE_WANT, 170000000, 170000050, v, 2);
+		wire_encode_ids(&b, WIRE_AE_IDS, ids, 2);
+		out("fuzz_wire", "anti-entropy", &b);
+	}
 	/* A frame cut short, and one with bytes after its body. */
 	hello(&b, WIRE_ROLE_PEER, "127.0.2.1:6000");
 	b.len -= 3;
@@ -322,6 +331,20 @@ peer_inbound(void)
 		wire_encode_ping_ack(&b, 21, true, &by);
 		wire_encode_ping_ack(&b, 23, false, &st);
 		out("fuzz_peer", "inbound-probes", &b);
+	}
+	{
+		/* Anti-entropy with a message to compare: every stage, then ids to fetch. */
+		uint32_t first = (uint32_t)((FUZZ_REAL0 - 600 * USEC_PER_SEC) / (WIRE_AE_BUCKET_SEC * USEC_PER_SEC));
+		uint32_t last = (uint32_t)(FUZZ_REAL0 / (WIRE_AE_BUCKET_SEC * USEC_PER_SEC)) - 2;
+		uint32_t mb = (uint32_t)((FUZZ_REAL0 - 100 * USEC_PER_SEC) / (WIRE_AE_BUCKET_SEC * USEC_PER_SEC));
+		struct wire_ae_bucket v[2] = {{first, 5, 77}, {mb, 2, 1}};
+		buf_put_u8(&b, peer_mode(FUZZ_PEER_INBOUND, 0, 4));
+		gossip(&b, FUZZ_ORIGIN_ADDR, FUZZ_REAL0 - 100 * USEC_PER_SEC, 1, "old", false, NULL);
+		wire_encode_ae_summary(&b, WIRE_AE_TOTAL, first, last, v, 1);
+		wire_encode_ae_summary(&b, WIRE_AE_DETAIL, first, last, v + 1, 1);
+		wire_encode_ae_summary(&b, WIRE_AE_WANT, first, last, v + 1, 1);
+		wire_encode_ids(&b, WIRE_AE_IDS, x, 1);
+		out("fuzz_peer", "inbound-anti-entropy", &b);
 	}
 	buf_put_u8(&b, peer_mode(FUZZ_PEER_INBOUND, FUZZ_PEER_NOT_LAST, 7));
 	wire_encode_nonce(&b, WIRE_PING, 1);

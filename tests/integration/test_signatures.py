@@ -129,12 +129,12 @@ def test_unsigned_and_replayed_messages_are_refused(network, tmp_path):
     m.send(fr)
     wait_until(lambda: stat(a, "unsigned_dropped") == 1, what="the unsigned message dropped")
     now = int(time.time() * 1e6)
-    old, _ = signed_gossip(m.key, m.addr, b"replayed-old", tmp_path, timestamp=now - 600_000_000)
+    old, _ = signed_gossip(m.key, m.addr, b"replayed-old", tmp_path, timestamp=now - 700_000_000)
     ahead, _ = signed_gossip(m.key, m.addr, b"from-the-future", tmp_path,
                              timestamp=now + 120_000_000)
     m.send(old + ahead)
     wait_until(lambda: stat(a, "out_of_window_dropped") == 2, what="both outside the window")
-    a.wait_log(r"its origin %s:40010 stamped it -600\.\d s from our clock, outside the window"
+    a.wait_log(r"its origin %s:40010 stamped it -700\.\d s from our clock, outside the window"
                % MEMBER_IP.replace(".", r"\."))
     text = "\n".join(a.output_lines())
     assert "unsigned" not in text and "replayed-old" not in text and "from-the-future" not in text

@@ -191,7 +191,7 @@ def assert_purged(c, deb):
     # The package's files, configuration, logs and enablement links are gone.
     for path in deb_files(deb):
         assert not exists(c, path), f"{path} left"
-    for path in ("/etc/gossip", "/var/log/gossip", "/run/gossip"):
+    for path in ("/etc/gossip", "/var/log/gossip", "/var/lib/gossip", "/run/gossip"):
         assert not exists(c, path), f"{path} left"
     left = sh(c, "find /etc /lib/systemd /usr/lib/systemd /var/lib/systemd /var/lib/dpkg/info "
                  "/var/log /run -name '*gossip*' 2>/dev/null || true").stdout.split()

@@ -172,12 +172,14 @@ run_one(const struct scenario *sc, const struct options *o, FILE *json)
 			 f.duplicates ||
 			 (sc->max_false >= 0 &&
 			  f.false_dead + f.false_removed > (uint64_t)sc->max_false))) {
+		char bound[32] = "no bound";
+		if (sc->max_false >= 0)
+			snprintf(bound, sizeof(bound), "at most %lld", (long long)sc->max_false);
 		printf("  FAILED: delivery %.4f (at least %.4f), redundancy %.3f (at most %.3f), "
-		       "%llu duplicates, %llu false deaths and removals (at most %lld)\n",
+		       "%llu duplicates, %llu false deaths and removals (%s)\n",
 		       f.delivery, sc->min_delivery, f.redundancy, sc->max_redundancy,
 		       (unsigned long long)f.duplicates,
-		       (unsigned long long)(f.false_dead + f.false_removed),
-		       (long long)sc->max_false);
+		       (unsigned long long)(f.false_dead + f.false_removed), bound);
 		bad = 1;
 	}
 	if (bad)

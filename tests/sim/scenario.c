@@ -26,10 +26,10 @@ const struct scenario scenarios[] = {
 	 NET_DC, F_CHURN, 1 * S, 180 * S, 0.10, 0, 10 * S, 0.99, 2.0, -1},
 	{"loss20", "20% of frames lost (TCP retransmits them) for 60 s, 50 ms links", 1000, 3, 80,
 	 1 * S, 64, NET_WAN, F_LOSS, 5 * S, 60 * S, 0, 0.20, 30 * S, 0.99, 2.0, 0},
-	{"partition", "two halves cut apart for 25 s, then healed; 50 ms links", 1000, 3, 60,
-	 500 * MS, 64, NET_WAN, F_PARTITION, 2 * S, 25 * S, 0.5, 0, 30 * S, 0.0, 3.0, -1},
+	{"partition", "two halves cut apart for 60 s, then healed; 50 ms links", 1000, 3, 130,
+	 500 * MS, 64, NET_WAN, F_PARTITION, 2 * S, 60 * S, 0.5, 0, 30 * S, 1.0, 3.0, -1},
 	{"restart", "every peer killed and started again 1 s later; 50 ms links", 1000, 3, 60,
-	 500 * MS, 64, NET_WAN, F_MASS_RESTART, 2 * S, 1 * S, 1.0, 0, 15 * S, 0.0, 3.0, -1},
+	 500 * MS, 64, NET_WAN, F_MASS_RESTART, 2 * S, 1 * S, 1.0, 0, 15 * S, 1.0, 3.0, 0},
 	{"crash", "1% of the peers killed (SIGKILL), not restarted", 1000, 3, 40, 500 * MS, 64,
 	 NET_DC, F_CRASH, 2 * S, 0, 0.01, 0, 15 * S, 0.99, 1.5, 0},
 	{"stall", "1% of the peers stop running for 3 s (a stalled VM)", 1000, 3, 40, 500 * MS, 64,
@@ -71,8 +71,10 @@ struct run {
 	uint32_t n_chosen;
 	uint32_t first_msg;  /* the first measured message (the warm-up's is not) */
 	struct sim_counters before;
+	uint64_t measured_from; /* virtual time of `before` */
 	size_t mem_before;
 	uint64_t recovered_at;
+	uint64_t views_at; /* after the fault: every live peer knows every other */
 };
 
 static size_t
@@ -181,6 +183,7 @@ fault_end(struct run *r)
 		break;
 	case F_PARTITION:
 		sim_partition(s, false);
+		r->fault_end = s->now;
 		break;
 	case F_MASS_RESTART:
 		for (uint32_t i = s->n_seeds; i < r->pool_next; i++)
@@ -219,6 +222,22 @@ all_connected(struct run *r)
 	return true;
 }
 
+/* Whether every live peer knows every other live peer (its view, from the seeds' lists). */
+static bool
+all_views(struct run *r)
+{
+	uint32_t live = 0;
+
+	for (uint32_t i = r->sim.n_seeds; i < r->pool_next; i++)
+		live += r->sim.nodes[i].up;
+	for (uint32_t i = r->sim.n_seeds; i < r->pool_next; i++) {
+		const struct sim_node *nd = &r->sim.nodes[i];
+		if (nd->up && (!nd->peer || nd->peer->known.n + 1 < live))
+			return false;
+	}
+	return true;
+}
+
 static void
 on_action(struct run *r, uint64_t action)
 {
@@ -243,6 +262,8 @@ on_action(struct run *r, uint64_t action)
 	case A_PROBE:
 		if (r->fault_end && !r->recovered_at && all_connected(r))
 			r->recovered_at = r->sim.now;
+		if (r->fault_end && !r->views_at && all_views(r))
+			r->views_at = r->sim.now;
 		break;
 	}
 }
@@ -289,7 +310,7 @@ schedule(struct run *r)
 	if (sc->fault == F_CHURN)
 		for (uint64_t t = 0; t < sc->fault_for; t += 6 * S)
 			sim_schedule_action(s, r->t0 + sc->fault_at + t, ACTION(A_CHURN_STEP, 0));
-	if (sc->fault == F_MASS_RESTART)
+	if (sc->fault == F_MASS_RESTART || sc->fault == F_PARTITION)
 		for (uint64_t t = 0; t < 60 * S; t += 100 * MS)
 			sim_schedule_action(s, r->t0 + sc->fault_at + sc->fault_for + t,
 					    ACTION(A_PROBE, 0));
@@ -312,6 +333,7 @@ run_measured(struct run *r)
 	uint64_t end, action;
 
 	r->before = s->c;
+	r->measured_from = s->now;
 	schedule(r);
 	end = end_of(r);
 	while (!sim_run(s, end, &action))
@@ -367,6 +389,11 @@ delivery_figures(struct run *r, struct figures *f)
 			if (m->latency_us[i] == UINT32_MAX)
 				continue;
 			f->delivered++;
+			/* Sent before a fault ended: when its last delivery came, from that end. */
+			if (r->fault_end && m->sent_at < r->fault_end &&
+			    m->sent_at + m->latency_us[i] > r->fault_end &&
+			    (double)(m->sent_at + m->latency_us[i] - r->fault_end) / 1e6 > f->caught_up_s)
+				f->caught_up_s = (double)(m->sent_at + m->latency_us[i] - r->fault_end) / 1e6;
 			lat[n] = m->latency_us[i];
 			hops[n] = m->hops[i];
 			n++;
@@ -430,7 +457,12 @@ compute(struct run *r, struct figures *f)
 	f->false_removed = s->c.false_removed - r->before.false_removed;
 	f->live_leases_expired = s->c.live_leases_expired - r->before.live_leases_expired;
 	f->recovered_s = r->recovered_at ? (double)(r->recovered_at - r->fault_end) / 1e6 : -1;
+	f->views_s = !r->fault_end ? -1 : r->views_at ? (double)(r->views_at - r->fault_end) / 1e6
+						      : 1e9;
 	f->events = s->c.events;
+	f->ae_bytes_per_peer_min = (double)(s->c.ae_bytes - r->before.ae_bytes) /
+				   (r->peers ? r->peers : 1) /
+				   ((double)(s->now - r->measured_from + 1) / 60e6);
 	f->virtual_s = (double)(s->now - SIM_EPOCH_MONO) / 1e6;
 }
 
@@ -513,12 +545,23 @@ figures_print(const struct figures *f, FILE *out)
 	fprintf(out, "  %-22s %llu by peers, %llu live peers removed by seeds\n",
 		"false dead declarations", (unsigned long long)f->false_dead,
 		(unsigned long long)f->false_removed);
+	fprintf(out, "  %-22s %.0f bytes per peer per minute\n", "anti-entropy sent",
+		f->ae_bytes_per_peer_min);
 	if (f->live_leases_expired)
 		fprintf(out, "  %-22s %llu registrations of live peers (not refreshed: another seed "
 			"majority, or cut off)\n", "leases expired",
 			(unsigned long long)f->live_leases_expired);
 	if (f->recovered_s >= 0)
-		fprintf(out, "  %-22s %.2f s after the restart\n", "all peers connected", f->recovered_s);
+		fprintf(out, "  %-22s %.2f s after the fault ended\n", "all peers connected",
+			f->recovered_s);
+	if (f->views_s >= 0)
+		fprintf(out, "  %-22s %.2f s after the fault ended (of messages sent before)\n",
+			"last delivery", f->caught_up_s);
+	if (f->views_s >= 1e9)
+		fprintf(out, "  %-22s not within 60 s of the fault's end\n", "all views complete");
+	else if (f->views_s >= 0)
+		fprintf(out, "  %-22s %.2f s after the fault ended (every peer knows every other)\n",
+			"all views complete", f->views_s);
 	fprintf(out, "  %-22s %.1f KB (core and simulated connections)\n", "memory per node",
 		f->memory_per_node_kb);
 	fprintf(out, "  %-22s warm-up %.1f s; %.1f s virtual in %.2f s wall, %llu events\n", "run",
@@ -549,11 +592,13 @@ figures_json(const struct figures *f, FILE *out)
 	fprintf(out, "\"crashed\": %llu, ", (unsigned long long)f->crashed);
 	json_dist(out, "detect_s", &f->detect_s);
 	json_dist(out, "remove_s", &f->remove_s);
-	fprintf(out, "\"live_leases_expired\": %llu, ", (unsigned long long)f->live_leases_expired);
+	fprintf(out, "\"live_leases_expired\": %llu, \"ae_bytes_per_peer_min\": %.1f, ",
+		(unsigned long long)f->live_leases_expired, f->ae_bytes_per_peer_min);
 	fprintf(out, "\"false_dead\": %llu, \"false_removed\": %llu, \"recovered_s\": %.3f, "
+		     "\"views_s\": %.3f, \"caught_up_s\": %.3f, "
 		     "\"warm_up_s\": %.3f, \"memory_per_node_kb\": %.2f, \"events\": %llu, "
 		     "\"virtual_s\": %.3f, \"wall_s\": %.3f}",
 		(unsigned long long)f->false_dead, (unsigned long long)f->false_removed,
-		f->recovered_s, f->ready_s, f->memory_per_node_kb, (unsigned long long)f->events,
+		f->recovered_s, f->views_s, f->caught_up_s, f->ready_s, f->memory_per_node_kb, (unsigned long long)f->events,
 		f->virtual_s, f->wall_s);
 }

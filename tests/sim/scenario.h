@@ -64,8 +64,11 @@ struct figures {
 	struct dist detect_s, remove_s; /* of the crashed peers */
 	uint64_t undetected, unremoved;
 	uint64_t false_dead, false_removed, live_leases_expired;
+	double ae_bytes_per_peer_min; /* anti-entropy bytes each peer sent a minute, mean */
 	double ready_s;               /* warm-up: all peers ready and connected */
-	double recovered_s;           /* mass restart: all peers ready again */
+	double recovered_s;           /* after a fault: all peers ready and connected again */
+	double views_s;               /* after a fault: every peer knows every other (1e9: never) */
+	double caught_up_s;           /* after a fault: the last delivery of a measured message */
 	double memory_per_node_kb;
 	uint64_t events;
 	double virtual_s, wall_s;

@@ -258,6 +258,11 @@ count_frame(struct sim *s, const struct sim_node *nd, const struct blob *frame)
 	case WIRE_PONG:
 		k = FK_PING;
 		break;
+	case WIRE_AE_SUMMARY:
+	case WIRE_AE_IDS:
+		k = FK_OTHER;
+		s->c.ae_bytes += frame->len;
+		break;
 	default:
 		k = FK_OTHER;
 		break;

@@ -114,6 +114,7 @@ struct sim_msg {
 struct sim_counters {
 	uint64_t frames[FK_COUNT];
 	uint64_t payload_bytes;
+	uint64_t ae_bytes; /* anti-entropy frames (AE_SUMMARY, AE_IDS) sent by peers */
 	uint64_t false_dead;    /* a peer declared a live node dead */
 	uint64_t false_removed; /* a seed removed a live peer for death */
 	uint64_t live_leases_expired; /* a seed let a live peer's registration lapse */

@@ -468,6 +468,13 @@ def test_broadcast_reaches_journal_and_output(net):
         log = c.run("cat", f"/var/log/gossip/peer_127.0.0.1_{port}.log").stdout
         n = len(re.findall(rf"Received from .*'hello' \(id {hello}\)$", log, re.M))
         assert n == expect, f"peer_127.0.0.1_{port}.log: {n} receptions of {hello}"
+    # Each peer's state file in StateDirectory holds the id (sent or received), so a
+    # restarted peer does not deliver it again.
+    assert c.run("stat", "-c", "%U %G %a", "/var/lib/gossip").stdout.split() == \
+        ["gossip", "gossip", "750"]
+    for port in (6000, 6001, 6002):
+        state = c.run("od", "-An", "-v", "-tx1", f"/var/lib/gossip/peer-{port}.state").stdout
+        assert "".join(state.split()).find(hello) > 0, f"peer-{port}.state lacks {hello}"
 
 
 def test_journal_fields_on_every_entry(net):

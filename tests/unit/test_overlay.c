@@ -29,6 +29,7 @@ struct ot {
 	struct peer_node n;
 	struct fake_link *seed; /* the link to the one seed */
 	bool started;
+	uint64_t rng_seed; /* the core's; 0: 1 */
 };
 
 static int
@@ -85,7 +86,7 @@ start_cfg(struct ot *t, struct gossip_config *cfg)
 	struct wire_msg m;
 	size_t mark;
 
-	peer_node_init(&t->n, cfg, &self, 1, &t->fe.env);
+	peer_node_init(&t->n, cfg, &self, t->rng_seed ? t->rng_seed : 1, &t->fe.env);
 	conf_free(cfg);
 	t->started = true;
 	peer_node_start(&t->n, t->fe.now);
@@ -1082,6 +1083,293 @@ test_ping_req_limits(void **state)
 	assert_non_null(fake_find_log(&t->fe, mark, "too many probes running"));
 }
 
+/* ---- anti-entropy ---- */
+
+#define AE_BUCKET ((uint64_t)WIRE_AE_BUCKET_SEC * SEC)
+
+/* A message from an origin far away, stamped ts, received over fl: its id in id. */
+static void
+deliver_stamped(struct ot *t, struct fake_link *fl, uint64_t ts, uint64_t seq, uint8_t *id)
+{
+	struct node_addr origin = addr("10.0.9.9:6000");
+	struct buf f = {0};
+
+	assert_int_equal(wire_message_id(&origin, ts, seq, (const uint8_t *)"m", 1, id), 0);
+	wire_encode_gossip(&f, id, &origin, ts, seq, (const uint8_t *)"m", 1);
+	assert_int_equal(fake_peer_frame(&t->fe, &t->n, fl, &f), 0);
+}
+
+static uint32_t
+bucket_of(uint64_t ts)
+{
+	return (uint32_t)(ts / AE_BUCKET);
+}
+
+/* The buckets a peer compares at the clock's time: the window, less the newest two. */
+static void
+ae_range_now(struct ot *t, uint32_t *first, uint32_t *last)
+{
+	uint64_t now = t->fe.now.real;
+	uint64_t window = t->n.cfg.peer.seen_cache_age_usec - t->n.cfg.peer.max_clock_skew_usec;
+
+	*first = (uint32_t)((now - window) / AE_BUCKET + 1);
+	*last = (uint32_t)(now / AE_BUCKET - 2);
+}
+
+static void
+frame_ae(struct ot *t, struct fake_link *fl, uint8_t stage, uint32_t first, uint32_t last,
+	 const struct wire_ae_bucket *v, uint16_t count)
+{
+	struct buf b = {0};
+
+	wire_encode_ae_summary(&b, stage, first, last, v, count);
+	assert_int_equal(fake_peer_frame(&t->fe, &t->n, fl, &b), 0);
+}
+
+/* The ids of the AE_IDS frames sent on fl since `since`, into ids (at most max): how many. */
+static size_t
+ae_ids_sent(struct ot *t, size_t since, struct fake_link *fl, uint8_t *ids, size_t max)
+{
+	struct fake_effect *e;
+	struct wire_msg m;
+	size_t k = 0;
+
+	while ((e = fake_next_sent(&t->fe, &since, fl, WIRE_AE_IDS))) {
+		fake_decode(e, &m);
+		for (uint16_t i = 0; i < m.ids.count; i++) {
+			assert_true(k < max);
+			memcpy(ids + k++ * WIRE_ID_LEN, m.ids.ids + i * WIRE_ID_LEN, WIRE_ID_LEN);
+		}
+	}
+	return k;
+}
+
+static void
+test_ae_total_sent_each_interval(void **state)
+{
+	struct ot *t = *state;
+	struct fake_link *out[3];
+	struct node_addr spare_addr;
+	uint8_t id[3][WIRE_ID_LEN];
+	uint64_t now, digest = 0;
+	uint32_t first, last, sent = 0;
+	struct wire_ae_bucket e;
+	struct wire_msg m;
+	size_t mark;
+
+	three_up(t, out, &spare_addr);
+	now = t->fe.now.real;
+	deliver_stamped(t, out[0], now - 100 * SEC, 1, id[0]);
+	deliver_stamped(t, out[0], now - 95 * SEC, 2, id[1]);
+	/* Too new to compare yet: still on its way to others. */
+	deliver_stamped(t, out[0], now - 1 * SEC, 3, id[2]);
+	for (int i = 0; i < 2; i++)
+		digest += get_u64(id[i]);
+	/* The first TOTAL: to one neighbour, over the buckets it can compare. */
+	assert_int_equal(t->n.stats.ae_summaries_sent, 0);
+	mark = fake_mark(&t->fe);
+	while (!t->n.stats.ae_summaries_sent) {
+		mark = tick_answered(t, out);
+		assert_true(t->fe.now.mono < FAKE_T0 + 60 * SEC);
+	}
+	ae_range_now(t, &first, &last);
+	for (int i = 0; i < 3; i++) {
+		if (!fake_sent_msg(&t->fe, mark, out[i], WIRE_AE_SUMMARY, &m))
+			continue;
+		sent += fake_count_sent(&t->fe, mark, out[i], WIRE_AE_SUMMARY);
+		assert_int_equal(m.ae.stage, WIRE_AE_TOTAL);
+		assert_int_equal(m.ae.first, first);
+		assert_int_equal(m.ae.last, last);
+		wire_ae_entry(&m, 0, &e);
+		assert_int_equal(e.count, 2);
+		assert_true(e.digest == digest);
+	}
+	assert_int_equal(sent, 1);
+	/* Then one an interval, not more nor less. */
+	for (uint64_t k = 2; k <= 4; k++) {
+		uint64_t from = t->fe.now.mono;
+		while (t->n.stats.ae_summaries_sent < k)
+			(void)tick_answered(t, out);
+		assert_int_equal(t->fe.now.mono - from, t->n.cfg.peer.anti_entropy_interval_usec);
+	}
+	assert_true(t->n.stats.ae_bytes_sent > 0);
+}
+
+static void
+test_ae_exchange_lists_and_fetches_what_differs(void **state)
+{
+	struct ot *t = *state;
+	struct fake_link *out[3], *nb;
+	struct node_addr spare_addr, origin = addr("10.0.9.9:6000");
+	uint8_t m1[WIRE_ID_LEN], m2[WIRE_ID_LEN], m3[WIRE_ID_LEN], got[4 * WIRE_ID_LEN];
+	uint64_t now, t1, t2;
+	uint32_t first, last;
+	struct wire_ae_bucket mine[2], e;
+	struct wire_msg m;
+	struct buf b = {0};
+	size_t mark;
+
+	three_up(t, out, &spare_addr);
+	nb = out[1];
+	now = t->fe.now.real;
+	t1 = now - 100 * SEC;
+	t2 = now - 50 * SEC;
+	/* Its own buckets must not share one: t1's and t2's differ by five. */
+	deliver_stamped(t, out[0], t1, 1, m1);
+	deliver_stamped(t, out[0], t2, 2, m2);
+	assert_int_equal(wire_message_id(&origin, t2 + 1, 3, (const uint8_t *)"m", 1, m3), 0);
+	ae_range_now(t, &first, &last);
+	mine[0] = (struct wire_ae_bucket){bucket_of(t1), 1, get_u64(m1)};
+	mine[1] = (struct wire_ae_bucket){bucket_of(t2), 1, get_u64(m2)};
+
+	/* The same total: nothing to say. */
+	mark = fake_mark(&t->fe);
+	frame_ae(t, nb, WIRE_AE_TOTAL, first, last,
+		 &(struct wire_ae_bucket){first, 2, get_u64(m1) + get_u64(m2)}, 1);
+	assert_int_equal(fake_count_sent(&t->fe, mark, nb, WIRE_AE_SUMMARY), 0);
+	/* Another: every non-empty bucket comes back. */
+	frame_ae(t, nb, WIRE_AE_TOTAL, first, last, &(struct wire_ae_bucket){first, 3, 1}, 1);
+	assert_true(fake_sent_msg(&t->fe, mark, nb, WIRE_AE_SUMMARY, &m));
+	assert_int_equal(m.ae.stage, WIRE_AE_DETAIL);
+	assert_int_equal(m.ae.count, 2);
+	for (uint16_t i = 0; i < 2; i++) {
+		wire_ae_entry(&m, i, &e);
+		assert_int_equal(e.bucket, mine[i].bucket);
+		assert_int_equal(e.count, 1);
+		assert_true(e.digest == mine[i].digest);
+	}
+	/* Their detail: the same in m1's bucket, m2 and m3 in m2's. */
+	mark = fake_mark(&t->fe);
+	frame_ae(t, nb, WIRE_AE_DETAIL, first, last,
+		 (struct wire_ae_bucket[]){mine[0], {mine[1].bucket, 2, get_u64(m2) + get_u64(m3)}}, 2);
+	/* Our ids of the bucket that differs, and a WANT for it. */
+	assert_int_equal(ae_ids_sent(t, mark, nb, got, 4), 1);
+	assert_memory_equal(got, m2, WIRE_ID_LEN);
+	assert_true(fake_sent_msg(&t->fe, mark, nb, WIRE_AE_SUMMARY, &m));
+	assert_int_equal(m.ae.stage, WIRE_AE_WANT);
+	assert_int_equal(m.ae.count, 1);
+	wire_ae_entry(&m, 0, &e);
+	assert_int_equal(e.bucket, mine[1].bucket);
+	/* Their ids: we ask for the one we lack, of them. */
+	mark = fake_mark(&t->fe);
+	buf_append(&b, m2, WIRE_ID_LEN);
+	buf_append(&b, m3, WIRE_ID_LEN);
+	{
+		struct buf f = {0};
+		wire_encode_ids(&f, WIRE_AE_IDS, b.data, 2);
+		assert_int_equal(fake_peer_frame(&t->fe, &t->n, nb, &f), 0);
+	}
+	buf_free(&b);
+	assert_int_equal(fake_count_id(&t->fe, mark, nb, WIRE_GRAFT, m3), 1);
+	assert_int_equal(fake_count_id(&t->fe, mark, nb, WIRE_GRAFT, m2), 0);
+	assert_int_equal(t->n.stats.ae_fetched, 1);
+	/* A WANT for m1's bucket, where they have nothing: our ids of it. */
+	mark = fake_mark(&t->fe);
+	frame_ae(t, nb, WIRE_AE_WANT, first, last, &(struct wire_ae_bucket){mine[0].bucket, 0, 0}, 1);
+	assert_int_equal(ae_ids_sent(t, mark, nb, got, 4), 1);
+	assert_memory_equal(got, m1, WIRE_ID_LEN);
+	/* A WANT for a bucket that is the same here lists nothing. */
+	mark = fake_mark(&t->fe);
+	frame_ae(t, nb, WIRE_AE_WANT, first, last, &mine[0], 1);
+	assert_int_equal(fake_count_sent(&t->fe, mark, nb, WIRE_AE_IDS), 0);
+}
+
+/* ---- membership repair ---- */
+
+/* The seed answers a refresh with SELF and the given peers of P. */
+static void
+seed_lists_these(struct ot *t, const size_t *which, size_t k)
+{
+	struct node_addr list[MAX_LIST];
+	struct buf b = {0};
+
+	list[0] = addr(SELF);
+	for (size_t i = 0; i < k; i++)
+		list[i + 1] = addr(P[which[i]]);
+	wire_encode_peer_list(&b, list, (uint32_t)(k + 1));
+	assert_int_equal(fake_peer_frame(&t->fe, &t->n, t->seed, &b), 0);
+}
+
+static void
+test_avoided_peers_stay_in_the_view_and_come_back_when_registered_again(void **state)
+{
+	struct ot *t = *state;
+	struct gossip_config cfg;
+	struct fake_link *out[MAX_LIST];
+	struct node_addr p0 = addr(P[0]), p1 = addr(P[1]);
+	size_t mark;
+
+	overlay_config(&cfg);
+	cfg.peer.degree = 1;
+	start_cfg(t, &cfg);
+	seed_lists_these(t, (size_t[]){0}, 1);
+	assert_int_equal(dialled(t, 0, out, MAX_LIST), 1);
+	assert_true(node_addr_equal(&out[0]->to, &p0));
+	/* P0 refuses us: avoided. */
+	frame_error(t, out[0], WIRE_ERR_FULL, "too many neighbours");
+	assert_true(addr_set_contains(&t->n.avoid, &p0));
+	/* Still in the view the seeds give, but P1 is dialled instead of it. */
+	mark = fake_mark(&t->fe);
+	seed_lists_these(t, (size_t[]){0, 1}, 2);
+	assert_true(addr_set_contains(&t->n.known, &p0));
+	assert_int_equal(dialled(t, mark, out, MAX_LIST), 1);
+	assert_true(node_addr_equal(&out[0]->to, &p1));
+	outbound_up(t, out[0]);
+	/* Listed again at every refresh: still avoided. */
+	seed_lists_these(t, (size_t[]){0, 1}, 2);
+	assert_true(addr_set_contains(&t->n.avoid, &p0));
+	/* The seed drops it, then lists it again: it registered since, so it is alive. */
+	seed_lists_these(t, (size_t[]){1}, 1);
+	assert_false(addr_set_contains(&t->n.known, &p0));
+	seed_lists_these(t, (size_t[]){0, 1}, 2);
+	assert_false(addr_set_contains(&t->n.avoid, &p0));
+	assert_true(addr_set_contains(&t->n.known, &p0));
+}
+
+static void
+test_newcomers_are_dialled_beyond_degree(void **state)
+{
+	unsigned welcomed = 0, runs = 24;
+
+	(void)state;
+	for (uint64_t seed = 1; seed <= runs; seed++) {
+		struct ot *t = xcalloc(1, sizeof(*t));
+		struct gossip_config cfg;
+		struct fake_link *out[MAX_LIST];
+		size_t mark, k;
+
+		fake_env_init(&t->fe);
+		t->rng_seed = seed;
+		overlay_config(&cfg);
+		cfg.peer.degree = 1;
+		start_cfg(t, &cfg);
+		seed_lists_these(t, (size_t[]){0}, 1);
+		assert_int_equal(dialled(t, 0, out, MAX_LIST), 1);
+		outbound_up(t, out[0]);
+		/* Five peers registered since the last refresh (a healed partition, say). */
+		mark = fake_mark(&t->fe);
+		seed_lists_these(t, (size_t[]){0, 1, 2, 3, 4, 5}, 6);
+		k = dialled(t, mark, out, MAX_LIST);
+		assert_true(k <= 1);
+		if (k) {
+			/* A newcomer, and beyond peer.degree. */
+			assert_false(node_addr_equal(&out[0]->to, &(struct node_addr){0}));
+			assert_int_equal(t->n.n_neighbours, 2);
+			assert_int_equal(t->n.stats.newcomers_dialled, 1);
+			welcomed++;
+		}
+		/* The same list again: nobody new, nobody dialled. */
+		mark = fake_mark(&t->fe);
+		seed_lists_these(t, (size_t[]){0, 1, 2, 3, 4, 5}, 6);
+		assert_int_equal(dialled(t, mark, out, MAX_LIST), 0);
+		peer_node_free(&t->n);
+		fake_env_free(&t->fe);
+		free(t);
+	}
+	/* Each time with a chance of 5 in 6 (newcomers over the view). */
+	assert_true(welcomed >= runs / 2 && welcomed < runs);
+}
+
 static void
 test_leave_tells_seeds_and_neighbours(void **state)
 {
@@ -1173,6 +1461,10 @@ main(void)
 	    OVERLAY_TEST(test_ping_req_probes_the_target_for_the_asker),
 	    OVERLAY_TEST(test_ping_req_about_a_neighbour_heard_just_now),
 	    OVERLAY_TEST(test_ping_req_limits),
+	    OVERLAY_TEST(test_ae_total_sent_each_interval),
+	    OVERLAY_TEST(test_ae_exchange_lists_and_fetches_what_differs),
+	    OVERLAY_TEST(test_avoided_peers_stay_in_the_view_and_come_back_when_registered_again),
+	    cmocka_unit_test(test_newcomers_are_dialled_beyond_degree),
 	    OVERLAY_TEST(test_leave_tells_seeds_and_neighbours),
 	    OVERLAY_TEST(test_refusal_before_first_tick_stays_avoided),
 	};

@@ -169,6 +169,81 @@ test_addr_msgs_roundtrip(void **state)
 }
 
 static void
+test_ae_summary_roundtrip_and_limits(void **state)
+{
+	struct wire_ae_bucket v[3] = {{100, 2, 0x1111}, {105, 1, 0xffffffffffffffffULL}, {109, 7, 0}};
+	struct wire_ae_bucket got;
+	uint8_t ids[2 * WIRE_ID_LEN];
+	struct buf b = {0};
+	struct wire_msg m;
+
+	wire_encode_ae_summary(&b, WIRE_AE_DETAIL, 100, 110, v, 3);
+	m = decode_ok(&b);
+	assert_int_equal(m.type, WIRE_AE_SUMMARY);
+	assert_int_equal(m.ae.stage, WIRE_AE_DETAIL);
+	assert_int_equal(m.ae.first, 100);
+	assert_int_equal(m.ae.last, 110);
+	assert_int_equal(m.ae.count, 3);
+	for (uint16_t i = 0; i < 3; i++) {
+		wire_ae_entry(&m, i, &got);
+		assert_int_equal(got.bucket, v[i].bucket);
+		assert_int_equal(got.count, v[i].count);
+		assert_true(got.digest == v[i].digest);
+	}
+	assert_string_equal(wire_type_name(WIRE_AE_SUMMARY), "AE_SUMMARY");
+	/* A TOTAL carries exactly one entry, which may be empty. */
+	b.len = 0;
+	wire_encode_ae_summary(&b, WIRE_AE_TOTAL, 100, 110, &(struct wire_ae_bucket){100, 0, 0}, 1);
+	assert_int_equal(decode_ok(&b).ae.count, 1);
+	b.len = 0;
+	wire_encode_ae_summary(&b, WIRE_AE_TOTAL, 100, 110, v, 2);
+	decode_bad(b.data, b.len, "bad AE_SUMMARY header");
+	/* A WANT may name a bucket the sender has nothing in; a DETAIL lists only non-empty ones. */
+	v[1].count = 0;
+	b.len = 0;
+	wire_encode_ae_summary(&b, WIRE_AE_WANT, 100, 110, v, 3);
+	assert_int_equal(decode_ok(&b).ae.count, 3);
+	b.len = 0;
+	wire_encode_ae_summary(&b, WIRE_AE_DETAIL, 100, 110, v, 3);
+	decode_bad(b.data, b.len, "bad AE_SUMMARY entry");
+	v[1].count = 1;
+	/* Stages, ranges and order. */
+	b.len = 0;
+	wire_encode_ae_summary(&b, 4, 100, 110, v, 3);
+	decode_bad(b.data, b.len, "bad AE_SUMMARY header");
+	b.len = 0;
+	wire_encode_ae_summary(&b, WIRE_AE_DETAIL, 111, 110, NULL, 0);
+	decode_bad(b.data, b.len, "bad AE_SUMMARY header");
+	b.len = 0;
+	wire_encode_ae_summary(&b, WIRE_AE_DETAIL, 101, 110, v, 3); /* bucket 100 before the range */
+	decode_bad(b.data, b.len, "bad AE_SUMMARY entry");
+	b.len = 0;
+	wire_encode_ae_summary(&b, WIRE_AE_DETAIL, 100, 108, v, 3); /* bucket 109 after it */
+	decode_bad(b.data, b.len, "bad AE_SUMMARY entry");
+	b.len = 0;
+	wire_encode_ae_summary(&b, WIRE_AE_DETAIL, 100, 110, (struct wire_ae_bucket[]){v[1], v[0]}, 2);
+	decode_bad(b.data, b.len, "bad AE_SUMMARY entry");
+	/* Cut short, and too many entries for the header's count. */
+	b.len = 0;
+	wire_encode_ae_summary(&b, WIRE_AE_DETAIL, 100, 110, v, 3);
+	b.len -= 4;
+	fix_length(&b);
+	decode_bad(b.data, b.len, NULL);
+	b.len = 0;
+	wire_encode_ae_summary(&b, WIRE_AE_DETAIL, 100, 110, v, 3);
+	b.data[WIRE_HDR_LEN + 10]--; /* the low byte of count: 2 */
+	decode_bad(b.data, b.len, "trailing bytes after body");
+	/* AE_IDS is laid out as IHAVE. */
+	memset(ids, 0x42, sizeof(ids));
+	b.len = 0;
+	wire_encode_ids(&b, WIRE_AE_IDS, ids, 2);
+	m = decode_ok(&b);
+	assert_int_equal(m.type, WIRE_AE_IDS);
+	assert_int_equal(m.ids.count, 2);
+	buf_free(&b);
+}
+
+static void
 test_empty_msgs(void **state)
 {
 	struct buf b = {0};
@@ -986,6 +1061,7 @@ main(void)
 	    cmocka_unit_test(test_hello_roundtrip),
 	    cmocka_unit_test(test_hello_bad_role),
 	    cmocka_unit_test(test_probe_msgs_roundtrip),
+	    cmocka_unit_test(test_ae_summary_roundtrip_and_limits),
 	    cmocka_unit_test(test_addr_msgs_roundtrip),
 	    cmocka_unit_test(test_empty_msgs),
 	    cmocka_unit_test(test_peer_list_roundtrip),

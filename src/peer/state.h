@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * gossip-peer's state file: the ids of the messages it delivered or sent
+ * within the anti-entropy window, so that a restarted peer delivers none of
+ * them again (gossip-peer(8), FILES).
+ *
+ * An 8-byte magic, "GSSTATE1", then records of 40 bytes: a message id and
+ * its origin timestamp (u64 unix microseconds, big-endian). Records are
+ * appended as messages come, written at the end of each loop iteration
+ * before output.txt; at start, and whenever as many records were appended
+ * as the file held then (at least STATE_COMPACT_MIN), the file is rewritten
+ * with only those inside the window.
+ */
+#ifndef GOSSIP_PEER_STATE_H
+#define GOSSIP_PEER_STATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/wire.h"
+#include "core/buf.h"
+
+#define STATE_MAGIC "GSSTATE1"
+#define STATE_MAGIC_LEN 8
+#define STATE_RECORD_LEN (WIRE_ID_LEN + 8)
+#define STATE_COMPACT_MIN 4096
+
+struct state_file {
+	char *path;
+	int fd; /* -1: no state file */
+	struct buf pending; /* records of this loop iteration */
+	uint64_t window;   /* usec */
+	size_t kept;       /* records at the last rewrite */
+	size_t appended;   /* since */
+};
+
+/*
+ * Opens path (created if missing, mode 0640), gives each record younger
+ * than window by now_real to cb, and rewrites the file with those only.
+ * A damaged file (another magic, a record cut short) keeps what is valid;
+ * its problem is described in `warning` (empty when none). Returns the
+ * number of records given, or -errno.
+ */
+long state_open(struct state_file *s, const char *path, uint64_t now_real, uint64_t window,
+		void (*cb)(void *ctx, const uint8_t *id, uint64_t stamp), void *ctx,
+		char *warning, size_t warning_len);
+/* Records a message held; rewrites the file when due (now_real: the window's end). */
+void state_append(struct state_file *s, const uint8_t *id, uint64_t stamp, uint64_t now_real);
+/* Writes what was appended in this loop iteration. 0 or -errno. */
+int state_flush(struct state_file *s);
+void state_close(struct state_file *s);
+
+#endif
