@@ -19,6 +19,8 @@ import time
 
 from benchnet import Network, proc_cpu_seconds
 
+# The wire protocol version (gossip(7), WIRE PROTOCOL).
+WIRE_VERSION = 3
 # The rates tried with signing on, in order until one fails: verifying an Ed25519 signature
 # costs each peer tens of microseconds per message.
 SIGNED_RATES = [1000.0, 2000.0, 3000.0, 5000.0, 7500.0, 10000.0, 15000.0, 20000.0]
@@ -27,7 +29,7 @@ PROFILE_SECONDS = 5.0
 
 
 def _frame(ftype, body=b""):
-    return b"GS" + bytes([2, ftype]) + struct.pack(">I", len(body)) + body
+    return b"GS" + bytes([WIRE_VERSION, ftype]) + struct.pack(">I", len(body)) + body
 
 
 def _probe_frames(seed_port, nonce):
