@@ -9,8 +9,8 @@
 #include "buf.h"
 #include "util.h"
 
-/* Addresses one certificate may list, at most (more are ignored). */
-#define IDENTITY_MAX_ADDRS 16
+/* Addresses one certificate may list, at most (more are ignored): as gossip-cert issues (64). */
+#define IDENTITY_MAX_ADDRS 64
 /* An Ed25519 public key. */
 #define IDENTITY_KEY_LEN 32
 
