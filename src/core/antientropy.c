@@ -7,7 +7,8 @@
  * digest of the message ids it holds over the buckets it can compare
  * (AE_SUMMARY, TOTAL): ids grouped by their origin timestamp in buckets of
  * WIRE_AE_BUCKET_SEC, from the start of the window (peer.seen_cache_age less
- * peer.max_clock_skew, or the seen cache's memory if shorter) to the last
+ * peer.max_clock_skew, or the seen cache's memory if shorter, or when this
+ * peer became a member, by its state file, if later) to the last
  * bucket that ended more than a bucket ago (newer messages may still be on
  * their way). A mismatch is answered with every bucket's digest (DETAIL);
  * the buckets that differ are answered with the ids held there (AE_IDS) and
@@ -42,6 +43,12 @@ comparable(const struct peer_node *n, struct instant t, struct ae_range *r)
 	if (current < 2)
 		return false;
 	r->first = (uint32_t)(oldest / BUCKET_USEC + 1); /* the first whole bucket */
+	/*
+	 * Nor what was broadcast before this peer was a member, but for the
+	 * bucket it came in (as links coming up announce the last 10 s).
+	 */
+	if (n->history_from / BUCKET_USEC > r->first)
+		r->first = (uint32_t)(n->history_from / BUCKET_USEC);
 	r->last = (uint32_t)(current - 2);
 	return r->first <= r->last;
 }

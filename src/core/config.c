@@ -78,7 +78,7 @@ conf_init(struct gossip_config *c)
 	c->peer.ping_interval_usec = SEC(0.5);
 	c->peer.ping_timeout_usec = SEC(0.5);
 	c->peer.ping_misses = 3;
-	c->peer.suspicion_timeout_usec = SEC(4);
+	c->peer.suspicion_timeout_usec = SEC(6);
 	c->peer.indirect_probes = 3;
 	c->peer.seen_cache_size = 100000;
 	c->peer.seen_cache_age_usec = SEC(720);

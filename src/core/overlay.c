@@ -162,6 +162,14 @@ declare_dead(struct peer_node *n, struct neighbour *nb, struct instant t)
 }
 
 static bool
+exclude_neighbour(const struct node_addr *a, void *ctx)
+{
+	struct peer_node *n = ctx;
+
+	return node_addr_equal(a, &n->self) || overlay_find(n, a);
+}
+
+static bool
 exclude_candidate(const struct node_addr *a, void *ctx)
 {
 	struct peer_node *n = ctx;
@@ -173,9 +181,13 @@ void
 overlay_welcome(struct peer_node *n, const struct node_addr *a, uint64_t now)
 {
 	struct neighbour *nb;
+	uint32_t wanted = 0;
 
+	for (nb = n->neighbours; nb; nb = nb->next)
+		wanted += nb->wanted;
+	/* One beyond peer.degree at most: churn must not grow the degree step by step. */
 	if (n->state == PEER_LEAVING || n->n_neighbours >= n->cfg.peer.max_neighbours ||
-	    exclude_candidate(a, n))
+	    wanted > n->cfg.peer.degree || exclude_candidate(a, n))
 		return;
 	nb = neighbour_new(n, a, true);
 	peer_debug(n, "connecting to newcomer %s", nb->addr_str);
@@ -226,6 +238,7 @@ neighbour_up(struct peer_node *n, struct neighbour *nb, struct link *lk, uint64_
 	liveness_heard(&nb->live);
 	nb->live.awaiting = false;
 	addr_set_remove(&n->avoid, &nb->addr);
+	addr_set_remove(&n->refusers, &nb->addr);
 	authn_link_up(n, nb, lk);
 	peer_event(n, LOG_INFO, &f, "Connected to neighbour %s (%s)", nb->addr_str,
 		   lk->outbound ? "outgoing" : "incoming");
@@ -314,6 +327,7 @@ handle_error_frame(struct peer_node *n, struct neighbour *nb, const struct wire_
 	case WIRE_ERR_REFUSED:
 		peer_log(n, LOG_INFO, "neighbour %s refused the link: %s", nb->addr_str, m->error.text);
 		addr_set_add(&n->avoid, &nb->addr);
+		addr_set_add(&n->refusers, &nb->addr);
 		neighbour_remove(n, nb, "refused", now);
 		overlay_maintain(n, now);
 		break;
@@ -363,6 +377,8 @@ neighbour_frame(struct peer_node *n, struct neighbour *nb, struct link *lk, cons
 	/* Any frame is proof of life: a busy link is never declared silent. */
 	liveness_heard(&nb->live);
 	nb->heard_at = t.mono;
+	if (n->n_iprobes)
+		probe_heard(n, nb, t);
 	switch (m->type) {
 	case WIRE_HELLO:
 		if (nb->state != NB_CONNECTING || !node_addr_equal(&m->hello.addr, &nb->addr) ||
@@ -481,6 +497,7 @@ overlay_connected(struct peer_node *n, struct link *lk)
 		peer_link_close(n, lk, "certificate does not list the address dialled", EPERM, false);
 		nb->state = NB_DOWN;
 		addr_set_add(&n->avoid, &nb->addr);
+		addr_set_add(&n->refusers, &nb->addr);
 		(void)liveness_miss(&nb->live, &n->live, true, n->now);
 		return;
 	}
@@ -620,6 +637,30 @@ expire_pending(struct peer_node *n, uint64_t now)
 	}
 }
 
+/*
+ * Short of peer.degree with every candidate avoided (after a mass restart,
+ * every peer refused the others' first connects while starting): one avoided
+ * peer the seeds still list is dialled, a tick, so no peer stays alone until
+ * the avoidance ends.
+ */
+static void
+dial_avoided(struct peer_node *n, uint64_t now)
+{
+	uint32_t wanted = 0;
+	struct node_addr a;
+
+	for (struct neighbour *nb = n->neighbours; nb; nb = nb->next)
+		wanted += nb->wanted;
+	if (n->state != PEER_READY || wanted >= n->cfg.peer.degree ||
+	    n->n_neighbours >= n->cfg.peer.max_neighbours || !n->avoid.n ||
+	    !addr_set_pick(&n->known, &n->rng, exclude_neighbour, n, &a) ||
+	    !addr_set_contains(&n->avoid, &a) || addr_set_contains(&n->refusers, &a))
+		return; /* not one that refused us (full): it would again */
+	addr_set_remove(&n->avoid, &a);
+	n->stats.avoided_redialled++;
+	overlay_welcome(n, &a, now);
+}
+
 void
 overlay_tick(struct peer_node *n, struct instant t)
 {
@@ -640,8 +681,10 @@ overlay_tick(struct peer_node *n, struct instant t)
 	}
 	expire_pending(n, t.mono);
 	probe_tick(n, t);
+	dial_avoided(n, t.mono);
 	if (t.mono - n->avoid_cleared_at > 2 * n->cfg.seed.lease_time_usec) {
 		addr_set_clear(&n->avoid);
+		addr_set_clear(&n->refusers);
 		n->avoid_cleared_at = t.mono;
 	}
 	overlay_maintain(n, t.mono);
@@ -687,4 +730,5 @@ overlay_free(struct peer_node *n)
 		peer_link_close(n, n->pending, "stopping", 0, false);
 	addr_set_free(&n->known);
 	addr_set_free(&n->avoid);
+	addr_set_free(&n->refusers);
 }

@@ -237,6 +237,7 @@ peer_node_init(struct peer_node *n, const struct gossip_config *cfg, const struc
 	/* Keyed: addresses heard from others must not be able to flood the sets' hash. */
 	addr_set_init(&n->known, rng_next(&n->rng), rng_next(&n->rng));
 	addr_set_init(&n->avoid, rng_next(&n->rng), rng_next(&n->rng));
+	addr_set_init(&n->refusers, rng_next(&n->rng), rng_next(&n->rng));
 	gossip_init(n);
 	overlay_start(n);
 	seeds_init(n);
@@ -247,6 +248,8 @@ peer_node_start(struct peer_node *n, struct instant t)
 {
 	n->now = t.mono;
 	n->avoid_cleared_at = t.mono;
+	if (!n->history_from || n->history_from > t.real)
+		n->history_from = t.real;
 	seeds_start(n, t.mono);
 	/* The first tick is jittered so peers started together do not ping in lockstep. */
 	peer_timer_set(n, PEER_T_TICK, t.mono + rng_below(&n->rng, n->cfg.peer.ping_interval_usec) + 1);
@@ -260,6 +263,12 @@ peer_node_remember(struct peer_node *n, const uint8_t id[WIRE_ID_LEN], uint64_t 
 {
 	if (seen_cache_insert(&n->seen, id, t.mono))
 		seen_cache_set_stamp(&n->seen, stamp);
+}
+
+void
+peer_node_set_history(struct peer_node *n, uint64_t since)
+{
+	n->history_from = since;
 }
 
 void

@@ -109,7 +109,9 @@
 	C(ae_ids_received, "message ids a neighbour listed by anti-entropy (AE_IDS)")           \
 	C(ae_fetched, "messages asked for because anti-entropy found them missing")             \
 	C(ae_bytes_sent, "bytes of anti-entropy frames sent")                                   \
-	C(newcomers_dialled, "peers dialled beyond peer.degree: newly registered (after a heal)")
+	C(newcomers_dialled, "peers dialled beyond peer.degree: newly registered (after a heal)") \
+	C(catch_up_ids_sent, "ids of recent messages announced on links as they came up")        \
+	C(avoided_redialled, "avoided peers dialled again: short of neighbours, none else left")
 
 #define PEER_STAT_FIELD(name, help) uint64_t name;
 #define PEER_STAT_NONE(name, help)
@@ -219,6 +221,7 @@ struct peer_node {
 	/* overlay (overlay.c) */
 	struct addr_set known;
 	struct addr_set avoid; /* dead or refusing: not connected to until they talk to us */
+	struct addr_set refusers; /* of those, the ones that refused us (full, or not who we dialled) */
 	uint64_t avoid_cleared_at;
 	struct neighbour *neighbours;
 	uint32_t n_neighbours;
@@ -231,6 +234,7 @@ struct peer_node {
 	uint32_t n_iprobes;
 	uint64_t refuted_at; /* we were last probed, and refreshed our leases */
 	uint64_t ae_next_at; /* the next anti-entropy round (antientropy.c) */
+	uint64_t history_from; /* unix usec: anti-entropy fetches nothing older (a member since) */
 
 	/* gossip (gossip.c) */
 	struct seen_cache seen;
@@ -275,6 +279,12 @@ void peer_node_init(struct peer_node *n, const struct gossip_config *cfg,
  */
 void peer_node_remember(struct peer_node *n, const uint8_t id[WIRE_ID_LEN], uint64_t stamp,
 			struct instant t);
+/*
+ * Before peer_node_start(): this node has been a member since `since` (unix
+ * usec, from its state file): anti-entropy fetches nothing older. Unset, it
+ * is the start: a new peer is not given what was broadcast before it came.
+ */
+void peer_node_set_history(struct peer_node *n, uint64_t since);
 /* Starts registering and the periodic tick. */
 void peer_node_start(struct peer_node *n, struct instant t);
 /* Frees everything; links still open are closed through the environment. */

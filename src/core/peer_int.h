@@ -100,6 +100,8 @@ void probe_request(struct peer_node *n, struct neighbour *from, const struct wir
 		   struct instant t);
 void probe_ack(struct peer_node *n, struct neighbour *from, const struct wire_msg *m,
 	       struct instant t);
+/* A frame from neighbour nb: probes of it over our own link are answered. */
+void probe_heard(struct peer_node *n, const struct neighbour *nb, struct instant t);
 /* The LINK_IPROBE links' inputs. */
 void probe_connected(struct peer_node *n, struct link *lk, struct instant t);
 int probe_frame(struct peer_node *n, struct link *lk, const struct wire_msg *m, struct instant t);

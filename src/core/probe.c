@@ -4,12 +4,16 @@
  * others to probe it (PING_REQ), and probes for the neighbours that ask it.
  *
  * Loss and slowness stall one TCP stream; they rarely stall several at once.
+ * A helper that has the suspect as a neighbour pings it over that link (a
+ * new connection would wait out a lost SYN's 1 s timeout); any frame from it
+ * since the request proves it alive. Otherwise the helper connects to it.
  * A neighbour suspected over its own link is proven alive when another
  * neighbour reaches it over another (PING_ACK, alive). It is dead when the
- * suspicion timeout passes with no such proof. When no neighbour asked
- * answers at all, not even "it did not answer me" (PING_ACK, not alive),
- * the fault is likelier our own: local health rises and the suspicion
- * starts again once before the neighbour is declared dead.
+ * suspicion timeout passes with no such proof and most of the neighbours
+ * asked said "it did not answer me" (PING_ACK, not alive). When fewer did,
+ * the others silent, the fault is likelier our own or on the paths around
+ * us: the suspicion starts again once (and when none answered at all, local
+ * health rises) before the neighbour is declared dead.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -24,8 +28,8 @@ struct iprobe {
 	struct node_addr requester, target;
 	uint64_t nonce;      /* the requester's, echoed in PING_ACK */
 	uint64_t ping_nonce; /* ours, to the target */
-	uint64_t deadline;
-	struct link *link;
+	uint64_t started, deadline;
+	struct link *link;   /* our own connection to it; NULL when it is our neighbour */
 	struct iprobe *prev, *next;
 };
 
@@ -33,10 +37,15 @@ struct iprobe {
 #define PROBE_MAX_RUNNING 16
 #define PROBE_MAX_PER_REQUESTER 4
 
+/*
+ * How long a helper tries: most of the suspicion (a new connection over a
+ * lossy path may wait out a lost SYN's 1 s, and more), so its "not alive"
+ * still comes before the suspicion ends.
+ */
 static uint64_t
 helper_timeout(const struct peer_node *n)
 {
-	uint64_t t = n->cfg.peer.suspicion_timeout_usec / 2;
+	uint64_t t = n->cfg.peer.suspicion_timeout_usec / 4 * 3;
 
 	return t > 2 * n->cfg.peer.ping_timeout_usec ? t : 2 * n->cfg.peer.ping_timeout_usec;
 }
@@ -86,17 +95,21 @@ probe_expired(struct peer_node *n, struct neighbour *nb, struct instant t)
 {
 	uint32_t was = n->health.score;
 
-	if (!nb->probes_asked || nb->probes_nacked || nb->probe_extended)
+	/* Dead when most of those asked could not reach it either (or nobody could be asked). */
+	if (!nb->probes_asked || 2 * nb->probes_nacked > nb->probes_asked || nb->probe_extended)
 		return false;
-	/* Nobody we asked answered at all: our own links are the likelier fault. */
+	/*
+	 * Most of those asked did not answer at all: our own links, or the
+	 * paths around us, are the likelier fault. Once, we wait again.
+	 */
 	nb->probe_extended = true;
 	liveness_extend(&nb->live, t.mono);
-	if (local_health_raise(&n->health, 1))
+	if (!nb->probes_nacked && local_health_raise(&n->health, 1))
 		peer_health_changed(n, was, "no neighbour answered our probe requests");
 	peer_log(n, LOG_INFO,
-		 "Neighbour %s: none of the %u neighbours asked to probe it answered; waiting "
+		 "Neighbour %s: %u of the %u neighbours asked to probe it answered; waiting "
 		 "once more before declaring it dead",
-		 nb->addr_str, nb->probes_asked);
+		 nb->addr_str, nb->probes_nacked, nb->probes_asked);
 	return true;
 }
 
@@ -210,11 +223,29 @@ probe_request(struct peer_node *n, struct neighbour *from, const struct wire_msg
 	p->target = *target;
 	p->nonce = m->probe.nonce;
 	p->ping_nonce = rng_next(&n->rng);
+	p->started = t.mono;
 	p->deadline = t.mono + helper_timeout(n);
 	DLIST_PUSH(&n->iprobes, p, &n->n_iprobes);
+	if (nb && nb->state == NB_UP && nb->link) {
+		/* Our own link to it: a PING there, and whatever it sends next is the answer. */
+		struct buf b = {0};
+		wire_encode_nonce(&b, WIRE_PING, p->ping_nonce);
+		neighbour_send_buf(n, nb, &b);
+		return;
+	}
 	p->link = peer_link_connect(n, LINK_IPROBE, p, target, t.mono, PEER_PENDING_QUEUE_LIMIT, &r);
 	if (!p->link)
 		iprobe_finish(n, p, false, strerror(-r));
+}
+
+void
+probe_heard(struct peer_node *n, const struct neighbour *nb, struct instant t)
+{
+	for (struct iprobe *p = n->iprobes, *next; p; p = next) {
+		next = p->next;
+		if (!p->link && node_addr_equal(&p->target, &nb->addr) && t.mono >= p->started)
+			iprobe_finish(n, p, true, "a frame over our own link");
+	}
 }
 
 void

@@ -219,9 +219,10 @@ seeds_connected(struct peer_node *n, struct seed_session *s, uint64_t now)
 /*
  * A peer a seed lists now and did not at our last refresh registered since:
  * it is alive, whatever we concluded before (a partition that healed, a
- * restart). It is no longer avoided, and one of these newcomers, chosen with
- * a chance of their share of all we know, is dialled beyond peer.degree:
- * after a heal the two halves, each rewired to itself, link up again.
+ * restart). It is no longer avoided. When they are a quarter of the view
+ * or more (a heal, not the usual joins), one of them, chosen with a chance of
+ * their share of the view, is dialled beyond peer.degree: after a heal the
+ * two halves, each rewired to itself, link up again.
  */
 static void
 welcome(struct peer_node *n, const struct node_addr *fresh, size_t k, uint64_t now)
@@ -229,6 +230,7 @@ welcome(struct peer_node *n, const struct node_addr *fresh, size_t k, uint64_t n
 	size_t picked = SIZE_MAX, seen = 0;
 
 	for (size_t i = 0; i < k; i++) {
+		addr_set_remove(&n->refusers, &fresh[i]);
 		if (addr_set_remove(&n->avoid, &fresh[i])) {
 			char as[NODE_ADDR_STRLEN];
 			peer_debug(n, "%s registered again: no longer avoided",
@@ -240,7 +242,8 @@ welcome(struct peer_node *n, const struct node_addr *fresh, size_t k, uint64_t n
 		if (addr_set_contains(&n->known, &fresh[i]) && !overlay_find(n, &fresh[i]) &&
 		    rng_below(&n->rng, ++seen) == 0)
 			picked = i;
-	if (picked != SIZE_MAX && rng_below(&n->rng, n->known.n) < k)
+	/* A few joining is the usual churn; a quarter of the view at once is a heal. */
+	if (picked != SIZE_MAX && 4 * k >= n->known.n && rng_below(&n->rng, n->known.n) < k)
 		overlay_welcome(n, &fresh[picked], now);
 }
 

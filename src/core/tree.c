@@ -37,6 +37,9 @@
 #include "ring.h"
 
 /* Announced messages waiting to arrive per attempt, at most: a full FIFO asks for its oldest. */
+/* What a link that comes up is told of: messages received this recently, this many at most. */
+#define TREE_CATCH_UP_USEC (10 * USEC_PER_SEC)
+#define TREE_CATCH_UP_MAX WIRE_MAX_IDS
 #define TREE_MAX_MISSING 16384
 /*
  * TREE_GRAFT_TRIES (peer.h) GRAFT attempts per missing message, waiting the
@@ -493,10 +496,27 @@ tree_tick(struct peer_node *n, uint64_t now)
 void
 tree_link_up(struct peer_node *n, struct neighbour *nb, uint64_t now)
 {
+	size_t k = 0;
+
 	if (nb->grafted)
 		memset(nb->grafted, 0, TREE_GRAFT_ANSWERED * sizeof(*nb->grafted));
 	nb->graft_tokens = n->cfg.peer.send_queue_limit;
 	nb->graft_refill_at = now;
+	/*
+	 * A link that comes up missed what went through the tree just before:
+	 * the newest messages received are announced on it (a newcomer, or a
+	 * network still forming after a restart, asks for those it lacks).
+	 */
+	for (size_t i = n->seen.count; i-- > 0 && k < TREE_CATCH_UP_MAX;) {
+		const struct seen_entry *e = seen_cache_at(&n->seen, i);
+		if (now - e->at > TREE_CATCH_UP_USEC)
+			break;
+		if (e->frame) {
+			queue_ihave(n, nb, e->id, now);
+			k++;
+		}
+	}
+	n->stats.catch_up_ids_sent += k;
 }
 
 /*

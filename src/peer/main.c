@@ -271,6 +271,7 @@ state_start(struct peer_daemon *d)
 		fatal("cannot use the state file %s: %s", path, strerror((int)-r));
 	if (warning[0])
 		log_warn("state file %s: %s", path, warning);
+	peer_node_set_history(&d->node, d->state.since);
 	log_info("State file %s: %ld message ids held before this start", path, r);
 	free(path);
 }

@@ -36,10 +36,11 @@ read_file(const char *path, struct buf *ret)
 	return 0;
 }
 
-/* Writes the magic and the records of keep to a new file that replaces path. */
+/* Writes the header and the records of keep to a new file that replaces path. */
 static int
-rewrite(const char *path, const struct buf *keep)
+rewrite(const char *path, uint64_t since, const struct buf *keep)
 {
+	struct buf hdr = {0};
 	char *tmp;
 	int fd, r;
 
@@ -51,7 +52,10 @@ rewrite(const char *path, const struct buf *keep)
 		free(tmp);
 		return r;
 	}
-	r = sink_write_all(fd, (const uint8_t *)STATE_MAGIC, STATE_MAGIC_LEN);
+	buf_append(&hdr, STATE_MAGIC, STATE_MAGIC_LEN);
+	buf_put_u64(&hdr, since);
+	r = sink_write_all(fd, hdr.data, hdr.len);
+	buf_free(&hdr);
 	if (!r)
 		r = sink_write_all(fd, keep->data, keep->len);
 	if (close(fd) < 0 && !r)
@@ -64,18 +68,24 @@ rewrite(const char *path, const struct buf *keep)
 	return r;
 }
 
-/* The records of file younger than window, into keep; a problem into warning. */
+/*
+ * The records of file younger than window, into keep, and the header's time
+ * into *since (left as it is when the file is not a state file); a problem
+ * into warning.
+ */
 static void
 filter(const struct buf *file, uint64_t now_real, uint64_t window, struct buf *keep,
-       char *warning, size_t warning_len)
+       uint64_t *since, char *warning, size_t warning_len)
 {
-	size_t off = STATE_MAGIC_LEN, n;
+	size_t off = STATE_HEADER_LEN, n;
 
-	if (file->len < STATE_MAGIC_LEN || memcmp(file->data, STATE_MAGIC, STATE_MAGIC_LEN)) {
-		snprintf(warning, warning_len, "not a gossip-peer state file (no %s magic); "
+	if (file->len < STATE_HEADER_LEN || memcmp(file->data, STATE_MAGIC, STATE_MAGIC_LEN)) {
+		snprintf(warning, warning_len, "not a gossip-peer state file (no %s header); "
 			 "starting it anew", STATE_MAGIC);
 		return;
 	}
+	if (get_u64(file->data + STATE_MAGIC_LEN) <= now_real)
+		*since = get_u64(file->data + STATE_MAGIC_LEN);
 	n = (file->len - off) / STATE_RECORD_LEN;
 	if ((file->len - off) % STATE_RECORD_LEN)
 		snprintf(warning, warning_len, "its last record is cut short (%zu bytes); ignored",
@@ -106,14 +116,15 @@ state_open(struct state_file *s, const char *path, uint64_t now_real, uint64_t w
 	s->fd = -1;
 	s->path = strdup(path);
 	s->window = window;
+	s->since = now_real;
 	if (!s->path)
 		abort();
 	warning[0] = '\0';
 	if ((r = read_file(path, &file)) < 0)
 		goto out;
 	if (file.len)
-		filter(&file, now_real, window, &keep, warning, warning_len);
-	if ((r = rewrite(path, &keep)) < 0 || (r = open_append(s)) < 0)
+		filter(&file, now_real, window, &keep, &s->since, warning, warning_len);
+	if ((r = rewrite(path, s->since, &keep)) < 0 || (r = open_append(s)) < 0)
 		goto out;
 	s->kept = keep.len / STATE_RECORD_LEN;
 	for (size_t off = 0; off < keep.len; off += STATE_RECORD_LEN)
@@ -133,8 +144,8 @@ compact(struct state_file *s, uint64_t now_real)
 	char warning[160];
 
 	if (state_flush(s) == 0 && read_file(s->path, &file) == 0) {
-		filter(&file, now_real, s->window, &keep, warning, sizeof(warning));
-		if (rewrite(s->path, &keep) == 0) {
+		filter(&file, now_real, s->window, &keep, &s->since, warning, sizeof(warning));
+		if (rewrite(s->path, s->since, &keep) == 0) {
 			close(s->fd);
 			if (open_append(s) < 0)
 				s->fd = -1;

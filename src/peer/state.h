@@ -4,8 +4,9 @@
  * within the anti-entropy window, so that a restarted peer delivers none of
  * them again (gossip-peer(8), FILES).
  *
- * An 8-byte magic, "GSSTATE1", then records of 40 bytes: a message id and
- * its origin timestamp (u64 unix microseconds, big-endian). Records are
+ * An 8-byte magic, "GSSTATE1", the time the peer first started with this
+ * file (u64 unix microseconds, big-endian: a member since), then records of
+ * 40 bytes: a message id and its origin timestamp (the same). Records are
  * appended as messages come, written at the end of each loop iteration
  * before output.txt; at start, and whenever as many records were appended
  * as the file held then (at least STATE_COMPACT_MIN), the file is rewritten
@@ -22,6 +23,7 @@
 
 #define STATE_MAGIC "GSSTATE1"
 #define STATE_MAGIC_LEN 8
+#define STATE_HEADER_LEN (STATE_MAGIC_LEN + 8)
 #define STATE_RECORD_LEN (WIRE_ID_LEN + 8)
 #define STATE_COMPACT_MIN 4096
 
@@ -30,6 +32,7 @@ struct state_file {
 	int fd; /* -1: no state file */
 	struct buf pending; /* records of this loop iteration */
 	uint64_t window;   /* usec */
+	uint64_t since;    /* unix usec: a member since (the header) */
 	size_t kept;       /* records at the last rewrite */
 	size_t appended;   /* since */
 };
@@ -37,6 +40,7 @@ struct state_file {
 /*
  * Opens path (created if missing, mode 0640), gives each record younger
  * than window by now_real to cb, and rewrites the file with those only.
+ * s->since is the header's time, or now_real for a new file.
  * A damaged file (another magic, a record cut short) keeps what is valid;
  * its problem is described in `warning` (empty when none). Returns the
  * number of records given, or -errno.

@@ -3,6 +3,7 @@
 FILES): a peer that was down receives what was broadcast meanwhile, and delivers nothing
 twice across a restart, even one after SIGKILL."""
 import re
+import time
 import uuid
 
 from conftest import FAST
@@ -23,8 +24,9 @@ def ae_rounds(peer):
 
 def test_restarted_peer_receives_what_it_missed_and_nothing_twice(network):
     """C is killed (SIGKILL), misses two messages, and is started again on the same port and
-    log directory: anti-entropy brings it the two, and its state file keeps it from
-    delivering again the one it had, which its neighbours still list."""
+    log directory 11 s later: anti-entropy brings it the two (older than what links coming up
+    announce), and its state file keeps it from delivering again the one it had, which its
+    neighbours still list."""
     net = network("ae-restart", peer_degree=2, **AE)
     net.start_seeds(1)
     a, b, c = net.start_peers(3)
@@ -39,6 +41,9 @@ def test_restarted_peer_receives_what_it_missed_and_nothing_twice(network):
         a.send(text)
     for text in during:
         net.wait_delivered([b], text)
+    # Down longer than a link coming up announces (its other end's last 10 s): what it
+    # missed can come back only by anti-entropy. The scenario's length, not a wait.
+    time.sleep(11)
     c.start()
     c.wait_ready()
     # The log is appended to: the second start's line is the second.
@@ -46,9 +51,10 @@ def test_restarted_peer_receives_what_it_missed_and_nothing_twice(network):
     assert int(re.search(r": (\d+) message ids held", ln).group(1)) >= 1, ln
     for text in during:
         net.wait_delivered([c], text)
-    # Several more rounds, each a chance to deliver something twice.
+    # Several rounds over buckets holding all three messages (a bucket is compared once it
+    # ended 10 s ago: up to 20 s after the first message), each a chance to deliver twice.
     rounds = ae_rounds(c)
-    wait_until(lambda: ae_rounds(c) >= rounds + 6, what=f"anti-entropy rounds at {c.name}")
+    wait_until(lambda: ae_rounds(c) >= rounds + 6, 60, what=f"anti-entropy rounds at {c.name}")
     assert count_lines(c, before) == 1, c.output_lines()
     for text in during:
         assert count_lines(c, text) == 1, c.output_lines()
@@ -67,7 +73,8 @@ def test_state_file_damage_is_reported_and_what_is_valid_kept(network):
     assert a.stop() == 0
     (path,) = a.dir.glob("peer_*.state")
     data = path.read_bytes()
-    assert data[:8] == b"GSSTATE1" and len(data) == 8 + 2 * 40, len(data)
+    # The header: the magic and the time the peer first started with this file.
+    assert data[:8] == b"GSSTATE1" and len(data) == 16 + 2 * 40, len(data)
     path.write_bytes(data[:-3])
     a.start()
     a.wait_ready()
@@ -77,16 +84,18 @@ def test_state_file_damage_is_reported_and_what_is_valid_kept(network):
     assert a.log_lines(r"State file \S+: \d+ message ids held")[-1].endswith(
         ": 1 message ids held before this start")
     assert a.stop() == 0
-    assert len(path.read_bytes()) == 8 + 40
+    assert len(path.read_bytes()) == 16 + 40
+    assert path.read_bytes()[:16] == data[:16]  # a member since its first start
     path.write_bytes(b"hello, world")
     a.start()
     a.wait_ready()
-    a.wait_log(r"not a gossip-peer state file \(no GSSTATE1 magic\); starting it anew")
+    a.wait_log(r"not a gossip-peer state file \(no GSSTATE1 header\); starting it anew")
     a.wait_log(r"State file \S+: \d+ message ids held before this start", count=3)
     assert a.log_lines(r"State file \S+: \d+ message ids held")[-1].endswith(
         ": 0 message ids held before this start")
     assert a.stop() == 0
-    assert path.read_bytes() == b"GSSTATE1"
+    fresh = path.read_bytes()
+    assert fresh[:8] == b"GSSTATE1" and len(fresh) == 16 and fresh != data[:16]
 
     bad = network("state-file-bad", peer_state_file=str(a.dir / "missing" / "x.state"), **FAST)
     bad.start_seeds(1)

@@ -34,6 +34,8 @@ const struct scenario scenarios[] = {
 	 NET_DC, F_CRASH, 2 * S, 0, 0.01, 0, 15 * S, 0.99, 1.5, 0},
 	{"stall", "1% of the peers stop running for 3 s (a stalled VM)", 1000, 3, 40, 500 * MS, 64,
 	 NET_DC, F_STALL, 2 * S, 3 * S, 0.01, 0, 15 * S, 0.99, 1.5, 0},
+	{"down", "1% of the peers down for 2 minutes, then started again; 50 ms links", 1000, 3, 140,
+	 1 * S, 64, NET_WAN, F_DOWN, 2 * S, 120 * S, 0.01, 0, 30 * S, 1.0, 1.5, 0},
 	{"bench50", "make bench's N=50 on loopback-like links: 100 broadcasts, one every 15 ms", 50,
 	 3, 100, 15 * MS, 64, NET_LOOP, F_NONE, 0, 0, 0, 0, 2 * S, 1.0, 1.10, 0},
 };
@@ -166,6 +168,11 @@ fault_start(struct run *r)
 		for (uint32_t k = 0; k < r->n_chosen; k++)
 			sim_stall_node(s, r->chosen[k], sc->fault_for);
 		break;
+	case F_DOWN:
+		choose(r, (uint32_t)ceil(sc->fault_share * r->peers));
+		for (uint32_t k = 0; k < r->n_chosen; k++)
+			sim_crash_node(s, r->chosen[k]);
+		break;
 	case F_CHURN:
 	case F_NONE:
 		break;
@@ -188,6 +195,11 @@ fault_end(struct run *r)
 	case F_MASS_RESTART:
 		for (uint32_t i = s->n_seeds; i < r->pool_next; i++)
 			sim_start_node(s, i);
+		r->fault_end = s->now;
+		break;
+	case F_DOWN:
+		for (uint32_t k = 0; k < r->n_chosen; k++)
+			sim_start_node(s, r->chosen[k]);
 		r->fault_end = s->now;
 		break;
 	default:
@@ -310,7 +322,7 @@ schedule(struct run *r)
 	if (sc->fault == F_CHURN)
 		for (uint64_t t = 0; t < sc->fault_for; t += 6 * S)
 			sim_schedule_action(s, r->t0 + sc->fault_at + t, ACTION(A_CHURN_STEP, 0));
-	if (sc->fault == F_MASS_RESTART || sc->fault == F_PARTITION)
+	if (sc->fault == F_MASS_RESTART || sc->fault == F_PARTITION || sc->fault == F_DOWN)
 		for (uint64_t t = 0; t < 60 * S; t += 100 * MS)
 			sim_schedule_action(s, r->t0 + sc->fault_at + sc->fault_for + t,
 					    ACTION(A_PROBE, 0));
@@ -369,7 +381,13 @@ expected(const struct run *r, const struct sim_msg *m, uint32_t i)
 {
 	const struct sim_node *nd = &r->sim.nodes[i];
 
-	return i != m->origin && nd->up && !nd->leaving && nd->up_since <= m->sent_at;
+	/*
+	 * A peer restarted since (a member since before) is given what was sent
+	 * while it was down; what it had not received when it went down may be
+	 * lost with it (a mass restart loses the copies of messages in flight).
+	 */
+	return i != m->origin && nd->up && !nd->leaving && nd->member_since <= m->sent_at &&
+	       (nd->up_since <= m->sent_at || m->sent_at > nd->down_since);
 }
 
 static void

@@ -17,6 +17,7 @@ enum fault {
 	F_MASS_RESTART, /* every peer killed, and started again after fault_for */
 	F_CRASH,        /* fault_share of the peers killed (SIGKILL), not restarted */
 	F_STALL,        /* fault_share of the peers stop running for fault_for */
+	F_DOWN,         /* fault_share of the peers killed, and started again after fault_for */
 };
 
 struct scenario {

@@ -823,6 +823,28 @@ sim_set_seeds(struct sim *s, struct gossip_config *c)
 			c->seeds[c->n_seeds++] = s->nodes[i].addr;
 }
 
+/*
+ * What the daemon's state file gives a restarted peer: when it first became a
+ * member, and the messages it delivered (or sent) before.
+ */
+static void
+restore_state(struct sim *s, uint32_t i)
+{
+	struct sim_node *nd = &s->nodes[i];
+
+	if (!nd->member_since) {
+		nd->member_since = s->now;
+		return;
+	}
+	peer_node_set_history(nd->peer, SIM_EPOCH_REAL + (nd->member_since - SIM_EPOCH_MONO));
+	for (uint32_t k = 0; k < s->n_msgs; k++) {
+		const struct sim_msg *m = &s->msgs[k];
+		if (m->origin == i || m->latency_us[i] != UINT32_MAX)
+			peer_node_remember(nd->peer, m->id,
+					   SIM_EPOCH_REAL + (m->sent_at - SIM_EPOCH_MONO), instant(s));
+	}
+}
+
 void
 sim_start_node(struct sim *s, uint32_t i)
 {
@@ -845,6 +867,7 @@ sim_start_node(struct sim *s, uint32_t i)
 	} else {
 		nd->peer = xcalloc(1, sizeof(*nd->peer));
 		peer_node_init(nd->peer, &s->peer_cfg, &nd->addr, seed, &nd->env);
+		restore_state(s, i);
 		peer_node_start(nd->peer, instant(s));
 	}
 }

@@ -87,6 +87,7 @@ struct sim_node {
 	bool leaving; /* left on purpose (churn), not dead */
 	uint64_t stalled_until;
 	uint64_t up_since, down_since;
+	uint64_t member_since; /* its first start: a restart keeps it (the state file's header) */
 	uint32_t group; /* partition side */
 	uint64_t uplink_free_at;
 	uint64_t wake_at[WAKE_CLASSES];

@@ -206,7 +206,7 @@ test_defaults(void **state)
 	assert_true(c.peer.ping_interval_usec == SEC / 2);
 	assert_true(c.peer.ping_timeout_usec == SEC / 2);
 	assert_int_equal(c.peer.ping_misses, 3);
-	assert_true(c.peer.suspicion_timeout_usec == 4 * SEC);
+	assert_true(c.peer.suspicion_timeout_usec == 6 * SEC);
 	assert_int_equal(c.peer.indirect_probes, 3);
 	assert_int_equal(c.peer.seen_cache_size, 100000);
 	/* Less max_clock_skew, the anti-entropy window: at least 10 minutes. */
@@ -978,7 +978,7 @@ test_print_golden(void **state)
 	expect_line(text, "peer = {");
 	expect_line(text, "  degree = 4;");
 	expect_line(text, "  seen_cache_age = 720.0;");
-	expect_line(text, "  suspicion_timeout = 4.0;");
+	expect_line(text, "  suspicion_timeout = 6.0;");
 	expect_line(text, "  anti_entropy_interval = 5.0;");
 	expect_line(text, "  # state_file unset (default)");
 	expect_line(text, "  send_queue_limit = 8388608L;");
