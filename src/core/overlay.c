@@ -731,4 +731,6 @@ overlay_free(struct peer_node *n)
 	addr_set_free(&n->known);
 	addr_set_free(&n->avoid);
 	addr_set_free(&n->refusers);
+	addr_set_free(&n->listed);
+	addr_set_free(&n->departed);
 }

@@ -238,6 +238,8 @@ peer_node_init(struct peer_node *n, const struct gossip_config *cfg, const struc
 	addr_set_init(&n->known, rng_next(&n->rng), rng_next(&n->rng));
 	addr_set_init(&n->avoid, rng_next(&n->rng), rng_next(&n->rng));
 	addr_set_init(&n->refusers, rng_next(&n->rng), rng_next(&n->rng));
+	addr_set_init(&n->listed, rng_next(&n->rng), rng_next(&n->rng));
+	addr_set_init(&n->departed, rng_next(&n->rng), rng_next(&n->rng));
 	gossip_init(n);
 	overlay_start(n);
 	seeds_init(n);

@@ -34,6 +34,8 @@
 #define PEER_PENDING_MAX_FRAME 4096
 /* An inbound connection must say HELLO within this time; a seed's probe is closed after it. */
 #define PEER_HANDSHAKE_TIMEOUT_USEC (5 * USEC_PER_SEC)
+/* Peers remembered as having left the view, at most (seedlink.c). */
+#define PEER_MAX_DEPARTED 4096
 /* How long a leaving peer's program waits for its LEAVE frames to go out (after NOTICE_STOPPED). */
 #define PEER_LEAVE_TIMEOUT_USEC (USEC_PER_SEC)
 /* Queue limit of a connection before its HELLO. */
@@ -222,6 +224,8 @@ struct peer_node {
 	struct addr_set known;
 	struct addr_set avoid; /* dead or refusing: not connected to until they talk to us */
 	struct addr_set refusers; /* of those, the ones that refused us (full, or not who we dialled) */
+	struct addr_set listed;   /* the view at the last refresh (seedlink.c) */
+	struct addr_set departed; /* peers that left the view since: one listed again is returning */
 	uint64_t avoid_cleared_at;
 	struct neighbour *neighbours;
 	uint32_t n_neighbours;

@@ -20,11 +20,14 @@
 void
 seeds_rebuild_known(struct peer_node *n)
 {
+	bool sampled = false;
+
 	addr_set_clear(&n->known);
 	for (uint32_t i = 0; i < n->n_seeds; i++) {
 		struct seed_session *s = &n->seeds[i];
 		if (!s->registered)
 			continue;
+		sampled |= n->cfg.seed.peer_list_size && s->list.n >= n->cfg.seed.peer_list_size;
 		for (size_t j = 0; j < s->list.n; j++) {
 			const struct node_addr *a = &s->list.v[j];
 			if (node_addr_equal(a, &n->self))
@@ -32,6 +35,18 @@ seeds_rebuild_known(struct peer_node *n)
 			addr_set_add(&n->known, a);
 		}
 	}
+	/*
+	 * Who left the view (removed by the seeds): remembered, so that one who
+	 * comes back is known for a returning peer. Not with sampled lists,
+	 * whose members change at every refresh.
+	 */
+	for (size_t i = 0; !sampled && i < n->listed.n; i++)
+		if (!addr_set_contains(&n->known, &n->listed.v[i]) &&
+		    n->departed.n < PEER_MAX_DEPARTED)
+			addr_set_add(&n->departed, &n->listed.v[i]);
+	addr_set_clear(&n->listed);
+	for (size_t i = 0; !sampled && i < n->known.n; i++)
+		addr_set_add(&n->listed, &n->known.v[i]);
 }
 
 static void
@@ -217,9 +232,9 @@ seeds_connected(struct peer_node *n, struct seed_session *s, uint64_t now)
 }
 
 /*
- * A peer a seed lists now and did not at our last refresh registered since:
- * it is alive, whatever we concluded before (a partition that healed, a
- * restart). It is no longer avoided. When they are a quarter of the view
+ * A peer a seed lists now and did not at our last refresh, after it had left
+ * the view, registered again since: it is alive, whatever we concluded
+ * before (a partition that healed, a restart). It is no longer avoided. When they are a quarter of the view
  * or more (a heal, not the usual joins), one of them, chosen with a chance of
  * their share of the view, is dialled beyond peer.degree: after a heal the
  * two halves, each rewired to itself, link up again.
@@ -255,9 +270,12 @@ handle_peer_list(struct peer_node *n, struct seed_session *s, struct wire_msg *m
 	size_t k = 0, cap = 0;
 
 	s->register_sent_at = 0;
-	/* Who it lists that it did not at the last refresh (the first list: nobody). */
+	/*
+	 * Who it lists that it did not at the last refresh, and that had left
+	 * the view before: returning peers (after a partition, a restart).
+	 */
 	for (struct wire_peer_list l = m->peer_list; wire_peer_list_next(&l, &a);) {
-		if (!was || addr_set_contains(&s->list, &a) || node_addr_equal(&a, &n->self))
+		if (!was || addr_set_contains(&s->list, &a) || !addr_set_remove(&n->departed, &a))
 			continue;
 		if (k == cap)
 			fresh = xrealloc(fresh, (cap = cap ? 2 * cap : 16) * sizeof(*fresh));

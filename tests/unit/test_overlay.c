@@ -1496,7 +1496,10 @@ test_newcomers_are_dialled_beyond_degree(void **state)
 		seed_lists_these(t, (size_t[]){0}, 1);
 		assert_int_equal(dialled(t, 0, out, MAX_LIST), 1);
 		outbound_up(t, out[0]);
-		/* Four peers registered since the last refresh (a healed partition, say). */
+		/* Four peers known, gone from the seeds' lists, then back (a healed partition). */
+		seed_lists_these(t, (size_t[]){0, 1, 2, 3, 4}, 5);
+		assert_int_equal(t->n.stats.newcomers_dialled, 0); /* first seen: just joining */
+		seed_lists_these(t, (size_t[]){0}, 1);
 		mark = fake_mark(&t->fe);
 		seed_lists_these(t, (size_t[]){0, 1, 2, 3, 4}, 5);
 		k = dialled(t, mark, out, MAX_LIST);
@@ -1512,7 +1515,11 @@ test_newcomers_are_dialled_beyond_degree(void **state)
 		mark = fake_mark(&t->fe);
 		seed_lists_these(t, (size_t[]){0, 1, 2, 3, 4}, 5);
 		assert_int_equal(dialled(t, mark, out, MAX_LIST), 0);
-		/* One joining among six: the usual churn, left to the newcomer's own dialling. */
+		/* One joining for the first time: the usual churn, left to its own dialling. */
+		seed_lists_these(t, (size_t[]){0, 1, 2, 3, 4, 5}, 6);
+		assert_int_equal(dialled(t, mark, out, MAX_LIST), 0);
+		/* One among six gone and back: not enough for a heal. */
+		seed_lists_these(t, (size_t[]){0, 1, 2, 3, 4}, 5);
 		seed_lists_these(t, (size_t[]){0, 1, 2, 3, 4, 5}, 6);
 		assert_int_equal(dialled(t, mark, out, MAX_LIST), 0);
 		peer_node_free(&t->n);
