@@ -265,8 +265,8 @@ state_start(struct peer_daemon *d)
 		return;
 	}
 	r = state_open(&d->state, path, now_realtime_usec(),
-		       pc->seen_cache_age_usec - pc->max_clock_skew_usec, state_loaded, d, warning,
-		       sizeof(warning));
+		       pc->seen_cache_age_usec - pc->max_clock_skew_usec, pc->seen_cache_size,
+		       state_loaded, d, warning, sizeof(warning));
 	if (r < 0)
 		fatal("cannot use the state file %s: %s", path, strerror((int)-r));
 	if (warning[0])

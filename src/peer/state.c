@@ -74,7 +74,7 @@ rewrite(const char *path, uint64_t since, const struct buf *keep)
  * into warning.
  */
 static void
-filter(const struct buf *file, uint64_t now_real, uint64_t window, struct buf *keep,
+filter(const struct buf *file, uint64_t now_real, uint64_t window, size_t max, struct buf *keep,
        uint64_t *since, char *warning, size_t warning_len)
 {
 	size_t off = STATE_HEADER_LEN, n;
@@ -95,6 +95,8 @@ filter(const struct buf *file, uint64_t now_real, uint64_t window, struct buf *k
 		if (stamp + window >= now_real && stamp <= now_real + window)
 			buf_append(keep, file->data + off, STATE_RECORD_LEN);
 	}
+	if (max && keep->len > max * STATE_RECORD_LEN) /* the newest, last in the file */
+		buf_consume(keep, keep->len - max * STATE_RECORD_LEN);
 }
 
 static int
@@ -106,8 +108,8 @@ open_append(struct state_file *s)
 
 long
 state_open(struct state_file *s, const char *path, uint64_t now_real, uint64_t window,
-	   void (*cb)(void *ctx, const uint8_t *id, uint64_t stamp), void *ctx, char *warning,
-	   size_t warning_len)
+	   size_t max_records, void (*cb)(void *ctx, const uint8_t *id, uint64_t stamp), void *ctx,
+	   char *warning, size_t warning_len)
 {
 	struct buf file = {0}, keep = {0};
 	long r;
@@ -116,6 +118,7 @@ state_open(struct state_file *s, const char *path, uint64_t now_real, uint64_t w
 	s->fd = -1;
 	s->path = strdup(path);
 	s->window = window;
+	s->max_records = max_records;
 	s->since = now_real;
 	if (!s->path)
 		abort();
@@ -123,7 +126,8 @@ state_open(struct state_file *s, const char *path, uint64_t now_real, uint64_t w
 	if ((r = read_file(path, &file)) < 0)
 		goto out;
 	if (file.len)
-		filter(&file, now_real, window, &keep, &s->since, warning, warning_len);
+		filter(&file, now_real, window, max_records, &keep, &s->since, warning,
+		       warning_len);
 	if ((r = rewrite(path, s->since, &keep)) < 0 || (r = open_append(s)) < 0)
 		goto out;
 	s->kept = keep.len / STATE_RECORD_LEN;
@@ -144,7 +148,8 @@ compact(struct state_file *s, uint64_t now_real)
 	char warning[160];
 
 	if (state_flush(s) == 0 && read_file(s->path, &file) == 0) {
-		filter(&file, now_real, s->window, &keep, &s->since, warning, sizeof(warning));
+		filter(&file, now_real, s->window, s->max_records, &keep, &s->since, warning,
+		       sizeof(warning));
 		if (rewrite(s->path, s->since, &keep) == 0) {
 			close(s->fd);
 			if (open_append(s) < 0)

@@ -10,7 +10,9 @@
  * appended as messages come, written at the end of each loop iteration
  * before output.txt; at start, and whenever as many records were appended
  * as the file held then (at least STATE_COMPACT_MIN), the file is rewritten
- * with only those inside the window.
+ * with only those inside the window, the newest max_records at most (the
+ * seen cache's size: what it cannot remember, no record would keep from
+ * being delivered again anyway).
  */
 #ifndef GOSSIP_PEER_STATE_H
 #define GOSSIP_PEER_STATE_H
@@ -33,6 +35,7 @@ struct state_file {
 	struct buf pending; /* records of this loop iteration */
 	uint64_t window;   /* usec */
 	uint64_t since;    /* unix usec: a member since (the header) */
+	size_t max_records;
 	size_t kept;       /* records at the last rewrite */
 	size_t appended;   /* since */
 };
@@ -46,8 +49,8 @@ struct state_file {
  * number of records given, or -errno.
  */
 long state_open(struct state_file *s, const char *path, uint64_t now_real, uint64_t window,
-		void (*cb)(void *ctx, const uint8_t *id, uint64_t stamp), void *ctx,
-		char *warning, size_t warning_len);
+		size_t max_records, void (*cb)(void *ctx, const uint8_t *id, uint64_t stamp),
+		void *ctx, char *warning, size_t warning_len);
 /* Records a message held; rewrites the file when due (now_real: the window's end). */
 void state_append(struct state_file *s, const uint8_t *id, uint64_t stamp, uint64_t now_real);
 /* Writes what was appended in this loop iteration. 0 or -errno. */
