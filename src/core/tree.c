@@ -502,6 +502,8 @@ tree_link_up(struct peer_node *n, struct neighbour *nb, uint64_t now)
 		memset(nb->grafted, 0, TREE_GRAFT_ANSWERED * sizeof(*nb->grafted));
 	nb->graft_tokens = n->cfg.peer.send_queue_limit;
 	nb->graft_refill_at = now;
+	if (!n->cfg.peer.lazy_push)
+		return; /* flooding announces nothing (anti-entropy still compares) */
 	/*
 	 * A link that comes up missed what went through the tree just before:
 	 * the newest messages received are announced on it (a newcomer, or a
