@@ -60,7 +60,7 @@
  *   connections_refused grafts_refused neighbours_suspected suspicions_refuted
  *   probe_requests_sent probe_requests_received probe_requests_refused ae_summaries_sent
  *   ae_summaries_received ae_ids_sent ae_ids_received ae_fetched ae_bytes_sent
- *   newcomers_dialled catch_up_ids_sent avoided_redialled
+ *   newcomers_dialled catch_up_ids_sent avoided_redialled before_member_dropped
  */
 enum ctl_type {
 	/* requests */

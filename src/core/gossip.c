@@ -164,6 +164,17 @@ admit(struct peer_node *n, const char *from, const struct wire_msg *m, struct in
 	}
 	if (!in_window(n, m, from, t))
 		return 0;
+	if (m->gossip.timestamp + PEER_JOIN_SLACK_USEC < n->history_from) {
+		/*
+		 * Sent before this peer became a member (a link coming up announced
+		 * it): not ours to deliver. Remembered, so it is not asked for again.
+		 */
+		if (seen_cache_insert(&n->seen, m->gossip.id, t.mono)) {
+			seen_cache_set_stamp(&n->seen, m->gossip.timestamp);
+			n->stats.before_member_dropped++;
+		}
+		return 0;
+	}
 	if ((horizon = stale_horizon(n, m, t))) {
 		n->stats.stale_dropped++;
 		n->stale_reach = t.real - horizon;

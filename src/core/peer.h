@@ -34,6 +34,8 @@
 #define PEER_PENDING_MAX_FRAME 4096
 /* An inbound connection must say HELLO within this time; a seed's probe is closed after it. */
 #define PEER_HANDSHAKE_TIMEOUT_USEC (5 * USEC_PER_SEC)
+/* A message stamped this long before the peer became a member is not delivered (clocks differ). */
+#define PEER_JOIN_SLACK_USEC (2 * USEC_PER_SEC)
 /* Peers remembered as having left the view, at most (seedlink.c). */
 #define PEER_MAX_DEPARTED 4096
 /* How long a leaving peer's program waits for its LEAVE frames to go out (after NOTICE_STOPPED). */
@@ -113,7 +115,8 @@
 	C(ae_bytes_sent, "bytes of anti-entropy frames sent")                                   \
 	C(newcomers_dialled, "peers dialled beyond peer.degree: newly registered (after a heal)") \
 	C(catch_up_ids_sent, "ids of recent messages announced on links as they came up")        \
-	C(avoided_redialled, "avoided peers dialled again: short of neighbours, none else left")
+	C(avoided_redialled, "avoided peers dialled again: short of neighbours, none else left")  \
+	C(before_member_dropped, "messages sent before this peer was a member, not delivered")
 
 #define PEER_STAT_FIELD(name, help) uint64_t name;
 #define PEER_STAT_NONE(name, help)

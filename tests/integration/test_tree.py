@@ -481,6 +481,11 @@ def test_a_copy_older_than_the_seen_cache_is_not_delivered_twice(network):
     delivered again, while messages sent after it are delivered, however late they come."""
     net = network("tree-stale", peer_degree=1, peer_seen_cache_size=16,
                   peer_graft_timeout=SOLO_GRAFT, **STEADY)
+    # A member for an hour, by its state file: messages stamped before its start are its own.
+    state = net.dir / "member.state"
+    state.write_bytes(b"GSSTATE1" + struct.pack(">Q", int((time.time() - 3600) * 1e6)))
+    net.settings.update(peer_state_file=str(state))
+    net.write_config()
     net.start_seeds(1)
     peer = net.add_peer()
     f = Fakes(peer, FAKES[:1])

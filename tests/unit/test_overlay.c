@@ -1366,6 +1366,9 @@ test_ae_compares_nothing_from_before_a_new_peer_came(void **state)
 	three_up(t, out, &spare_addr);
 	started = t->fe.now.real;
 	deliver_stamped(t, out[1], started - 100 * SEC, 1, before);
+	/* Sent before it was a member: not delivered, remembered so it is not asked for. */
+	assert_int_equal(t->n.stats.before_member_dropped, 1);
+	assert_int_equal(t->n.stats.messages_received, 0);
 	tick_answering_until(t, out, t->fe.now.mono + 50 * SEC);
 	/* Stamped after its start: compared. */
 	deliver_stamped(t, out[1], started + 5 * SEC, 2, after);
