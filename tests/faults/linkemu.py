@@ -11,7 +11,6 @@ The TUN devices are created inside the namespaces (a short-lived thread enters e
 setns(2) to open /dev/net/tun), so nothing touches the machine's own interfaces; they go away
 with their namespaces.
 """
-import ctypes
 import fcntl
 import heapq
 import os
@@ -21,40 +20,21 @@ import struct
 import threading
 import time
 
-CLONE_NEWNET = 0x40000000
+from netnslib import in_netns
+
 TUNSETIFF = 0x400454CA
 IFF_TUN = 0x0001
 IFF_NO_PI = 0x1000
 TUN_NAME = "gt0"
-_libc = ctypes.CDLL(None, use_errno=True)
 
 
 def open_tun_in(ns):
     """A TUN device gt0 created in namespace ns: its fd (non-blocking), usable from here."""
-    result = {}
-
-    def run():
-        try:
-            nsfd = os.open(f"/run/netns/{ns}", os.O_RDONLY | os.O_CLOEXEC)
-            try:
-                if _libc.setns(nsfd, CLONE_NEWNET) != 0:
-                    e = ctypes.get_errno()
-                    raise OSError(e, f"setns({ns}): {os.strerror(e)}")
-            finally:
-                os.close(nsfd)
-            fd = os.open("/dev/net/tun", os.O_RDWR | os.O_CLOEXEC | os.O_NONBLOCK)
-            ifr = struct.pack("16sH", TUN_NAME.encode(), IFF_TUN | IFF_NO_PI)
-            fcntl.ioctl(fd, TUNSETIFF, ifr)
-            result["fd"] = fd
-        except BaseException as e:  # handed to the caller
-            result["error"] = e
-
-    t = threading.Thread(target=run, name=f"tun-{ns}")
-    t.start()
-    t.join()
-    if "error" in result:
-        raise result["error"]
-    return result["fd"]
+    def make():
+        fd = os.open("/dev/net/tun", os.O_RDWR | os.O_CLOEXEC | os.O_NONBLOCK)
+        fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH", TUN_NAME.encode(), IFF_TUN | IFF_NO_PI))
+        return fd
+    return in_netns(ns, make)
 
 
 class LinkEmulator:

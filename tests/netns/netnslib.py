@@ -102,12 +102,12 @@ def free_subnet():
     raise AssertionError(f"none of {SUBNETS} is free on this machine (in use: {used})")
 
 
-def netns_socket(ns, family=socket.AF_INET, kind=socket.SOCK_STREAM):
-    """A socket created in network namespace ns, usable from this process.
+def in_netns(ns, make):
+    """make(), called in network namespace ns; what it returns (a socket, a TUN fd) stays usable
+    from this process.
 
-    A socket belongs to the namespace its creator was in; setns(2) moves only the calling
-    thread, so a short-lived thread enters ns and creates the socket, and this thread stays
-    where it is."""
+    setns(2) moves only the calling thread, so a short-lived thread enters ns and calls make,
+    and this thread stays where it is."""
     result = {}
 
     def run():
@@ -119,7 +119,7 @@ def netns_socket(ns, family=socket.AF_INET, kind=socket.SOCK_STREAM):
                     raise OSError(e, f"setns({ns}): {os.strerror(e)}")
             finally:
                 os.close(fd)
-            result["sock"] = socket.socket(family, kind)
+            result["value"] = make()
         except BaseException as e:  # handed to the caller
             result["error"] = e
 
@@ -128,7 +128,12 @@ def netns_socket(ns, family=socket.AF_INET, kind=socket.SOCK_STREAM):
     t.join()
     if "error" in result:
         raise result["error"]
-    return result["sock"]
+    return result["value"]
+
+
+def netns_socket(ns, family=socket.AF_INET, kind=socket.SOCK_STREAM):
+    """A socket created in network namespace ns, usable from this process."""
+    return in_netns(ns, lambda: socket.socket(family, kind))
 
 
 class NsConn(w.WireConn):
