@@ -41,6 +41,9 @@ const struct setting_desc conf_settings[] = {
 	S("peer", "lazy_push", K_BOOL, peer.lazy_push, 0, 1),
 	S("peer", "ihave_delay", K_DURATION, peer.ihave_delay_usec, 0, SEC(10)),
 	S("peer", "graft_timeout", K_DURATION, peer.graft_timeout_usec, SEC(0.001), SEC(60)),
+	S("peer", "adaptive_timers", K_BOOL, peer.adaptive_timers, 0, 1),
+	S("peer", "connect_timeout", K_DURATION, peer.connect_timeout_usec, SEC(0.01), SEC(3600)),
+	S("peer", "carry_ihave", K_BOOL, peer.carry_ihave, 0, 1),
 	S("peer", "anti_entropy_interval", K_DURATION, peer.anti_entropy_interval_usec, 0, SEC(3600)),
 	S("peer", "resend_cache_size", K_U64, peer.resend_cache_size, 0, 1ULL << 32),
 	S("peer", "register_retry_max", K_DURATION, peer.register_retry_max_usec, SEC(0.1), SEC(3600)),
@@ -88,6 +91,9 @@ conf_init(struct gossip_config *c)
 	c->peer.lazy_push = true;
 	c->peer.ihave_delay_usec = SEC(0.1);
 	c->peer.graft_timeout_usec = SEC(0.5);
+	c->peer.adaptive_timers = true;
+	c->peer.connect_timeout_usec = SEC(2);
+	c->peer.carry_ihave = true;
 	c->peer.anti_entropy_interval_usec = SEC(5);
 	c->peer.resend_cache_size = 64 * 1024 * 1024;
 	c->peer.register_retry_max_usec = SEC(30);

@@ -40,6 +40,9 @@ struct peer_config {
 	bool lazy_push;               /* broadcast tree (eager push + IHAVE/GRAFT); false: flood */
 	uint64_t ihave_delay_usec;    /* ids gathered this long before one IHAVE announces them */
 	uint64_t graft_timeout_usec;  /* least wait after an IHAVE before asking for the message */
+	bool adaptive_timers;         /* these and the ping and connect waits follow the round trip */
+	uint64_t connect_timeout_usec; /* a connection attempt to a neighbour is given this long */
+	bool carry_ihave;             /* ids ride on PING and PONG frames going anyway */
 	uint64_t anti_entropy_interval_usec; /* digests compared with a neighbour this often; 0: off */
 	uint64_t resend_cache_size;   /* bytes of recent messages kept to answer GRAFT */
 	uint64_t register_retry_max_usec; /* backoff cap while a seed majority is not reached */

@@ -173,6 +173,7 @@ liveness_scaled(const struct liveness_params *p, uint32_t score)
 
 	s.timeout_usec *= k;
 	s.suspicion_usec *= k;
+	s.connect_usec *= k;
 	return s;
 }
 
@@ -229,16 +230,30 @@ liveness_pong(struct liveness *l, uint64_t nonce, uint64_t now)
 		return false;
 	l->awaiting = false;
 	l->rtt_usec = now > l->ping_sent_at ? now - l->ping_sent_at : 1;
+	l->srtt_usec = l->srtt_usec ? (7 * l->srtt_usec + l->rtt_usec) / 8 : l->rtt_usec;
 	l->misses = 0;
 	l->hard = false;
 	l->suspected = false;
 	return true;
 }
 
+/* base, or with p->adaptive k smoothed round trips of the link if longer. */
+static uint64_t
+rtt_wait(const struct liveness *l, const struct liveness_params *p, uint64_t base, unsigned k)
+{
+	uint64_t r = k * l->srtt_usec;
+
+	if (!p->adaptive)
+		return base;
+	if (r > LIVENESS_RTT_WAIT_MAX)
+		r = LIVENESS_RTT_WAIT_MAX;
+	return r > base ? r : base;
+}
+
 bool
 liveness_ping_overdue(const struct liveness *l, uint64_t now, const struct liveness_params *p)
 {
-	return l->awaiting && now - l->ping_sent_at >= p->timeout_usec;
+	return l->awaiting && now - l->ping_sent_at >= rtt_wait(l, p, p->timeout_usec, 3);
 }
 
 enum liveness_action
@@ -262,7 +277,8 @@ liveness_tick(struct liveness *l, enum nb_state state, uint64_t now,
 		l->ping_sent_at = now;
 		return LIVENESS_PING;
 	case NB_CONNECTING:
-		if (now - l->attempt_at < p->timeout_usec)
+		if (now - l->attempt_at <
+		    rtt_wait(l, p, p->connect_usec > p->timeout_usec ? p->connect_usec : p->timeout_usec, 4))
 			return liveness_dead(l, now, p) ? LIVENESS_DEAD : LIVENESS_WAIT;
 		if (liveness_miss(l, p, false, now))
 			return LIVENESS_DEAD;

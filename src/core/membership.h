@@ -74,7 +74,17 @@ struct liveness_params {
 	uint64_t timeout_usec;
 	uint32_t misses;
 	uint64_t suspicion_usec;
+	/* A connection attempt (TCP, TLS, HELLO both ways) is given at least this long (0: timeout). */
+	uint64_t connect_usec;
+	/*
+	 * A ping waits at least 3, a connection attempt 4 smoothed round trips
+	 * of the link (up to LIVENESS_RTT_WAIT_MAX): a slow link is not a dead one.
+	 */
+	bool adaptive;
 };
+
+/* The longest wait the measured round trip makes (a slower link is as good as dead). */
+#define LIVENESS_RTT_WAIT_MAX (10 * USEC_PER_SEC)
 
 enum nb_state {
 	NB_DOWN,       /* no connection; the next tick reconnects */
@@ -94,6 +104,7 @@ struct liveness {
 	uint64_t ping_sent_at;
 	uint64_t attempt_at; /* when the current connect began */
 	uint64_t rtt_usec;   /* last measured round trip, 0 = none yet */
+	uint64_t srtt_usec;  /* smoothed round trip (RFC 6298's 1/8 gain), 0 = none yet */
 };
 
 enum liveness_action {

@@ -372,8 +372,6 @@ neighbour_frame(struct peer_node *n, struct neighbour *nb, struct link *lk, cons
 		size_t len, const struct wire_msg *m, bool last_in_read, struct instant t,
 		const char **reason)
 {
-	struct buf b = {0};
-
 	/* Any frame is proof of life: a busy link is never declared silent. */
 	liveness_heard(&nb->live);
 	nb->heard_at = t.mono;
@@ -396,12 +394,13 @@ neighbour_frame(struct peer_node *n, struct neighbour *nb, struct link *lk, cons
 		}
 		return gossip_receive(n, nb, frame, len, m, last_in_read, t, reason);
 	case WIRE_PING:
-		wire_encode_nonce(&b, WIRE_PONG, m->nonce);
-		neighbour_send_buf(n, nb, &b);
+		tree_carried(n, nb, m, t.mono);
+		tree_send_ping(n, nb, WIRE_PONG, m->nonce);
 		return 0;
 	case WIRE_PONG:
 		if (liveness_pong(&nb->live, m->nonce, t.mono))
 			n->stats.pongs_received++;
+		tree_carried(n, nb, m, t.mono);
 		return 0;
 	case WIRE_LEAVE: {
 		struct log_fields f = {.event = "left", .remote = nb->addr_str};
@@ -595,15 +594,13 @@ static bool
 tick_neighbour(struct peer_node *n, struct neighbour *nb, const struct liveness_params *live,
 	       struct instant t)
 {
-	struct buf b = {0};
 	bool missed = nb->state == NB_UP && liveness_ping_overdue(&nb->live, t.mono, live);
 
 	switch (liveness_tick(&nb->live, nb->state, t.mono, live, &n->rng)) {
 	case LIVENESS_WAIT:
 		break;
 	case LIVENESS_PING:
-		wire_encode_nonce(&b, WIRE_PING, nb->live.nonce);
-		neighbour_send_buf(n, nb, &b);
+		tree_send_ping(n, nb, WIRE_PING, nb->live.nonce);
 		n->stats.pings_sent++;
 		break;
 	case LIVENESS_RECONNECT:
@@ -717,7 +714,8 @@ overlay_start(struct peer_node *n)
 {
 	n->live = (struct liveness_params){n->cfg.peer.ping_interval_usec,
 					   n->cfg.peer.ping_timeout_usec, n->cfg.peer.ping_misses,
-					   n->cfg.peer.suspicion_timeout_usec};
+					   n->cfg.peer.suspicion_timeout_usec,
+					   n->cfg.peer.connect_timeout_usec, n->cfg.peer.adaptive_timers};
 }
 
 void

@@ -69,9 +69,10 @@
 	G(seen_cache_evicted, "ids evicted from the full seen cache")                              \
 	C(connections_accepted, "inbound connections accepted")                                    \
 	C(ihave_frames_sent, "IHAVE frames sent")                                                  \
-	C(ihave_ids_sent, "message ids announced in IHAVE")                                        \
+	C(ihave_ids_sent, "message ids announced (in IHAVE, or riding on PING and PONG)")           \
 	C(ihave_ids_received, "message ids received in IHAVE")                                     \
 	C(ihave_ids_spared, "announcements not sent: the neighbour had the message")               \
+	C(ihave_ids_carried, "message ids announced riding on a PING or PONG, not in an IHAVE")    \
 	C(grafts_sent, "message ids asked for in GRAFT")                                           \
 	C(grafts_answered, "GRAFT requests answered with the message")                            \
 	C(grafts_unanswerable, "GRAFT requests for a message no longer kept")                     \
@@ -153,6 +154,7 @@ struct neighbour {
 	uint64_t drained_mark; /* the link's bytes written at the last tick */
 	bool lazy;        /* tree.c: this link gets IHAVE, not the messages themselves */
 	struct buf ihave; /* ids waiting for the next IHAVE to this neighbour */
+	uint64_t ihave_due; /* when they go in an IHAVE of their own, unless a PING or PONG took them */
 	struct buf graft; /* ids to ask it for at the end of this GRAFT timer run */
 	struct addr_set certs_sent; /* IPs (port 0) whose certificate it has from us, or has */
 	uint32_t cert_answers;      /* CERT_REQs answered since the last tick */
@@ -268,6 +270,7 @@ struct peer_node {
 	uint8_t last_delivered[WIRE_ID_LEN];
 	uint64_t tree_cut_at;  /* an eager link was lost */
 	uint64_t graft_jitter; /* this peer's own part of the GRAFT wait */
+	uint64_t tree_rtt;     /* the median smoothed round trip of the links up (tree_tick) */
 
 	struct peer_stats stats;
 };

@@ -28,6 +28,20 @@
  *   still in the tree (tree_duplicate); a peer pruned out of the tree asks
  *   back in.
  * - A lazy link carries one IHAVE for a message, not one each way.
+ *
+ * On slow links (peer.adaptive_timers, gossip(7) "Timers that follow the
+ * round trip"):
+ * - Ids for a neighbour wait up to max(peer.ihave_delay, 8 x the link's
+ *   smoothed round trip), the latter capped at 1.5 peer.ping_interval, and
+ *   ride on the first PING or PONG that goes to it meanwhile
+ *   (peer.carry_ihave): a PING or PONG crosses every quiet link about once a
+ *   ping_interval, so on a WAN announcements cost bytes on frames sent
+ *   anyway, not frames of their own. Only ids still waiting at their deadline
+ *   go in an IHAVE. On a LAN the round trip is short: ids go after
+ *   peer.ihave_delay, as before.
+ * - The GRAFT wait is at least twice the median smoothed round trip of the
+ *   links up (at most TREE_RTT_WAIT_MAX): an eager copy several hops long is
+ *   not asked for again while it is still crossing the network.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -55,6 +69,10 @@
 #define TREE_PREFETCH 8
 /* While other messages keep arriving, a missing one is waited for up to this many GRAFT waits. */
 #define TREE_GRAFT_PATIENCE 4
+/* The adaptive GRAFT wait, at most (unless peer.graft_timeout is longer). */
+#define TREE_RTT_WAIT_MAX (5 * USEC_PER_SEC)
+/* Round trips sampled for the median (tree_tick). */
+#define TREE_RTT_SAMPLES 64
 /* GRAFT answers remembered per link, so that none is sent twice (answered_before()). */
 #define TREE_GRAFT_ANSWERED 256
 /*
@@ -146,8 +164,17 @@ tree_link_lost(struct peer_node *n, const struct neighbour *nb, uint64_t now)
 void
 tree_ihave_due(struct peer_node *n, uint64_t now)
 {
-	for (struct neighbour *nb = n->neighbours; nb; nb = nb->next)
-		flush_ihave(n, nb);
+	uint64_t next = 0;
+
+	for (struct neighbour *nb = n->neighbours; nb; nb = nb->next) {
+		if (!nb->ihave.len)
+			continue;
+		if (nb->ihave_due <= now)
+			flush_ihave(n, nb);
+		else if (!next || nb->ihave_due < next)
+			next = nb->ihave_due;
+	}
+	peer_timer_set(n, PEER_T_IHAVE, next);
 }
 
 /*
@@ -174,12 +201,47 @@ unannounce(struct peer_node *n, struct neighbour *nb, const uint8_t *id)
 	}
 }
 
+/* How long ids wait for nb before an IHAVE of their own (see the top of this file). */
+static uint64_t
+ihave_wait(const struct peer_node *n, const struct neighbour *nb)
+{
+	uint64_t w = n->cfg.peer.ihave_delay_usec, r = 8 * nb->live.srtt_usec;
+
+	if (n->cfg.peer.adaptive_timers) {
+		if (r > n->cfg.peer.ping_interval_usec * 3 / 2)
+			r = n->cfg.peer.ping_interval_usec * 3 / 2;
+		if (r > w)
+			w = r;
+	}
+	return w;
+}
+
 static void
 queue_ihave(struct peer_node *n, struct neighbour *nb, const uint8_t *id, uint64_t now)
 {
-	if (!n->timer[PEER_T_IHAVE])
-		peer_timer_set(n, PEER_T_IHAVE, now + n->cfg.peer.ihave_delay_usec);
+	if (!nb->ihave.len) {
+		nb->ihave_due = now + ihave_wait(n, nb);
+		if (!n->timer[PEER_T_IHAVE] || nb->ihave_due < n->timer[PEER_T_IHAVE])
+			peer_timer_set(n, PEER_T_IHAVE, nb->ihave_due);
+	}
 	add_id(n, nb, WIRE_IHAVE, &nb->ihave, id);
+}
+
+void
+tree_send_ping(struct peer_node *n, struct neighbour *nb, uint8_t type, uint64_t nonce)
+{
+	struct buf b = {0};
+	/* add_id() sends a full frame's worth at once: fewer than WIRE_MAX_IDS wait. */
+	uint16_t k = n->cfg.peer.carry_ihave && is_up(nb) ? (uint16_t)(nb->ihave.len / WIRE_ID_LEN)
+							  : 0;
+
+	wire_encode_ping(&b, type, nonce, nb->ihave.data, k);
+	if (k) {
+		n->stats.ihave_ids_sent += k;
+		n->stats.ihave_ids_carried += k;
+		nb->ihave.len = 0;
+	}
+	neighbour_send_buf(n, nb, &b);
 }
 
 /*
@@ -288,7 +350,15 @@ front(struct peer_node *n, unsigned tries)
 static uint64_t
 graft_wait(const struct peer_node *n)
 {
-	return (n->cfg.peer.graft_timeout_usec + n->graft_jitter) * (1 + n->health.score);
+	uint64_t base = n->cfg.peer.graft_timeout_usec, r = 2 * n->tree_rtt;
+
+	if (n->cfg.peer.adaptive_timers) {
+		if (r > TREE_RTT_WAIT_MAX)
+			r = TREE_RTT_WAIT_MAX;
+		if (r > base)
+			base = r;
+	}
+	return (base + n->graft_jitter) * (1 + n->health.score);
 }
 
 static uint64_t
@@ -470,10 +540,35 @@ tree_graft_due(struct peer_node *n, uint64_t now)
 	graft_run(n, now);
 }
 
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* The median smoothed round trip of the links up that have one (0: none yet). */
+static uint64_t
+median_rtt(const struct peer_node *n)
+{
+	uint64_t v[TREE_RTT_SAMPLES];
+	size_t k = 0;
+
+	for (const struct neighbour *nb = n->neighbours; nb && k < TREE_RTT_SAMPLES; nb = nb->next)
+		if (is_up(nb) && nb->live.srtt_usec)
+			v[k++] = nb->live.srtt_usec;
+	if (!k)
+		return 0;
+	qsort(v, k, sizeof(*v), cmp_u64);
+	return v[k / 2];
+}
+
 void
 tree_tick(struct peer_node *n, uint64_t now)
 {
 	uint64_t at;
+
+	n->tree_rtt = median_rtt(n);
 
 	if ((at = n->timer[PEER_T_GRAFT]) && at + n->cfg.peer.graft_timeout_usec < now)
 		graft_run(n, now);
@@ -611,6 +706,39 @@ answer_graft(struct peer_node *n, struct neighbour *nb, const struct wire_msg *m
 	}
 }
 
+/* Ids nb announced, in an IHAVE or on a PING or PONG: the missing ones are waited for. */
+static void
+announced(struct peer_node *n, struct neighbour *nb, const uint8_t *ids, uint16_t count,
+	  uint64_t now)
+{
+	n->stats.ihave_ids_received += count;
+	for (uint16_t i = 0; i < count; i++) {
+		const uint8_t *id = ids + i * WIRE_ID_LEN;
+		struct tree_missing e = {.from = nb->addr, .announced = now,
+					 .from_eager = !nb->lazy || !n->cfg.peer.lazy_push};
+
+		/* Lookups miss the CPU cache: start the ones a few ids ahead. */
+		if (i + TREE_PREFETCH < count)
+			seen_cache_prefetch(&n->seen, id + TREE_PREFETCH * WIRE_ID_LEN);
+		if (seen_cache_contains(&n->seen, id)) {
+			unannounce(n, nb, id); /* it has it: no need to tell it */
+			continue;
+		}
+		/* Only the first announcement of a missing message counts. */
+		if (!seen_cache_insert(&n->announced, id, now))
+			continue;
+		memcpy(e.id, id, WIRE_ID_LEN);
+		missing_push(n, e, now);
+	}
+}
+
+void
+tree_carried(struct peer_node *n, struct neighbour *nb, const struct wire_msg *m, uint64_t now)
+{
+	if (m->carried.count && is_up(nb))
+		announced(n, nb, m->carried.ids, m->carried.count, now);
+}
+
 void
 tree_on_frame(struct peer_node *n, struct neighbour *nb, const struct wire_msg *m, uint64_t now)
 {
@@ -636,25 +764,7 @@ tree_on_frame(struct peer_node *n, struct neighbour *nb, const struct wire_msg *
 		answer_graft(n, nb, m);
 		return;
 	case WIRE_IHAVE:
-		n->stats.ihave_ids_received += m->ids.count;
-		for (uint16_t i = 0; i < m->ids.count; i++) {
-			const uint8_t *id = m->ids.ids + i * WIRE_ID_LEN;
-			struct tree_missing e = {.from = nb->addr, .announced = now,
-						 .from_eager = !nb->lazy || !n->cfg.peer.lazy_push};
-
-			/* Lookups miss the CPU cache: start the ones a few ids ahead. */
-			if (i + TREE_PREFETCH < m->ids.count)
-				seen_cache_prefetch(&n->seen, id + TREE_PREFETCH * WIRE_ID_LEN);
-			if (seen_cache_contains(&n->seen, id)) {
-				unannounce(n, nb, id); /* it has it: no need to tell it */
-				continue;
-			}
-			/* Only the first announcement of a missing message counts. */
-			if (!seen_cache_insert(&n->announced, id, now))
-				continue;
-			memcpy(e.id, id, WIRE_ID_LEN);
-			missing_push(n, e, now);
-		}
+		announced(n, nb, m->ids.ids, m->ids.count, now);
 		return;
 	default:
 		return;

@@ -257,6 +257,19 @@ decode_ids(struct cursor *c, struct wire_msg *m, const char **reason)
 	return true;
 }
 
+/* IHAVE ids after a PING's or PONG's nonce: the layout of an IHAVE body. */
+static bool
+decode_carried(struct cursor *c, struct wire_msg *m, const char **reason)
+{
+	struct wire_msg ids = {0};
+
+	if (!decode_ids(c, &ids, reason))
+		return false;
+	m->carried.count = ids.ids.count;
+	m->carried.ids = ids.ids.ids;
+	return true;
+}
+
 static bool
 decode_error(struct cursor *c, struct wire_msg *m, const char **reason)
 {
@@ -362,7 +375,7 @@ decode_body(struct cursor *c, struct wire_msg *m, const char **reason)
 	case WIRE_PING:
 	case WIRE_PONG:
 		m->nonce = get64(c);
-		return true;
+		return c->bad || !c->left || decode_carried(c, m, reason);
 	case WIRE_IHAVE:
 	case WIRE_GRAFT:
 	case WIRE_AE_IDS:
@@ -560,8 +573,19 @@ wire_signed_bytes(const uint8_t id[WIRE_ID_LEN], uint8_t out[WIRE_SIGNED_LEN])
 void
 wire_encode_nonce(struct buf *b, uint8_t type, uint64_t nonce)
 {
+	wire_encode_ping(b, type, nonce, NULL, 0);
+}
+
+void
+wire_encode_ping(struct buf *b, uint8_t type, uint64_t nonce, const uint8_t *ids, uint16_t count)
+{
 	size_t s = frame_begin(b, type);
+
 	buf_put_u64(b, nonce);
+	if (count) {
+		buf_put_u16(b, count);
+		buf_append(b, ids, (size_t)count * WIRE_ID_LEN);
+	}
 	frame_end(b, s);
 }
 

@@ -28,11 +28,12 @@
  * Version 2 (gossip 0.2): GOSSIP carries its origin's signature; CERT and
  * CERT_REQ carry certificates. Version 3 (gossip 0.3): PING_REQ and PING_ACK
  * (indirect probes), the probe role in HELLO, AE_SUMMARY and AE_IDS
- * (anti-entropy). Nodes of different versions
+ * (anti-entropy). Version 4 (gossip 0.4): PING and PONG may carry IHAVE ids
+ * (the announcements ride on frames a link carries anyway). Nodes of different versions
  * refuse each other's frames: a network moves to a new version as a whole
  * (gossip(7)).
  */
-#define WIRE_VERSION 3
+#define WIRE_VERSION 4
 #define WIRE_HDR_LEN 8
 #define WIRE_MAX_BODY (1024u * 1024u)
 #define WIRE_ID_LEN 32
@@ -81,8 +82,8 @@ enum wire_type {
 	WIRE_DEAD_REPORT = 5,   /* peer -> seed: dead address, timestamp, reporter */
 	WIRE_LEAVE = 6,         /* node leaving on purpose */
 	WIRE_GOSSIP = 7,        /* id, origin, timestamp, seq, payload */
-	WIRE_PING = 8,          /* nonce */
-	WIRE_PONG = 9,          /* nonce echoed */
+	WIRE_PING = 8,          /* nonce [, IHAVE ids] */
+	WIRE_PONG = 9,          /* nonce echoed [, IHAVE ids] */
 	WIRE_ERROR = 10,        /* code, text: the sender is about to close */
 	WIRE_IHAVE = 11,        /* peer -> peer: count, ids of messages the sender has (lazy push) */
 	WIRE_GRAFT = 12,        /* peer -> peer: count, ids wanted; resume eager push to the sender */
@@ -117,6 +118,11 @@ struct wire_peer_list {
 
 struct wire_msg {
 	uint8_t type;
+	/* PING, PONG: IHAVE ids riding along (count 0: none; else 1..WIRE_MAX_IDS). */
+	struct {
+		uint16_t count;
+		const uint8_t *ids;
+	} carried;
 	union {
 		struct {
 			uint8_t role;
@@ -204,6 +210,9 @@ void wire_encode_gossip_signed(struct buf *b, const uint8_t id[WIRE_ID_LEN],
 /* CERT with len (1..WIRE_MAX_CERT) bytes of DER. */
 void wire_encode_cert(struct buf *b, const uint8_t *der, uint16_t len);
 void wire_encode_nonce(struct buf *b, uint8_t type, uint64_t nonce);
+/* PING or PONG with count (0..WIRE_MAX_IDS) IHAVE ids riding along. */
+void wire_encode_ping(struct buf *b, uint8_t type, uint64_t nonce, const uint8_t *ids,
+		      uint16_t count);
 void wire_encode_ping_req(struct buf *b, uint64_t nonce, const struct node_addr *target);
 void wire_encode_ping_ack(struct buf *b, uint64_t nonce, bool alive,
 			  const struct node_addr *target);

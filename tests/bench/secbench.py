@@ -20,7 +20,7 @@ import time
 from benchnet import Network, proc_cpu_seconds
 
 # The wire protocol version (gossip(7), WIRE PROTOCOL).
-WIRE_VERSION = 3
+WIRE_VERSION = 4
 # The rates tried with signing on, in order until one fails: verifying an Ed25519 signature
 # costs each peer tens of microseconds per message.
 SIGNED_RATES = [1000.0, 2000.0, 3000.0, 5000.0, 7500.0, 10000.0, 15000.0, 20000.0]

@@ -12,7 +12,7 @@ import struct
 import time
 
 WIRE_MAGIC = b"GS"
-WIRE_VERSION = 3
+WIRE_VERSION = 4
 WIRE_MAX_BODY = 1024 * 1024
 
 HELLO, REGISTER, PEER_LIST_REQ, PEER_LIST, DEAD_REPORT, LEAVE, GOSSIP, PING, PONG, ERROR = range(1, 11)
@@ -85,6 +85,14 @@ def ping(nonce):
 
 def pong(nonce):
     return frame(PONG, struct.pack(">Q", nonce))
+
+
+def without_carried(f):
+    """A PING or PONG frame (type, body) as it would be without the IHAVE ids it carries
+    (wire version 4): its nonce alone. Any other frame as it is."""
+    if f and f[0] in (PING, PONG) and len(f[1]) > 8:
+        return f[0], f[1][:8]
+    return f
 
 
 def ping_req(nonce, ip, port):

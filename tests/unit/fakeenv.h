@@ -497,12 +497,22 @@ fake_sent_msg(struct fake_env *fe, size_t since, const struct fake_link *fl, uin
 static inline bool
 fake_names_id(const struct wire_msg *m, const uint8_t *id)
 {
+	const uint8_t *ids;
+	uint16_t count;
+
 	if (m->type == WIRE_GOSSIP)
 		return !memcmp(m->gossip.id, id, WIRE_ID_LEN);
-	if (m->type != WIRE_IHAVE && m->type != WIRE_GRAFT)
+	if (m->type == WIRE_IHAVE || m->type == WIRE_GRAFT) {
+		ids = m->ids.ids;
+		count = m->ids.count;
+	} else if (m->type == WIRE_PING || m->type == WIRE_PONG) {
+		ids = m->carried.ids; /* announcements riding along */
+		count = m->carried.count;
+	} else {
 		return false;
-	for (uint16_t i = 0; i < m->ids.count; i++)
-		if (!memcmp(m->ids.ids + (size_t)i * WIRE_ID_LEN, id, WIRE_ID_LEN))
+	}
+	for (uint16_t i = 0; i < count; i++)
+		if (!memcmp(ids + (size_t)i * WIRE_ID_LEN, id, WIRE_ID_LEN))
 			return true;
 	return false;
 }

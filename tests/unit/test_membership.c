@@ -354,6 +354,78 @@ test_liveness_timeout_boundary(void **state)
 	assert_true(l.rtt_usec == 100 * MS);
 }
 
+/* The smoothed round trip: the first measure, then 7/8 of the old plus 1/8 of the new. */
+static void
+test_liveness_smoothed_rtt(void **state)
+{
+	struct liveness l;
+	struct rng rng;
+	uint64_t t = 1000 * SEC;
+
+	rng_seed(&rng, 1);
+	liveness_init(&l);
+	assert_true(l.srtt_usec == 0);
+	assert_int_equal(liveness_tick(&l, NB_UP, t, &params, &rng), LIVENESS_PING);
+	assert_true(liveness_pong(&l, l.nonce, t + 200 * MS));
+	assert_true(l.srtt_usec == 200 * MS);
+	t += 1 * SEC;
+	assert_int_equal(liveness_tick(&l, NB_UP, t, &params, &rng), LIVENESS_PING);
+	assert_true(liveness_pong(&l, l.nonce, t + 600 * MS));
+	assert_true(l.rtt_usec == 600 * MS);
+	assert_true(l.srtt_usec == 250 * MS); /* (7 * 200 + 600) / 8 */
+}
+
+/*
+ * With adaptive timers a ping waits at least 3 smoothed round trips and a
+ * connection attempt 4 (and at least connect_usec), up to
+ * LIVENESS_RTT_WAIT_MAX; without, the timeout alone, as a LAN wants.
+ */
+static void
+test_liveness_waits_follow_the_round_trip(void **state)
+{
+	struct liveness_params p = {.interval_usec = 500 * MS, .timeout_usec = 500 * MS,
+				    .misses = 3, .connect_usec = 2 * SEC, .adaptive = true};
+	struct liveness l;
+	struct rng rng;
+	uint64_t t = 1000 * SEC;
+
+	rng_seed(&rng, 1);
+	liveness_init(&l);
+	l.srtt_usec = 300 * MS; /* a slow link: 3 round trips are 900 ms */
+	assert_int_equal(liveness_tick(&l, NB_UP, t, &p, &rng), LIVENESS_PING);
+	assert_false(liveness_ping_overdue(&l, t + 899 * MS, &p));
+	assert_true(liveness_ping_overdue(&l, t + 900 * MS, &p));
+	p.adaptive = false; /* the timeout alone */
+	assert_false(liveness_ping_overdue(&l, t + 499 * MS, &p));
+	assert_true(liveness_ping_overdue(&l, t + 500 * MS, &p));
+	p.adaptive = true;
+	l.srtt_usec = 5 * SEC; /* 15 s, capped */
+	assert_false(liveness_ping_overdue(&l, t + LIVENESS_RTT_WAIT_MAX - 1, &p));
+	assert_true(liveness_ping_overdue(&l, t + LIVENESS_RTT_WAIT_MAX, &p));
+
+	/* A connection attempt: connect_usec on a fast link, 4 round trips on a slow one. */
+	liveness_init(&l);
+	l.attempt_at = t;
+	l.srtt_usec = 1 * MS;
+	assert_int_equal(liveness_tick(&l, NB_CONNECTING, t + 2 * SEC - 1, &p, &rng), LIVENESS_WAIT);
+	assert_int_equal(liveness_tick(&l, NB_CONNECTING, t + 2 * SEC, &p, &rng), LIVENESS_RECONNECT);
+	assert_int_equal(l.misses, 1);
+	l.srtt_usec = 700 * MS;
+	t = l.attempt_at;
+	assert_int_equal(liveness_tick(&l, NB_CONNECTING, t + 2800 * MS - 1, &p, &rng),
+			 LIVENESS_WAIT);
+	assert_int_equal(liveness_tick(&l, NB_CONNECTING, t + 2800 * MS, &p, &rng),
+			 LIVENESS_RECONNECT);
+	/* Without adaptive timers nor connect_usec: the ping timeout, as before. */
+	p.adaptive = false;
+	p.connect_usec = 0;
+	l.misses = 0; /* a third failure in a row would declare it dead */
+	t = l.attempt_at;
+	assert_int_equal(liveness_tick(&l, NB_CONNECTING, t + 500 * MS - 1, &p, &rng), LIVENESS_WAIT);
+	assert_int_equal(liveness_tick(&l, NB_CONNECTING, t + 500 * MS, &p, &rng),
+			 LIVENESS_RECONNECT);
+}
+
 static void
 test_local_health_score(void **state)
 {
@@ -642,6 +714,8 @@ main(void)
 	    cmocka_unit_test(test_liveness_miss_clears_ping),
 	    cmocka_unit_test(test_liveness_connecting_timeout),
 	    cmocka_unit_test(test_liveness_connect_then_up),
+	    cmocka_unit_test(test_liveness_smoothed_rtt),
+	    cmocka_unit_test(test_liveness_waits_follow_the_round_trip),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -180,7 +180,7 @@ stat_named(const struct peer_node *n, const char *name)
 	return 0;
 }
 
-/* The time the peer waits after an IHAVE before it asks for the message. */
+/* The time the peer waits after an IHAVE before it asks for the message (no round trip known). */
 static uint64_t
 graft_wait(const struct tt *t)
 {
@@ -607,6 +607,210 @@ test_full_queue_gets_ihave_instead_of_payload(void **state)
 	assert_null(fake_close_of(&t->fe, mark, t->b)); /* kept, not dropped */
 }
 
+/* Gives the neighbour at a this smoothed round trip, as its pings would have measured. */
+static void
+set_srtt(struct tt *t, const char *a, uint64_t srtt)
+{
+	struct node_addr x = addr(a);
+
+	for (struct neighbour *nb = t->n.neighbours; nb; nb = nb->next)
+		if (node_addr_equal(&nb->addr, &x)) {
+			nb->live.srtt_usec = srtt;
+			return;
+		}
+	fail_msg("no neighbour %s", a);
+}
+
+/* A PING (nonce) from fl, carrying ids when id is not NULL. */
+static void
+ping_from(struct tt *t, struct fake_link *fl, uint64_t nonce, const uint8_t *id)
+{
+	struct buf b = {0};
+
+	wire_encode_ping(&b, WIRE_PING, nonce, id, id ? 1 : 0);
+	assert_int_equal(fake_peer_frame(&t->fe, &t->n, fl, &b), 0);
+}
+
+/*
+ * Message m1 arrives from a, with b a lazy link of round trip srtt: its id
+ * waits for b. Returns the mark before m1.
+ */
+static size_t
+announce_to_lazy_b(struct tt *t, struct gossip_config *cfg, uint64_t srtt, struct msg *m1)
+{
+	size_t mark;
+
+	start_cfg(t, cfg);
+	set_srtt(t, NB, srtt);
+	prune_from(t, t->b);
+	mark = fake_mark(&t->fe);
+	*m1 = msg_new(t, 1);
+	gossip_from(t, t->a, m1);
+	assert_int_equal(sent_id(t, mark, t->c, WIRE_GOSSIP, m1->id), 1);
+	return mark;
+}
+
+/*
+ * On a slow link the id waits 8 round trips for a frame going there anyway:
+ * the PONG to the neighbour's PING carries it, and no IHAVE follows.
+ */
+static void
+test_ihave_rides_on_a_pong_on_a_slow_link(void **state)
+{
+	struct tt *t = *state;
+	struct gossip_config cfg;
+	struct msg m1;
+	size_t mark;
+
+	tree_config(&cfg);
+	mark = announce_to_lazy_b(t, &cfg, 200 * MS, &m1);
+	later(t, t->n.cfg.peer.ihave_delay_usec); /* a LAN link would have had its IHAVE now */
+	assert_int_equal(fake_count_sent(&t->fe, mark, t->b, WIRE_IHAVE), 0);
+	ping_from(t, t->b, 99, NULL);
+	assert_int_equal(sent_id(t, mark, t->b, WIRE_PONG, m1.id), 1);
+	later(t, 2 * SEC);
+	assert_int_equal(fake_count_sent(&t->fe, mark, t->b, WIRE_IHAVE), 0);
+	assert_int_equal(stat_named(&t->n, "ihave_ids_carried"), 1);
+	assert_int_equal(stat_named(&t->n, "ihave_ids_sent"), 1);
+	assert_int_equal(stat_named(&t->n, "ihave_frames_sent"), 0);
+}
+
+/* No frame goes to the slow link meanwhile: an IHAVE of its own, 8 round trips after. */
+static void
+test_ihave_alone_after_eight_round_trips(void **state)
+{
+	struct tt *t = *state;
+	struct gossip_config cfg;
+	struct msg m1;
+	uint64_t due;
+	size_t mark;
+
+	tree_config(&cfg);
+	mark = announce_to_lazy_b(t, &cfg, 50 * MS, &m1);
+	due = t->fe.now.mono + 400 * MS;
+	fake_peer_run_until(&t->fe, &t->n, due - 1);
+	assert_int_equal(fake_count_sent(&t->fe, mark, t->b, WIRE_IHAVE), 0);
+	fake_peer_run_until(&t->fe, &t->n, due);
+	assert_int_equal(sent_id(t, mark, t->b, WIRE_IHAVE, m1.id), 1);
+}
+
+/* The wait is capped at 1.5 ping intervals: a PING or PONG crosses a quiet link that often. */
+static void
+test_ihave_wait_capped_by_the_ping_interval(void **state)
+{
+	struct tt *t = *state;
+	struct gossip_config cfg;
+	struct msg m1;
+	size_t mark;
+
+	tree_config(&cfg);
+	cfg.peer.ping_interval_usec = cfg.peer.ping_timeout_usec = 400 * MS;
+	mark = announce_to_lazy_b(t, &cfg, 5 * SEC, &m1);
+	/* 600 ms, not 20 s (a tick's PING may carry it first: look for the id anywhere). */
+	later(t, 600 * MS - 1);
+	assert_int_equal(sent_id(t, mark, t->b, WIRE_IHAVE, m1.id), 0);
+	if (!sent_id(t, mark, t->b, WIRE_PING, m1.id)) {
+		later(t, 1);
+		assert_int_equal(sent_id(t, mark, t->b, WIRE_IHAVE, m1.id), 1);
+	}
+}
+
+/* A fast link, adaptive timers off, or carrying off: the fixed peer.ihave_delay, no carrying. */
+static void
+test_ihave_delay_on_lan_or_when_adaptive_is_off(void **state)
+{
+	static const struct {
+		uint64_t srtt;
+		bool adaptive, carry;
+	} cases[] = {{1 * MS, true, false}, {200 * MS, false, false}};
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		void *st;
+		struct tt *t;
+		struct gossip_config cfg;
+		struct msg m1;
+		size_t mark;
+
+		setup(&st);
+		t = st;
+		tree_config(&cfg);
+		cfg.peer.adaptive_timers = cases[i].adaptive;
+		cfg.peer.carry_ihave = cases[i].carry;
+		mark = announce_to_lazy_b(t, &cfg, cases[i].srtt, &m1);
+		ping_from(t, t->b, 5, NULL);
+		assert_int_equal(sent_id(t, mark, t->b, WIRE_PONG, m1.id), 0);
+		later(t, t->n.cfg.peer.ihave_delay_usec - 1);
+		assert_int_equal(sent_id(t, mark, t->b, WIRE_IHAVE, m1.id), 0);
+		later(t, 1);
+		assert_int_equal(sent_id(t, mark, t->b, WIRE_IHAVE, m1.id), 1);
+		teardown(&st);
+	}
+	(void)state;
+}
+
+/* Ids a PING carries are announcements: a missing message is asked for after the GRAFT wait. */
+static void
+test_ids_carried_by_a_ping_are_grafted(void **state)
+{
+	struct tt *t = *state;
+	struct msg x;
+	uint64_t due;
+	size_t mark;
+
+	start(t, true);
+	prune_from(t, t->b);
+	x = msg_new(t, 7);
+	mark = fake_mark(&t->fe);
+	due = t->fe.now.mono + graft_wait(t);
+	ping_from(t, t->b, 11, x.id);
+	assert_int_equal(fake_count_sent(&t->fe, mark, t->b, WIRE_PONG), 1);
+	assert_int_equal(stat_named(&t->n, "ihave_ids_received"), 1);
+	fake_peer_run_until(&t->fe, &t->n, due - 1);
+	assert_int_equal(sent_id(t, mark, t->b, WIRE_GRAFT, x.id), 0);
+	fake_peer_run_until(&t->fe, &t->n, due);
+	assert_int_equal(sent_id(t, mark, t->b, WIRE_GRAFT, x.id), 1);
+}
+
+/*
+ * The GRAFT wait is at least twice the median smoothed round trip of the
+ * links (taken at each tick), at most 5 s; never below peer.graft_timeout.
+ */
+static void
+test_graft_wait_follows_the_round_trips(void **state)
+{
+	static const struct {
+		uint64_t a, b, c, base;
+	} cases[] = {{400 * MS, 400 * MS, 3 * SEC, 800 * MS}, /* median 400 ms */
+		     {10 * SEC, 10 * SEC, 10 * SEC, 5 * SEC}, /* capped */
+		     {1 * MS, 100 * MS, 200 * MS, 500 * MS}}; /* graft_timeout */
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		void *st;
+		struct tt *t;
+		struct msg x;
+		uint64_t due;
+		size_t mark;
+
+		setup(&st);
+		t = st;
+		start(t, true);
+		set_srtt(t, NA, cases[i].a);
+		set_srtt(t, NB, cases[i].b);
+		set_srtt(t, NC, cases[i].c);
+		fake_peer_run_until(&t->fe, &t->n, t->n.timer[PEER_T_TICK]); /* a tick takes the median */
+		prune_from(t, t->b);
+		x = msg_new(t, 7);
+		mark = fake_mark(&t->fe);
+		due = t->fe.now.mono + cases[i].base + t->n.graft_jitter;
+		ids_from(t, t->b, WIRE_IHAVE, x.id);
+		assert_int_equal(t->fe.wake[WAKE_IDLE], due);
+		fake_peer_run_until(&t->fe, &t->n, due);
+		assert_int_equal(sent_id(t, mark, t->b, WIRE_GRAFT, x.id), 1);
+		teardown(&st);
+	}
+	(void)state;
+}
+
 /* The same id asked for again, in later GRAFTs or several times in one: answered once. */
 static void
 test_graft_answered_once_per_link(void **state)
@@ -722,6 +926,12 @@ main(void)
 	    TREE_TEST(test_full_queue_gets_ihave_instead_of_payload),
 	    TREE_TEST(test_graft_answered_once_per_link),
 	    TREE_TEST(test_graft_answers_within_a_byte_budget),
+	    TREE_TEST(test_ihave_rides_on_a_pong_on_a_slow_link),
+	    TREE_TEST(test_ihave_alone_after_eight_round_trips),
+	    TREE_TEST(test_ihave_wait_capped_by_the_ping_interval),
+	    cmocka_unit_test(test_ihave_delay_on_lan_or_when_adaptive_is_off),
+	    TREE_TEST(test_ids_carried_by_a_ping_are_grafted),
+	    cmocka_unit_test(test_graft_wait_follows_the_round_trips),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

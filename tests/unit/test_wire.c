@@ -478,8 +478,51 @@ test_ping_pong_roundtrip(void **state)
 		m = decode_ok(&b);
 		assert_int_equal(m.type, WIRE_PONG);
 		assert_true(m.nonce == nonces[i]);
+		assert_int_equal(m.carried.count, 0);
 	}
 	buf_free(&b);
+}
+
+/* PING and PONG carrying IHAVE ids: 1..WIRE_MAX_IDS of them, checked as an IHAVE's. */
+static void
+test_ping_carrying_ids(void **state)
+{
+	static const uint16_t counts[] = {1, 5, WIRE_MAX_IDS};
+	static const uint8_t types[] = {WIRE_PING, WIRE_PONG};
+	uint8_t *ids = malloc((size_t)WIRE_MAX_IDS * WIRE_ID_LEN);
+	struct buf b = {0};
+	struct wire_msg m;
+
+	for (size_t i = 0; i < (size_t)WIRE_MAX_IDS * WIRE_ID_LEN; i++)
+		ids[i] = (uint8_t)(i * 5 + 1);
+	for (size_t t = 0; t < ARRAY_SIZE(types); t++)
+		for (size_t i = 0; i < ARRAY_SIZE(counts); i++) {
+			b.len = 0;
+			wire_encode_ping(&b, types[t], 42 + i, ids, counts[i]);
+			assert_int_equal(b.len, WIRE_HDR_LEN + 8 + 2 + (size_t)counts[i] * WIRE_ID_LEN);
+			m = decode_ok(&b);
+			assert_int_equal(m.type, types[t]);
+			assert_true(m.nonce == 42 + i);
+			assert_int_equal(m.carried.count, counts[i]);
+			assert_memory_equal(m.carried.ids, ids, (size_t)counts[i] * WIRE_ID_LEN);
+		}
+	/* An explicit count of 0, one over the limit, a count the length disagrees with. */
+	b.len = 0;
+	wire_encode_ping(&b, WIRE_PING, 7, ids, 1);
+	b.data[WIRE_HDR_LEN + 9] = 0;
+	b.len = WIRE_HDR_LEN + 10;
+	fix_length(&b);
+	decode_bad(b.data, b.len, "no ids");
+	b.len = 0;
+	wire_encode_ping(&b, WIRE_PONG, 7, ids, 2);
+	b.data[WIRE_HDR_LEN + 8] = (uint8_t)((WIRE_MAX_IDS + 1) >> 8);
+	b.data[WIRE_HDR_LEN + 9] = (uint8_t)(WIRE_MAX_IDS + 1);
+	decode_bad(b.data, b.len, "too many ids");
+	b.data[WIRE_HDR_LEN + 8] = 0;
+	b.data[WIRE_HDR_LEN + 9] = 3;
+	decode_bad(b.data, b.len, "id count does not match frame length");
+	buf_free(&b);
+	free(ids);
 }
 
 /* IHAVE and GRAFT: 1..WIRE_MAX_IDS ids; PRUNE: empty. */
@@ -787,6 +830,8 @@ test_trailing_bytes(void **state)
 		if (type == WIRE_GOSSIP) /* The payload length no longer matches. */
 			decode_bad(f[i].data, f[i].len,
 			           "payload length does not match frame length");
+		else if (type == WIRE_PING || type == WIRE_PONG) /* A carried ids count begins. */
+			decode_bad(f[i].data, f[i].len, "truncated body");
 		else
 			decode_bad(f[i].data, f[i].len, "trailing bytes after body");
 	}
@@ -1079,6 +1124,7 @@ main(void)
 	    cmocka_unit_test(test_frame_check_bad_header),
 	    cmocka_unit_test(test_truncated_bodies),
 	    cmocka_unit_test(test_trailing_bytes),
+	    cmocka_unit_test(test_ping_carrying_ids),
 	    cmocka_unit_test(test_bad_address),
 	    cmocka_unit_test(test_random_garbage),
 	    cmocka_unit_test(test_random_mutations),
