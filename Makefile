@@ -419,3 +419,14 @@ faults-short: all
 	@mkdir -p build/faults
 	GOSSIP_BUILD=$(abspath $(BUILD)) $(PYTHON) tests/faults/run --short --check \
 		--json build/faults/short.json; r=$$?; [ $$r -eq 77 ] && r=0; exit $$r
+
+# Broadcast latency and frame counts over slow links (tests/faults/benchwan), on the emulated
+# network of make faults: 25 peers at 100 ms one way (2 and 10 broadcasts a second) and 100
+# peers at 50 ms; a table (and build/bench/wan.json). BENCH_WAN_ARGS: --only ROWS,
+# --broadcasts N, --set NAME=VALUE (a peer setting). Needs root; without it says why and skips.
+BENCH_WAN_JSON ?= build/bench/wan.json
+.PHONY: bench-wan
+bench-wan: all
+	@mkdir -p $(dir $(BENCH_WAN_JSON))
+	GOSSIP_BUILD=$(abspath $(BUILD)) $(PYTHON) tests/faults/benchwan --json $(BENCH_WAN_JSON) \
+		$(BENCH_WAN_ARGS); r=$$?; [ $$r -eq 77 ] && r=0; exit $$r
