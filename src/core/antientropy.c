@@ -101,14 +101,30 @@ send_summary(struct peer_node *n, struct neighbour *nb, uint8_t stage, struct ae
 	neighbour_send_buf(n, nb, &b);
 }
 
+/*
+ * Ids in one answer to nb at most: AE_MAX_IDS_PER_ANSWER, and no more than
+ * fill an eighth of its send queue (payloads fill three quarters of it,
+ * tree.c): an answer over peer.send_queue_limit would have the neighbour
+ * dropped as slow. An id costs WIRE_ID_LEN bytes, and a frame's header and
+ * count less than one byte an id.
+ */
+static uint32_t
+answer_max(const struct neighbour *nb)
+{
+	size_t limit = nb->link ? nb->link->queue_limit : 0;
+	size_t fit = limit / 8 / (WIRE_ID_LEN + 1);
+
+	return limit && fit < AE_MAX_IDS_PER_ANSWER ? (uint32_t)fit : AE_MAX_IDS_PER_ANSWER;
+}
+
 /* Sends nb the ids held in the buckets of r marked in want (one flag per bucket). */
 static void
 send_ids(struct peer_node *n, struct neighbour *nb, struct ae_range r, const bool *want)
 {
 	struct buf ids = {0}, b = {0};
-	uint32_t k = 0, total = 0;
+	uint32_t k = 0, total = 0, max = answer_max(nb);
 
-	for (size_t i = 0; i < n->seen.count && total < AE_MAX_IDS_PER_ANSWER; i++) {
+	for (size_t i = 0; i < n->seen.count && total < max; i++) {
 		const struct seen_entry *e = seen_cache_at(&n->seen, i);
 		uint64_t bk = e->stamp / BUCKET_USEC;
 
@@ -116,7 +132,7 @@ send_ids(struct peer_node *n, struct neighbour *nb, struct ae_range r, const boo
 			continue;
 		buf_append(&ids, e->id, WIRE_ID_LEN);
 		total++;
-		if (++k == WIRE_MAX_IDS || total == AE_MAX_IDS_PER_ANSWER || i + 1 == n->seen.count) {
+		if (++k == WIRE_MAX_IDS || total == max || i + 1 == n->seen.count) {
 			wire_encode_ids(&b, WIRE_AE_IDS, ids.data, (uint16_t)k);
 			ids.len = 0;
 			k = 0;

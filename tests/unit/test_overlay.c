@@ -12,6 +12,7 @@
 
 #include "core/peer.h"
 #include "fakeenv.h"
+#include "testid.h"
 
 #define SEC USEC_PER_SEC
 #define MS USEC_PER_MSEC
@@ -508,22 +509,31 @@ test_idle_neighbour_is_pinged_and_pong_answers(void **state)
 	assert_int_equal(m.nonce, 0x1234);
 }
 
-/* Three neighbours of its own choosing (of P[0..3]), up; the fourth listed peer is spare. */
+/* Started with cfg (freed): three neighbours of its own choosing (of P[0..3]), up. */
 static void
-three_up(struct ot *t, struct fake_link **out, struct node_addr *spare_ret)
+three_up_cfg(struct ot *t, struct gossip_config *cfg, struct fake_link **out,
+	     struct node_addr *spare_ret)
 {
-	struct gossip_config cfg;
 	size_t mark;
 
-	overlay_config(&cfg);
-	cfg.peer.degree = 3;
-	start_cfg(t, &cfg);
+	cfg->peer.degree = 3;
+	start_cfg(t, cfg);
 	mark = fake_mark(&t->fe);
 	seed_lists(t, 4);
 	assert_int_equal(dialled(t, mark, out, 3), 3);
 	for (int i = 0; i < 3; i++)
 		outbound_up(t, out[i]);
 	*spare_ret = spare(out, 4);
+}
+
+/* Three neighbours of its own choosing (of P[0..3]), up; the fourth listed peer is spare. */
+static void
+three_up(struct ot *t, struct fake_link **out, struct node_addr *spare_ret)
+{
+	struct gossip_config cfg;
+
+	overlay_config(&cfg);
+	three_up_cfg(t, &cfg, out, spare_ret);
 }
 
 static void
@@ -1336,18 +1346,31 @@ test_ae_exchange_lists_and_fetches_what_differs(void **state)
 
 /* ---- membership repair ---- */
 
+/* The seed answers a refresh with SELF and the k addresses of v. */
+static void
+seed_lists_addrs(struct ot *t, const struct node_addr *v, size_t k)
+{
+	struct node_addr *list = xcalloc(k + 1, sizeof(*list));
+	struct buf b = {0};
+
+	list[0] = addr(SELF);
+	if (k)
+		memcpy(list + 1, v, k * sizeof(*v));
+	wire_encode_peer_list(&b, list, (uint32_t)(k + 1));
+	free(list);
+	assert_int_equal(fake_peer_frame(&t->fe, &t->n, t->seed, &b), 0);
+}
+
 /* The seed answers a refresh with SELF and the given peers of P. */
 static void
 seed_lists_these(struct ot *t, const size_t *which, size_t k)
 {
 	struct node_addr list[MAX_LIST];
-	struct buf b = {0};
 
-	list[0] = addr(SELF);
+	assert_true(k <= MAX_LIST);
 	for (size_t i = 0; i < k; i++)
-		list[i + 1] = addr(P[which[i]]);
-	wire_encode_peer_list(&b, list, (uint32_t)(k + 1));
-	assert_int_equal(fake_peer_frame(&t->fe, &t->n, t->seed, &b), 0);
+		list[i] = addr(P[which[i]]);
+	seed_lists_addrs(t, list, k);
 }
 
 static void
@@ -1596,6 +1619,197 @@ test_refusal_before_first_tick_stays_avoided(void **state)
 	assert_int_equal(fake_count(&t->fe, mark, FX_CONNECT), 0);
 }
 
+/* ---- limits ---- */
+
+/* The i-th address of 10.net.0.0/16 (i < 62500). */
+static struct node_addr
+nth_addr(unsigned net, size_t i)
+{
+	char s[32];
+
+	snprintf(s, sizeof(s), "10.%u.%zu.%zu:6000", net, 1 + i / 250, 1 + i % 250);
+	return addr(s);
+}
+
+/* Listed with nobody else, a is dialled (peer.degree 1) and refuses us: avoided. */
+static void
+listed_alone_and_refused(struct ot *t, const struct node_addr *a)
+{
+	struct fake_link *out[1];
+	size_t mark = fake_mark(&t->fe);
+
+	seed_lists_addrs(t, a, 1);
+	assert_int_equal(dialled(t, mark, out, 1), 1);
+	assert_true(node_addr_equal(&out[0]->to, a));
+	fake_peer_connected(&t->fe, &t->n, out[0]);
+	frame_error(t, out[0], WIRE_ERR_FULL, "too many neighbours");
+	assert_true(addr_set_contains(&t->n.avoid, a));
+}
+
+/* k addresses of 10.net.0.0/16 listed with stay, then all but stay gone: how many remembered. */
+static size_t
+list_then_drop(struct ot *t, unsigned net, size_t k, const struct node_addr *stay)
+{
+	struct node_addr *v = xcalloc(k + 1, sizeof(*v));
+	size_t remembered = 0;
+
+	for (size_t i = 0; i < k; i++)
+		v[i] = nth_addr(net, i);
+	v[k] = *stay;
+	seed_lists_addrs(t, v, k + 1);
+	seed_lists_addrs(t, stay, 1);
+	for (size_t i = 0; i < k; i++)
+		remembered += addr_set_contains(&t->n.departed, &v[i]);
+	free(v);
+	return remembered;
+}
+
+/*
+ * Peers that left the seeds' view are remembered as departed, PEER_MAX_DEPARTED
+ * at most: one of those listed again is a returning peer (no longer avoided),
+ * one beyond the limit is not. The limit is reached exactly: the 4096th
+ * departed is remembered, the 4097th not, nor any of thousands more.
+ */
+static void
+test_departed_peers_remembered_up_to_the_limit(void **state)
+{
+	struct ot *t = *state;
+	struct gossip_config cfg;
+	struct node_addr x = addr(P[0]), y = addr(P[1]), z = addr(P[2]);
+
+	overlay_config(&cfg);
+	cfg.peer.degree = 1;
+	start_cfg(t, &cfg);
+	/* Y, then X refuse us: both avoided; Y has left the view, the first departed. */
+	listed_alone_and_refused(t, &y);
+	listed_alone_and_refused(t, &x);
+	assert_int_equal(t->n.departed.n, 1);
+	/* 4095 more listed with X, then gone: every one remembered, 4096 departed. */
+	assert_int_equal(list_then_drop(t, 1, PEER_MAX_DEPARTED - 1, &x), PEER_MAX_DEPARTED - 1);
+	assert_int_equal(t->n.departed.n, PEER_MAX_DEPARTED);
+	/* X goes too, the 4097th: not remembered. */
+	seed_lists_addrs(t, &z, 1);
+	assert_int_equal(t->n.departed.n, PEER_MAX_DEPARTED);
+	assert_false(addr_set_contains(&t->n.departed, &x));
+	/* Nor any of 5000 more listed and gone at once: the memory stays bounded. */
+	assert_int_equal(list_then_drop(t, 2, 5000, &z), 0);
+	assert_int_equal(t->n.departed.n, PEER_MAX_DEPARTED);
+	assert_true(t->n.departed.cap <= 2 * PEER_MAX_DEPARTED);
+	/* Both listed again: Y, remembered, is returning; X, forgotten, stays avoided. */
+	seed_lists_addrs(t, (struct node_addr[]){x, y, z}, 3);
+	assert_false(addr_set_contains(&t->n.avoid, &y));
+	assert_false(addr_set_contains(&t->n.refusers, &y));
+	assert_false(addr_set_contains(&t->n.departed, &y));
+	assert_true(addr_set_contains(&t->n.avoid, &x));
+	assert_true(addr_set_contains(&t->n.refusers, &x));
+	/* Y's place freed: X leaving now is remembered, and returning when listed again. */
+	assert_int_equal(t->n.departed.n, PEER_MAX_DEPARTED - 1);
+	seed_lists_addrs(t, (struct node_addr[]){y, z}, 2);
+	assert_true(addr_set_contains(&t->n.departed, &x));
+	seed_lists_addrs(t, (struct node_addr[]){x, y, z}, 3);
+	assert_false(addr_set_contains(&t->n.avoid, &x));
+}
+
+/*
+ * The peer holds `held` ids (by its state file), in two buckets; a neighbour
+ * WANTs both, holding none. Checks the AE_IDS frames of the answer (each of
+ * at most WIRE_MAX_IDS ids, no id twice, only ids held) and that the stats
+ * count what was sent; returns how many ids, and in *frames how many frames.
+ * queue_limit: peer.send_queue_limit, 0 for the default.
+ */
+static size_t
+ae_answer(struct ot *t, size_t held, uint64_t queue_limit, size_t *frames)
+{
+	struct gossip_config cfg;
+	struct fake_link *out[3];
+	struct node_addr spare_addr;
+	uint8_t id[WIRE_ID_LEN], *sent = xcalloc(held, 1);
+	uint64_t now, ids0, bytes0, bytes = 0;
+	uint32_t first, last;
+	struct fake_effect *e;
+	struct wire_msg m;
+	size_t mark, total = 0;
+
+	*frames = 0;
+	t->history = FAKE_REAL0 - 3600 * SEC;
+	overlay_config(&cfg);
+	if (queue_limit)
+		cfg.peer.send_queue_limit = queue_limit;
+	three_up_cfg(t, &cfg, out, &spare_addr);
+	now = t->fe.now.real;
+	for (size_t i = 0; i < held; i++) {
+		test_id(i, id);
+		peer_node_remember(&t->n, id, now - (i % 2 ? 50 : 100) * SEC, t->fe.now);
+	}
+	ae_range_now(t, &first, &last);
+	ids0 = t->n.stats.ae_ids_sent;
+	bytes0 = t->n.stats.ae_bytes_sent;
+	mark = fake_mark(&t->fe);
+	frame_ae(t, out[1], WIRE_AE_WANT, first, last,
+		 (struct wire_ae_bucket[]){{bucket_of(now - 100 * SEC), 0, 0},
+					   {bucket_of(now - 50 * SEC), 0, 0}}, 2);
+	while ((e = fake_next_sent(&t->fe, &mark, out[1], WIRE_AE_IDS))) {
+		fake_decode(e, &m);
+		assert_in_range(m.ids.count, 1, WIRE_MAX_IDS);
+		bytes += e->send.frame->len;
+		++*frames;
+		for (uint16_t i = 0; i < m.ids.count; i++) {
+			uint64_t k = get_u64(m.ids.ids + (size_t)i * WIRE_ID_LEN);
+			assert_true(k < held && !sent[k]);
+			test_id(k, id);
+			assert_memory_equal(m.ids.ids + (size_t)i * WIRE_ID_LEN, id, WIRE_ID_LEN);
+			sent[k] = 1;
+			total++;
+		}
+	}
+	free(sent);
+	assert_false(out[1]->closed); /* the answer fits the send queue */
+	assert_int_equal(t->n.stats.ae_ids_sent - ids0, total);
+	assert_int_equal(t->n.stats.ae_bytes_sent - bytes0, bytes);
+	return total;
+}
+
+/* The ids one anti-entropy answer lists at most (gossip(7), ANTI-ENTROPY). */
+#define AE_ANSWER_MAX 16384
+
+/* More ids held in the buckets asked for than one answer lists: 16384 of them. */
+static void
+test_ae_answer_lists_16384_ids_at_most(void **state)
+{
+	size_t frames;
+
+	assert_int_equal(ae_answer(*state, AE_ANSWER_MAX + 1, 0, &frames), AE_ANSWER_MAX);
+	assert_int_equal(frames, AE_ANSWER_MAX / WIRE_MAX_IDS);
+}
+
+/* As many as one answer lists: all of them. */
+static void
+test_ae_answer_lists_all_of_16384_ids(void **state)
+{
+	size_t frames;
+
+	assert_int_equal(ae_answer(*state, AE_ANSWER_MAX, 0, &frames), AE_ANSWER_MAX);
+	assert_int_equal(frames, AE_ANSWER_MAX / WIRE_MAX_IDS);
+}
+
+/*
+ * With the least peer.send_queue_limit, an answer fills an eighth of it at
+ * most: a send queue over the limit would drop the neighbour.
+ */
+static void
+test_ae_answer_fits_the_least_send_queue(void **state)
+{
+	struct ot *t = *state;
+	const uint64_t limit = 65536;
+	size_t frames, ids = ae_answer(t, AE_ANSWER_MAX + 1, limit, &frames);
+
+	/* 248 ids in one frame: 7946 bytes of 8192. */
+	assert_int_equal(frames, 1);
+	assert_int_equal(ids, limit / 8 / (WIRE_ID_LEN + 1));
+	assert_true(t->n.stats.ae_bytes_sent <= limit / 8); /* the answer, and nothing else */
+	assert_int_equal(t->n.stats.neighbours_dropped_slow, 0);
+}
+
 #define OVERLAY_TEST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -1635,6 +1849,10 @@ main(void)
 	    cmocka_unit_test(test_newcomers_are_dialled_beyond_degree),
 	    OVERLAY_TEST(test_leave_tells_seeds_and_neighbours),
 	    OVERLAY_TEST(test_refusal_before_first_tick_stays_avoided),
+	    OVERLAY_TEST(test_departed_peers_remembered_up_to_the_limit),
+	    OVERLAY_TEST(test_ae_answer_lists_16384_ids_at_most),
+	    OVERLAY_TEST(test_ae_answer_lists_all_of_16384_ids),
+	    OVERLAY_TEST(test_ae_answer_fits_the_least_send_queue),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
