@@ -131,7 +131,7 @@ sim: $(SIM_BIN)
 # deaths (loss and stalls among them) under the scenario's bounds, and the same seed giving the
 # same trace twice.
 sim-check: $(SIM_BIN)
-	$(SIM_BIN) --scenario steady,crash,loss20,stall,partition,restart,down --peers 300 --seed $(SIM_SEED) --check --repeat
+	$(SIM_BIN) --scenario steady,crash,loss20,stall,partition,restart,down,overload --peers 300 --seed $(SIM_SEED) --check --repeat
 
 # ---- Fuzzing (tests/fuzz/): libFuzzer targets, built with clang apart from the gcc build ----
 # make fuzz FUZZ_SECONDS=N runs each target N seconds on a copy of its seed corpus

@@ -36,6 +36,8 @@ const struct scenario scenarios[] = {
 	 NET_DC, F_STALL, 2 * S, 3 * S, 0.01, 0, 15 * S, 0.99, 1.5, 0},
 	{"down", "1% of the peers down for 2 minutes, then started again; 50 ms links", 1000, 3, 140,
 	 1 * S, 64, NET_WAN, F_DOWN, 2 * S, 120 * S, 0.01, 0, 30 * S, 1.0, 1.5, 0},
+	{"overload", "2x CPU overload for 60 s: every node runs half the time; 50 ms links", 1000, 3,
+	 80, 1 * S, 64, NET_WAN, F_OVERLOAD, 5 * S, 60 * S, 0.5, 0, 30 * S, 1.0, 2.0, 0},
 	{"bench50", "make bench's N=50 on loopback-like links: 100 broadcasts, one every 15 ms", 50,
 	 3, 100, 15 * MS, 64, NET_LOOP, F_NONE, 0, 0, 0, 0, 2 * S, 1.0, 1.10, 0},
 };
@@ -47,6 +49,7 @@ enum action {
 	A_FAULT_END,
 	A_CHURN_STEP,
 	A_PROBE, /* after a mass restart: are all peers back? */
+	A_OVERLOAD_STEP,
 };
 
 #define ACTION(a, param) (((uint64_t)(a) << 32) | (uint32_t)(param))
@@ -174,6 +177,7 @@ fault_start(struct run *r)
 			sim_crash_node(s, r->chosen[k]);
 		break;
 	case F_CHURN:
+	case F_OVERLOAD:
 	case F_NONE:
 		break;
 	}
@@ -225,6 +229,23 @@ churn_step(struct run *r)
 	}
 }
 
+/*
+ * Overload: every OVERLOAD_SLICE, each node that runs (seeds too) is, with
+ * chance fault_share, stopped for 1 to 2 slices: more runnable processes than
+ * cores, each getting about half of one, and waiting up to 100 ms for it.
+ */
+#define OVERLOAD_SLICE (50 * MS)
+static void
+overload_step(struct run *r)
+{
+	struct sim *s = &r->sim;
+	uint64_t share = (uint64_t)(r->sc->fault_share * 1000);
+
+	for (uint32_t i = 0; i < s->n_nodes; i++)
+		if (rng_below(&s->rng, 1000) < share)
+			sim_stall_node(s, i, OVERLOAD_SLICE + rng_below(&s->rng, OVERLOAD_SLICE) + 1);
+}
+
 static bool
 all_connected(struct run *r)
 {
@@ -270,6 +291,9 @@ on_action(struct run *r, uint64_t action)
 		break;
 	case A_CHURN_STEP:
 		churn_step(r);
+		break;
+	case A_OVERLOAD_STEP:
+		overload_step(r);
 		break;
 	case A_PROBE:
 		if (r->fault_end && !r->recovered_at && all_connected(r))
@@ -322,6 +346,9 @@ schedule(struct run *r)
 	if (sc->fault == F_CHURN)
 		for (uint64_t t = 0; t < sc->fault_for; t += 6 * S)
 			sim_schedule_action(s, r->t0 + sc->fault_at + t, ACTION(A_CHURN_STEP, 0));
+	if (sc->fault == F_OVERLOAD)
+		for (uint64_t t = 0; t < sc->fault_for; t += OVERLOAD_SLICE)
+			sim_schedule_action(s, r->t0 + sc->fault_at + t, ACTION(A_OVERLOAD_STEP, 0));
 	if (sc->fault == F_MASS_RESTART || sc->fault == F_PARTITION || sc->fault == F_DOWN)
 		for (uint64_t t = 0; t < 60 * S; t += 100 * MS)
 			sim_schedule_action(s, r->t0 + sc->fault_at + sc->fault_for + t,

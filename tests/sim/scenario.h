@@ -18,6 +18,7 @@ enum fault {
 	F_CRASH,        /* fault_share of the peers killed (SIGKILL), not restarted */
 	F_STALL,        /* fault_share of the peers stop running for fault_for */
 	F_DOWN,         /* fault_share of the peers killed, and started again after fault_for */
+	F_OVERLOAD,     /* every node runs about half the time, in slices, for fault_for */
 };
 
 struct scenario {
