@@ -47,6 +47,9 @@ struct service {
 	void *accept_ctx;
 	struct ratelimit local_log;
 	struct tls_ctx *tls; /* the loaded tls.* settings; NULL with tls.mode off */
+	struct resolver *resolver; /* the peer's name lookups on the loop (io/resolve.h) */
+	struct gossip_config reload_cfg; /* a reload waiting for its seeds' names */
+	struct seed_lookup *reload_lookup;
 
 	/* The program's part, set before service_run(). */
 	void *ctx;
