@@ -207,6 +207,9 @@ seeds_refresh_due(struct peer_node *n, uint64_t now)
 void
 seeds_moved(struct peer_node *n, struct seed_session *s, const struct node_addr *to, uint64_t now)
 {
+	/* Not lost but left: no warning, and the register round wants it again at once. */
+	s->wanted = false;
+	s->registered = false;
 	if (s->link)
 		close_session(n, s, "its name resolves to another address now", 0, now);
 	s->addr = *to;

@@ -173,7 +173,8 @@ resolver_query(struct resolver *r, const char *host, uint16_t port, int family,
 	q->cb = cb;
 	q->userdata = userdata;
 	q->tag = tag;
-	q->hints.ai_family = family;
+	/* Either family, filtered here: a name of the other family only is told as such. */
+	q->hints.ai_family = AF_UNSPEC;
 	q->hints.ai_socktype = SOCK_STREAM;
 	/* This node's own name: only families the host has an address of (loopback aside). */
 	q->hints.ai_flags = family == AF_UNSPEC ? AI_ADDRCONFIG : 0;

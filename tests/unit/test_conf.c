@@ -876,9 +876,7 @@ test_validate(void **state)
 	/* Several problems: all reported, one line each. */
 	c.peer.degree = 40;
 	c.peer.ping_timeout_usec = c.peer.ping_interval_usec + 1;
-	free(c.seeds);
-	c.seeds = NULL;
-	c.n_seeds = 0;
+	conf_clear_seeds(&c);
 	assert_int_equal(conf_validate(&c, true, err, sizeof(err)), -EINVAL);
 	{
 		int lines = 0;
