@@ -24,7 +24,7 @@ static const char usage_text[] =
 	"       gossip-peer [OPTIONS] -c FILE [<ip>] <port>\n"
 	"\n"
 	"The peer daemon of the gossip network. config_file is a seed list (one\n"
-	"IP:PORT per line) or a libconfig file (see gossip.conf(5)). Without <ip>,\n"
+	"HOST:PORT per line) or a libconfig file (see gossip.conf(5)). Without <ip>,\n"
 	"the address setting of the configuration is advertised (default 127.0.0.1).\n"
 	"\n"
 	"Options:\n"
