@@ -8,6 +8,7 @@ that resolves runs under unshare -m with a file of the test bind-mounted over
 leaves the host. The file is rewritten in place to move a name, or drop it.
 """
 import os
+import signal
 import re
 import subprocess
 import uuid
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from gossipnet import LOCAL, PEER_BIN, SEED_BIN, Peer, Seed, base_env, free_port, run_ctl
+from gossipnet import LOCAL, PEER_BIN, SEED_BIN, Peer, Seed, base_env, free_port, wait_until
 
 RATELIMIT_BURST = 10  # src/core/ratelimit.h: warnings of one kind let through per window
 MOVED_IP = "127.0.0.2"
@@ -213,3 +214,34 @@ def test_refresh_follows_a_moved_seed(network):
     q.send(text)
     net.wait_delivered([p], text)
     assert new.current_peers() >= {p.addr, q.addr}
+
+
+@needs_namespace
+def test_reload_resolves_names_first(network):
+    """SIGHUP: the new seeds' names are looked up before the new configuration applies; one
+    that does not resolve fails the reload, which keeps the running one."""
+    net = network("reload", seed_lease_time=2)
+    seeds = net.start_seeds(2)
+    hosts = Hosts(net.dir, "127.0.0.1 localhost seed-a.test seed-b.test\n")
+    conf = net.dir / "peer.conf"
+    conf.write_text(f'seeds = [ "seed-a.test:{seeds[0].port}" ];\nseed = {{ lease_time = 2; }};\n')
+    p = Peer(net, free_port(), "peer-ns")
+    p.custom_argv = hosts.wrap(peer_argv(p, "-c", conf, LOCAL, p.port))
+    net.peers.append(p)
+    p.start().wait_ready()
+    seeds[0].wait_log(rf"New peer registered: {p.addr}\.")
+
+    conf.write_text(f'seeds = [\n  "seed-a.test:{seeds[0].port}",\n  "gone.test:{seeds[1].port}"\n];\n'
+                    'seed = { lease_time = 2; };\n')
+    p.signal(signal.SIGHUP)
+    p.wait_log(rf"error: {re.escape(str(conf))}:3: cannot resolve seed gone\.test: ")
+    p.wait_log(r"error: reload failed; keeping the previous configuration$")
+    wait_until(lambda: p.notify.count("READY=1") == 2, what="READY=1 after the failed reload")
+    assert p.status()["seeds_registered"] == 1
+
+    conf.write_text(f'seeds = [ "seed-a.test:{seeds[0].port}", "seed-b.test:{seeds[1].port}" ];\n'
+                    'seed = { lease_time = 2; };\n')
+    p.signal(signal.SIGHUP)
+    wait_until(lambda: p.notify.count("READY=1") == 3, what="READY=1 after the reload")
+    seeds[1].wait_log(rf"New peer registered: {p.addr}\.")
+    wait_until(lambda: p.status()["seeds_registered"] == 2, what="registered with both seeds")
