@@ -128,6 +128,21 @@ class SeedAt(Seed):
         return self.dir / f"seed_{self.ip}_{self.port}.log"
 
 
+def start_peer_in(hosts, net, seeds):
+    """A peer in a mount namespace with hosts, its seeds the strings given, its lease 2 s."""
+    conf = net.dir / "peer.conf"
+    write_seeds(conf, seeds)
+    p = Peer(net, free_port(), "peer-ns")
+    p.custom_argv = hosts.wrap(peer_argv(p, "-c", conf, LOCAL, p.port))
+    net.peers.append(p)
+    return p.start().wait_ready(), conf
+
+
+def write_seeds(conf, seeds):
+    conf.write_text("seeds = [\n" + ",\n".join(f'  "{s}"' for s in seeds) +
+                    "\n];\nseed = { lease_time = 2; };\n")
+
+
 def run_peer_in(hosts, net, argv):
     return subprocess.run([str(a) for a in hosts.wrap(argv)], env=base_env(net.dir), capture_output=True,
                           timeout=60, cwd=net.dir)
@@ -179,13 +194,8 @@ def test_refresh_follows_a_moved_seed(network):
     new = SeedAt(net, port, "seed-moved", ip=MOVED_IP)
     net.seeds.append(new)
     new.start().wait_ready()
-    hosts = Hosts(net.dir, f"127.0.0.1 localhost seed.test\n")
-    conf = net.dir / "peer.conf"
-    conf.write_text(f'seeds = [ "seed.test:{port}" ];\nseed = {{ lease_time = 2; }};\n')
-    p = Peer(net, free_port(), "peer-ns")
-    p.custom_argv = hosts.wrap(peer_argv(p, "-c", conf, LOCAL, p.port))
-    net.peers.append(p)
-    p.start().wait_ready()
+    hosts = Hosts(net.dir, "127.0.0.1 localhost seed.test\n")
+    p, _ = start_peer_in(hosts, net, [f"seed.test:{port}"])
     old.wait_log(rf"New peer registered: {p.addr}\.")
 
     hosts.write(f"127.0.0.1 localhost\n{MOVED_IP} seed.test\n")
@@ -208,7 +218,7 @@ def test_refresh_follows_a_moved_seed(network):
     # Still registered at the last good address, lease after lease (2 s each), and working.
     assert p.status()["seeds_registered"] == 1
     other_conf = net.dir / "other.conf"
-    other_conf.write_text(f'seeds = [ "{MOVED_IP}:{port}" ];\nseed = {{ lease_time = 2; }};\n')
+    write_seeds(other_conf, [f"{MOVED_IP}:{port}"])
     q = net.add_peer(config=other_conf)
     text = f"after the name went {uuid.uuid4().hex}"
     q.send(text)
@@ -223,24 +233,17 @@ def test_reload_resolves_names_first(network):
     net = network("reload", seed_lease_time=2)
     seeds = net.start_seeds(2)
     hosts = Hosts(net.dir, "127.0.0.1 localhost seed-a.test seed-b.test\n")
-    conf = net.dir / "peer.conf"
-    conf.write_text(f'seeds = [ "seed-a.test:{seeds[0].port}" ];\nseed = {{ lease_time = 2; }};\n')
-    p = Peer(net, free_port(), "peer-ns")
-    p.custom_argv = hosts.wrap(peer_argv(p, "-c", conf, LOCAL, p.port))
-    net.peers.append(p)
-    p.start().wait_ready()
+    p, conf = start_peer_in(hosts, net, [f"seed-a.test:{seeds[0].port}"])
     seeds[0].wait_log(rf"New peer registered: {p.addr}\.")
 
-    conf.write_text(f'seeds = [\n  "seed-a.test:{seeds[0].port}",\n  "gone.test:{seeds[1].port}"\n];\n'
-                    'seed = { lease_time = 2; };\n')
+    write_seeds(conf, [f"seed-a.test:{seeds[0].port}", f"gone.test:{seeds[1].port}"])
     p.signal(signal.SIGHUP)
     p.wait_log(rf"error: {re.escape(str(conf))}:3: cannot resolve seed gone\.test: ")
     p.wait_log(r"error: reload failed; keeping the previous configuration$")
     wait_until(lambda: p.notify.count("READY=1") == 2, what="READY=1 after the failed reload")
     assert p.status()["seeds_registered"] == 1
 
-    conf.write_text(f'seeds = [ "seed-a.test:{seeds[0].port}", "seed-b.test:{seeds[1].port}" ];\n'
-                    'seed = { lease_time = 2; };\n')
+    write_seeds(conf, [f"seed-a.test:{seeds[0].port}", f"seed-b.test:{seeds[1].port}"])
     p.signal(signal.SIGHUP)
     wait_until(lambda: p.notify.count("READY=1") == 3, what="READY=1 after the reload")
     seeds[1].wait_log(rf"New peer registered: {p.addr}\.")
