@@ -8,8 +8,9 @@ that resolves runs under unshare -m with a file of the test bind-mounted over
 leaves the host. The file is rewritten in place to move a name, or drop it.
 """
 import os
-import signal
 import re
+import signal
+import socket
 import subprocess
 import uuid
 from pathlib import Path
@@ -75,6 +76,33 @@ def test_seed_by_name(network):
     s.start().wait_ready()
     s.wait_log(rf"{LOCAL}:{port}")
     net.add_peer()
+
+
+def _ipv6_loopback():
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _ipv6_loopback(), reason="no IPv6 loopback address (::1) on this host")
+def test_ipv6_in_brackets_still(network):
+    """[::1]:PORT in a seed list, next to the names: an IPv6 seed and peer still work."""
+    net = network("ipv6")
+    port = free_port()
+    net.set_seed_ports([port])
+    seed = SeedAt(net, port, "seed-v6", ip="::1")
+    net.seeds.append(seed)
+    seed.start().wait_ready()
+    seed_list = net.dir / "seeds.txt"
+    seed_list.write_text(f"# IPv6\n[::1]:{port}\n")
+    p = Peer(net, free_port(), "peer-v6", ip="::1")
+    p.custom_argv = peer_argv(p, "::1", p.port, seed_list)
+    net.peers.append(p)
+    p.start().wait_ready()
+    seed.wait_log(rf"New peer registered: \[::1\]:{p.port}\.")
 
 
 # --- in a mount namespace of our own, with /etc/hosts ours ---------------------------------
