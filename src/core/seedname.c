@@ -65,9 +65,14 @@ resolved(struct peer_node *n, struct seed_session *s, const struct node_addr *ad
 				 s->addr_str);
 		return;
 	}
-	for (size_t j = 0; j < k; j++)
-		if (node_addr_equal(&addrs[j], &s->addr))
-			return; /* still one of its addresses: no reason to move */
+	for (size_t j = 0; j < k; j++) {
+		if (node_addr_equal(&addrs[j], &s->addr)) {
+			/* Still one of its addresses: no reason to move. */
+			peer_debug(n, "seed %s:%u still at %s, address %zu of the %zu looked at", s->host,
+				   s->addr.port, s->addr_str, j + 1, k);
+			return;
+		}
+	}
 	for (size_t j = 0; j < k && !to; j++)
 		if (!other_seed(n, s, &addrs[j]))
 			to = &addrs[j];

@@ -156,12 +156,12 @@ class SeedAt(Seed):
         return self.dir / f"seed_{self.ip}_{self.port}.log"
 
 
-def start_peer_in(hosts, net, seeds):
+def start_peer_in(hosts, net, seeds, *options):
     """A peer in a mount namespace with hosts, its seeds the strings given, its lease 2 s."""
     conf = net.dir / "peer.conf"
     write_seeds(conf, seeds)
     p = Peer(net, free_port(), "peer-ns")
-    p.custom_argv = hosts.wrap(peer_argv(p, "-c", conf, LOCAL, p.port))
+    p.custom_argv = hosts.wrap(peer_argv(p, *options, "-c", conf, LOCAL, p.port))
     net.peers.append(p)
     return p.start().wait_ready(), conf
 
@@ -276,3 +276,36 @@ def test_reload_resolves_names_first(network):
     wait_until(lambda: p.notify.count("READY=1") == 3, what="READY=1 after the reload")
     seeds[1].wait_log(rf"New peer registered: {p.addr}\.")
     wait_until(lambda: p.status()["seeds_registered"] == 2, what="registered with both seeds")
+
+
+RESOLVE_MAX_ADDRS = 16  # src/io/resolve.h: addresses of one name looked at
+# getaddrinfo orders a name's addresses (RFC 6724: longest prefix shared with the source,
+# here 127.0.0.1): this one comes after every 127.0.0.x, wherever it is in the file.
+FAR_IP = "127.128.0.1"
+
+
+@needs_namespace
+def test_many_addresses_capped(network):
+    """A name with many addresses: the first 16 are looked at. The seed's address as the 16th
+    keeps it there; as the 17th it is not seen, and the seed moves to the first."""
+    net = network("cap", seed_lease_time=2)
+    port = free_port()
+    net.set_seed_ports([port])
+    seed = SeedAt(net, port, "seed-live", ip=FAR_IP)
+    net.seeds.append(seed)
+    seed.start().wait_ready()
+    hosts = Hosts(net.dir, f"127.0.0.1 localhost\n{FAR_IP} seed.test\n")
+    p, _ = start_peer_in(hosts, net, [f"seed.test:{port}"], "-d")
+    seed.wait_log(rf"New peer registered: {p.addr}\.")
+
+    def names(n_dead):
+        return f"127.0.0.1 localhost\n{FAR_IP} seed.test\n" + \
+            "".join(f"127.0.0.{10 + i} seed.test\n" for i in range(n_dead))
+    hosts.write(names(RESOLVE_MAX_ADDRS - 1))
+    # -d: debug lines go to standard error.
+    still = rf"seed seed\.test:{port} still at {FAR_IP}:{port}, address {RESOLVE_MAX_ADDRS} of " \
+            rf"the {RESOLVE_MAX_ADDRS} looked at"
+    wait_until(lambda: re.search(still, p.stderr_text()), what=f"/{still}/ on {p.name}'s stderr")
+    assert not p.log_lines("moved from")
+    hosts.write(names(RESOLVE_MAX_ADDRS))
+    p.wait_log(rf"seed seed\.test:{port} moved from {FAR_IP}:{port} to 127\.0\.0\.10:{port}")
