@@ -156,19 +156,24 @@ class SeedAt(Seed):
         return self.dir / f"seed_{self.ip}_{self.port}.log"
 
 
-def start_peer_in(hosts, net, seeds, *options):
+def start_peer_in(hosts, net, seeds, *options, extra=""):
     """A peer in a mount namespace with hosts, its seeds the strings given, its lease 2 s."""
     conf = net.dir / "peer.conf"
-    write_seeds(conf, seeds)
+    write_seeds(conf, seeds, extra)
     p = Peer(net, free_port(), "peer-ns")
     p.custom_argv = hosts.wrap(peer_argv(p, *options, "-c", conf, LOCAL, p.port))
     net.peers.append(p)
     return p.start().wait_ready(), conf
 
 
-def write_seeds(conf, seeds):
+def write_seeds(conf, seeds, extra=""):
     conf.write_text("seeds = [\n" + ",\n".join(f'  "{s}"' for s in seeds) +
-                    "\n];\nseed = { lease_time = 2; };\n")
+                    "\n];\nseed = { lease_time = 2; };\n" + extra)
+
+
+def tls_lines(ca_dir, cert, key):
+    return (f'tls = {{ mode = "required"; ca_file = "{ca_dir}/ca.crt"; cert_file = "{cert}"; '
+            f'key_file = "{key}"; }};\n')
 
 
 def run_peer_in(hosts, net, argv):
@@ -309,3 +314,34 @@ def test_many_addresses_capped(network):
     assert not p.log_lines("moved from")
     hosts.write(names(RESOLVE_MAX_ADDRS))
     p.wait_log(rf"seed seed\.test:{port} moved from {FAR_IP}:{port} to 127\.0\.0\.10:{port}")
+
+
+@needs_namespace
+def test_tls_still_authenticates_a_moved_seed(network):
+    """With TLS, a seed's name pointed at another host (here one with a certificate of another
+    CA) does not make that host the peer's seed: the handshake fails and it registers nobody."""
+    net = network("tlsmove", seed_lease_time=2)
+    port = free_port()
+    net.set_seed_ports([port])
+    ca = net.use_tls()
+    seed = net.add_seed(port)
+    evil_ca = net.make_ca("evil")
+    evil_cert, evil_key = net.issue(evil_ca, "impostor", ("127.0.0.3",))
+    evil_conf = net.dir / "evil.conf"
+    evil_conf.write_text("seed = { lease_time = 2; };\n" + tls_lines(evil_ca, evil_cert, evil_key))
+    impostor = SeedAt(net, port, "impostor", ip="127.0.0.3")
+    impostor.custom_argv = [SEED_BIN, "-c", evil_conf, "-L", impostor.dir, "127.0.0.3", port]
+    net.seeds.append(impostor)
+    impostor.start().wait_ready()
+    hosts = Hosts(net.dir, "127.0.0.1 localhost seed.test\n")
+    st = net.settings
+    p, _ = start_peer_in(hosts, net, [f"seed.test:{port}"],
+                         extra=tls_lines(ca, st["tls_cert_file"], st["tls_key_file"]))
+    seed.wait_log(rf"New peer registered: {p.addr}\.")
+
+    hosts.write("127.0.0.1 localhost\n127.0.0.3 seed.test\n")
+    p.wait_log(rf"seed seed\.test:{port} moved from {LOCAL}:{port} to 127\.0\.0\.3:{port}")
+    p.wait_log(r"seed 127\.0\.0\.3:%d unreachable: TLS handshake failed: its certificate" % port)
+    impostor.wait_log(r"TLS handshake failed: .*unknown ca")
+    assert not impostor.log_lines("New peer registered")
+    assert p.status()["seeds_registered"] == 0
