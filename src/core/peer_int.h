@@ -56,7 +56,7 @@ void seeds_free(struct peer_node *n);
 void seeds_rebuild_known(struct peer_node *n);
 void seeds_report_dead(struct peer_node *n, const struct node_addr *dead, struct instant t);
 void seeds_leave(struct peer_node *n);
-/* s's name now resolves to `to` only: it is registered with there, at once. */
+/* s's name no longer resolves to its address: it is registered with at `to`, at once. */
 void seeds_moved(struct peer_node *n, struct seed_session *s, const struct node_addr *to,
 		 uint64_t now);
 

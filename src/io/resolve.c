@@ -65,6 +65,15 @@ resolve_collect(const struct addrinfo *ai, int family, uint16_t port, struct nod
 	return n;
 }
 
+const struct node_addr *
+resolve_pick_own(const struct node_addr *addrs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (addrs[i].family == AF_INET)
+			return &addrs[i];
+	return &addrs[0];
+}
+
 static const char *
 no_address(int family)
 {
@@ -316,7 +325,7 @@ now_self_answer(void *ctx, uint64_t tag, const struct resolve_result *res)
 	struct wait_now *w = ctx;
 
 	if (res->n)
-		*w->self = res->addrs[0];
+		*w->self = *resolve_pick_own(res->addrs, res->n);
 	else
 		snprintf(w->err, w->errlen, "%s", res->error);
 	sd_event_exit(w->e, 0);

@@ -27,6 +27,14 @@
 size_t resolve_collect(const struct addrinfo *ai, int family, uint16_t port, struct node_addr *out,
 		       size_t max, size_t *total);
 
+/*
+ * Of a name's addresses (n > 0), the one a node takes for its own: the
+ * first IPv4 address, else the first: the same on every host, whatever its
+ * resolver prefers (localhost is 127.0.0.1, where the seeds listen by
+ * default, not ::1).
+ */
+const struct node_addr *resolve_pick_own(const struct node_addr *addrs, size_t n);
+
 /* One lookup's answer. */
 struct resolve_result {
 	const struct node_addr *addrs; /* in the resolver's order; n of them, RESOLVE_MAX_ADDRS at most */
@@ -37,8 +45,8 @@ struct resolve_result {
 
 /*
  * Before the event loop: this node's own address, host an IP address or a
- * name (its first address, either family, as getaddrinfo orders them), and
- * port. 0, or -EINVAL with the reason in err. Blocks until resolved.
+ * name (resolve_pick_own() of its addresses), and port. 0, or -EINVAL with
+ * the reason in err. Blocks until resolved.
  */
 int resolve_self_now(const char *host, const char *port, struct node_addr *ret, char *err,
 		     size_t errlen);

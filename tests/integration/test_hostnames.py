@@ -182,6 +182,23 @@ def run_peer_in(hosts, net, argv):
 
 
 @needs_namespace
+def test_own_name_takes_ipv4_first(network):
+    """/etc/hosts as Debian writes it, ::1 first: localhost is still 127.0.0.1 for the node's
+    own address, and its seeds named localhost are looked for on IPv4, where they listen."""
+    net = network("v4first")
+    seeds = net.start_seeds(2)
+    hosts = Hosts(net.dir, "::1 localhost ip6-localhost ip6-loopback\n127.0.0.1 localhost\n")
+    seed_list = net.dir / "seeds.txt"
+    seed_list.write_text("".join(f"localhost:{s.port}\n" for s in seeds))
+    p = Peer(net, free_port(), "peer-ns")
+    p.custom_argv = hosts.wrap(peer_argv(p, "localhost", p.port, seed_list))
+    net.peers.append(p)
+    p.start().wait_ready()
+    assert p.status()["seeds_registered"] == 2
+    p.wait_log(rf"Peer {LOCAL}:{p.port} listening")
+
+
+@needs_namespace
 def test_unresolvable_at_start(network):
     """A seed name that does not resolve, or only to the other family, and an address that
     does not: the peer does not start, and says which file:line and name."""
