@@ -57,7 +57,8 @@ struct service {
 	void (*on_stop)(void *ctx, int signo);
 	/*
 	 * SIGHUP: nc is the new configuration, settings bound at start already
-	 * kept at their running values; it becomes sv->cfg once this returns,
+	 * kept at their running values and the peer's seeds given by name
+	 * resolved (off the loop, before this); it becomes sv->cfg once this returns,
 	 * and sv->tls is already its TLS configuration (new connections use it;
 	 * established ones keep theirs). NULL when the files were rejected (the
 	 * running configuration stays).
