@@ -55,6 +55,7 @@ resolved(struct peer_node *n, struct seed_session *s, const struct node_addr *ad
 {
 	const struct node_addr *to = NULL;
 	char as[NODE_ADDR_STRLEN];
+	struct log_fields f = {.event = "seed-moved"};
 
 	s->resolving_since = 0;
 	if (k == 0) {
@@ -83,8 +84,9 @@ resolved(struct peer_node *n, struct seed_session *s, const struct node_addr *ad
 				 node_addr_str(&addrs[0], as), s->addr_str);
 		return;
 	}
-	peer_log(n, LOG_NOTICE, "seed %s:%u moved from %s to %s: registering there", s->host,
-		 s->addr.port, s->addr_str, node_addr_str(to, as));
+	f.remote = node_addr_str(to, as);
+	peer_event(n, LOG_NOTICE, &f, "seed %s:%u moved from %s to %s: registering there", s->host,
+		   s->addr.port, s->addr_str, as);
 	seeds_moved(n, s, to, now);
 }
 

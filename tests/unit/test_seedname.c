@@ -168,6 +168,7 @@ test_moves(void **state)
 	assert_non_null(strstr(fake_close_reason(&t->fe, mark, t->named), "resolves to another"));
 	assert_non_null(fake_find_log(&t->fe, mark, "seed a.example:5000 moved from 10.0.0.1:5000 "
 						      "to 10.0.0.3:5000"));
+	assert_int_equal(fake_count_events(&t->fe, mark, "seed-moved", "10.0.0.3:5000"), 1);
 	fake_peer_run_until(&t->fe, &t->n, t->fe.now.mono);
 	fl = fake_link_to(&t->fe, &to, LINK_SEED);
 	assert_non_null(fl);
