@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "hostport.h"
 #include "wire.h"
 
 #define SEC(x) ((uint64_t)((x) * 1000000.0))
@@ -110,6 +111,26 @@ string_field(struct gossip_config *c, const struct setting_desc *d)
 	return (char **)((char *)c + d->offset);
 }
 
+const char *
+conf_seed_host(const struct gossip_config *c, uint32_t i)
+{
+	return c->seed_names && i < c->n_seeds ? c->seed_names[i].host : NULL;
+}
+
+void
+conf_clear_seeds(struct gossip_config *c)
+{
+	for (uint32_t i = 0; c->seed_names && i < c->n_seeds; i++) {
+		free(c->seed_names[i].host);
+		free(c->seed_names[i].where);
+	}
+	free(c->seed_names);
+	free(c->seeds);
+	c->seed_names = NULL;
+	c->seeds = NULL;
+	c->n_seeds = 0;
+}
+
 void
 conf_free(struct gossip_config *c)
 {
@@ -118,7 +139,7 @@ conf_free(struct gossip_config *c)
 			free(*string_field(c, &conf_settings[i]));
 	for (unsigned i = 0; i < c->n_files; i++)
 		free(c->files[i]);
-	free(c->seeds);
+	conf_clear_seeds(c);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -140,6 +161,16 @@ conf_copy(struct gossip_config *dst, const struct gossip_config *src)
 		memcpy(dst->seeds, src->seeds, src->n_seeds * sizeof(*dst->seeds));
 	} else {
 		dst->seeds = NULL;
+	}
+	if (src->seed_names && src->n_seeds) {
+		dst->seed_names = xcalloc(src->n_seeds, sizeof(*dst->seed_names));
+		for (uint32_t i = 0; i < src->n_seeds; i++) {
+			const struct conf_seed_name *f = &src->seed_names[i];
+			dst->seed_names[i].host = f->host ? xstrdup(f->host) : NULL;
+			dst->seed_names[i].where = f->where ? xstrdup(f->where) : NULL;
+		}
+	} else {
+		dst->seed_names = NULL;
 	}
 }
 
@@ -263,7 +294,7 @@ conf_validate(const struct gossip_config *c, bool need_seeds, char *err, size_t 
 
 	err[0] = '\0';
 	if (need_seeds && c->n_seeds == 0) {
-		conf_add_error(err, errlen, where, 0, "no seeds configured (seeds = [ \"IP:PORT\", ... ];)");
+		conf_add_error(err, errlen, where, 0, "no seeds configured (seeds = [ \"HOST:PORT\", ... ];)");
 		bad++;
 	}
 	if (c->peer.ping_timeout_usec > c->peer.ping_interval_usec) {
@@ -272,9 +303,12 @@ conf_validate(const struct gossip_config *c, bool need_seeds, char *err, size_t 
 	}
 	if (c->address) {
 		struct node_addr a;
-		if (node_addr_from_parts(c->address, "1", &a) < 0) {
-			conf_add_error(err, errlen, where, 0, "address \"%s\" is not an IPv4 or IPv6 address",
-				  c->address);
+		const char *why;
+		if (node_addr_from_parts(c->address, "1", &a) < 0 &&
+		    host_name_check(c->address, &why) < 0) {
+			conf_add_error(err, errlen, where, 0,
+				       "address \"%.64s\" is not an IPv4 or IPv6 address or a host name (%s)",
+				       c->address, why);
 			bad++;
 		}
 	}

@@ -71,11 +71,23 @@ struct tls_config {
 	char *crl_file; /* optional */
 };
 
+/* How a seed was written (seed lists and seeds), for resolution and its error messages. */
+struct conf_seed_name {
+	char *host;  /* a host name, or NULL for an address */
+	char *where; /* "file:line" */
+};
+
 struct gossip_config {
+	/*
+	 * The seeds. One given by name has only its port here (family 0) until
+	 * the daemon resolves it (io/resolve.h), before the core sees it.
+	 */
 	struct node_addr *seeds;
+	struct conf_seed_name *seed_names; /* n_seeds of them; NULL when not read from a file */
 	uint32_t n_seeds;
 	char *log_dir; /* NULL: $LOGS_DIRECTORY, else the current directory */
-	char *address; /* the IP this node advertises when only a port is given; NULL: 127.0.0.1 */
+	/* The IP address or host name this node advertises when only a port is given; NULL: 127.0.0.1 */
+	char *address;
 	struct seed_config seed;
 	struct peer_config peer;
 	struct tls_config tls;
@@ -84,6 +96,10 @@ struct gossip_config {
 };
 
 void conf_init(struct gossip_config *c);
+/* The host name seed i was given by, or NULL when it was an address. */
+const char *conf_seed_host(const struct gossip_config *c, uint32_t i);
+/* Drops the seeds (and their names). */
+void conf_clear_seeds(struct gossip_config *c);
 void conf_free(struct gossip_config *c);
 
 /* Cross-field checks after all files are applied. 0 or -EINVAL with err. */

@@ -172,6 +172,12 @@ struct env_ops {
 	 * give it back with peer_node_remember() after a restart.
 	 */
 	void (*remember)(void *ctx, const uint8_t *id, uint64_t stamp);
+	/*
+	 * Optional: looks the host name up (its addresses of family, with
+	 * port), without waiting for it. The answer comes later as the core's
+	 * resolved input, with token; never from within this call.
+	 */
+	void (*resolve)(void *ctx, uint64_t token, const char *host, uint16_t port, int family);
 };
 
 struct env {

@@ -182,6 +182,8 @@ struct seed_session {
 	uint64_t register_sent_at; /* a registration attempt (connect + REGISTER) began; 0 = none */
 	uint64_t next_attempt;
 	uint64_t backoff;
+	char *host; /* the name it was given by (seedname.c), or NULL for an address */
+	uint64_t resolving_since; /* its name was asked for (env_ops.resolve); 0 = answered */
 };
 
 enum peer_state {
@@ -223,6 +225,8 @@ struct peer_node {
 	uint32_t n_seeds;
 	uint32_t *seed_order;
 	uint32_t seeds_required;
+	uint32_t seeds_generation; /* the seed list's, in resolve tokens (seedname.c) */
+	struct ratelimit resolve_log; /* warnings about names that do not resolve */
 	uint64_t last_retry_log;
 
 	/* overlay (overlay.c) */
@@ -318,6 +322,16 @@ int peer_node_frame(struct peer_node *n, struct link *lk, const uint8_t *frame, 
 		    bool last_in_read, struct instant t, const char **reason);
 void peer_node_closed(struct peer_node *n, struct link *lk, const char *reason, int error,
 		      struct instant t);
+
+/*
+ * The answer to env_ops.resolve: the addresses of a seed's name (n of
+ * them, in the resolver's order), or none and why. A seed whose address is
+ * no longer among them moves to the first that is no other seed's.
+ */
+void peer_node_resolved(struct peer_node *n, uint64_t token, const struct node_addr *addrs,
+			size_t k, const char *error, struct instant t);
+/* A lookup not answered in this time is asked again at the next refresh. */
+#define PEER_RESOLVE_TIMEOUT_USEC (60 * USEC_PER_SEC)
 
 /* The wake-up asked for with env_ops.wake came due. */
 void peer_node_wakeup(struct peer_node *n, enum wake_class cls, struct instant t);

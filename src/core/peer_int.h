@@ -56,6 +56,14 @@ void seeds_free(struct peer_node *n);
 void seeds_rebuild_known(struct peer_node *n);
 void seeds_report_dead(struct peer_node *n, const struct node_addr *dead, struct instant t);
 void seeds_leave(struct peer_node *n);
+/* s's name no longer resolves to its address: it is registered with at `to`, at once. */
+void seeds_moved(struct peer_node *n, struct seed_session *s, const struct node_addr *to,
+		 uint64_t now);
+
+/* seedname.c: seeds given by name, looked up again at each lease refresh. */
+void seeds_resolve(struct peer_node *n, uint64_t now);
+/* Whether seed i of the configuration is the one session i was made from (same name or address). */
+bool seeds_same_as_config(const struct peer_node *n, uint32_t i);
 /* Someone probes us: refreshes our leases now (at most once a ping interval), so a seed that doubts us hears from us. */
 void seeds_refute(struct peer_node *n, uint64_t now);
 void seeds_reconfigure(struct peer_node *n, uint64_t now);

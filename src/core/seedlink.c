@@ -200,7 +200,23 @@ seeds_refresh_due(struct peer_node *n, uint64_t now)
 		if (s->wanted && s->connected)
 			send_register(n, s, now);
 	}
+	seeds_resolve(n, now);
 	peer_timer_set(n, PEER_T_REFRESH, now + n->cfg.seed.lease_time_usec / 3);
+}
+
+void
+seeds_moved(struct peer_node *n, struct seed_session *s, const struct node_addr *to, uint64_t now)
+{
+	/* Not lost but left: no warning, and the register round wants it again at once. */
+	s->wanted = false;
+	s->registered = false;
+	if (s->link)
+		close_session(n, s, "its name resolves to another address now", 0, now);
+	s->addr = *to;
+	node_addr_str(&s->addr, s->addr_str);
+	s->backoff = 0;
+	s->next_attempt = 0;
+	schedule_register(n, now);
 }
 
 void
@@ -417,9 +433,12 @@ seeds_init(struct peer_node *n)
 	n->n_seeds = n->cfg.n_seeds;
 	n->seeds = xcalloc(n->n_seeds, sizeof(*n->seeds));
 	n->seed_order = xcalloc(n->n_seeds, sizeof(*n->seed_order));
+	n->seeds_generation++;
 	for (uint32_t i = 0; i < n->n_seeds; i++) {
 		struct seed_session *s = &n->seeds[i];
+		const char *host = conf_seed_host(&n->cfg, i);
 		s->addr = n->cfg.seeds[i];
+		s->host = host ? xstrdup(host) : NULL;
 		node_addr_str(&s->addr, s->addr_str);
 	}
 	n->seeds_required = (uint32_t)seed_majority(n->n_seeds);
@@ -441,6 +460,7 @@ drop_sessions(struct peer_node *n, const char *reason)
 		if (s->link)
 			peer_link_close(n, s->link, reason, 0, false);
 		addr_set_free(&s->list);
+		free(s->host);
 	}
 	free(n->seeds);
 	free(n->seed_order);
@@ -461,7 +481,7 @@ seeds_reconfigure(struct peer_node *n, uint64_t now)
 	bool same = n->cfg.n_seeds == n->n_seeds;
 
 	for (uint32_t i = 0; same && i < n->n_seeds; i++)
-		same = node_addr_equal(&n->cfg.seeds[i], &n->seeds[i].addr);
+		same = seeds_same_as_config(n, i);
 	if (!same) {
 		peer_log(n, LOG_INFO, "seed list changed (%u -> %u seeds): registering anew",
 			 n->n_seeds, n->cfg.n_seeds);

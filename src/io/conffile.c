@@ -9,6 +9,7 @@
 #include <libconfig.h>
 
 #include "conffile.h"
+#include "core/hostport.h"
 
 static char *
 trim(char *s)
@@ -22,17 +23,28 @@ trim(char *s)
 	return s;
 }
 
+/* The same seed written twice: one name (any case, either spelling of the root), or one address. */
+static bool
+same_seed(const struct gossip_config *c, uint32_t i, const struct host_port *h)
+{
+	const char *host = conf_seed_host(c, i);
+
+	if (!h->host[0] || !host)
+		return !h->host[0] && !host && node_addr_equal(&c->seeds[i], &h->addr);
+	return c->seeds[i].port == h->addr.port && host_name_equal(host, h->host);
+}
+
 /* Adds a seed, rejecting duplicates. Returns false (with an error) on failure. */
 static bool
-add_seed(struct gossip_config *c, const struct node_addr *a, const char *file, int line,
+add_seed(struct gossip_config *c, const struct host_port *h, const char *file, int line,
 	 char *err, size_t errlen)
 {
-	char s[NODE_ADDR_STRLEN];
+	char s[HOST_PORT_STRLEN];
+	struct conf_seed_name *nm;
 
 	for (uint32_t i = 0; i < c->n_seeds; i++) {
-		if (node_addr_equal(&c->seeds[i], a)) {
-			conf_add_error(err, errlen, file, line, "duplicate seed address %s",
-				  node_addr_str(a, s));
+		if (same_seed(c, i, h)) {
+			conf_add_error(err, errlen, file, line, "duplicate seed %s", host_port_str(h, s));
 			return false;
 		}
 	}
@@ -41,7 +53,12 @@ add_seed(struct gossip_config *c, const struct node_addr *a, const char *file, i
 		return false;
 	}
 	c->seeds = xreallocarray(c->seeds, c->n_seeds + 1, sizeof(*c->seeds));
-	c->seeds[c->n_seeds++] = *a;
+	c->seed_names = xreallocarray(c->seed_names, c->n_seeds + 1, sizeof(*c->seed_names));
+	nm = &c->seed_names[c->n_seeds];
+	nm->host = h->host[0] ? xstrdup(h->host) : NULL;
+	if (asprintf(&nm->where, "%s:%d", file, line) < 0)
+		abort();
+	c->seeds[c->n_seeds++] = h->addr;
 	return true;
 }
 
@@ -54,11 +71,10 @@ read_seed_list(struct gossip_config *c, FILE *f, const char *path, char *err, si
 	int lineno = 0, bad = 0;
 	ssize_t n;
 
-	free(c->seeds);
-	c->seeds = NULL;
-	c->n_seeds = 0;
+	conf_clear_seeds(c);
 	while ((n = getline(&line, &cap, f)) >= 0) {
-		struct node_addr a;
+		struct host_port h;
+		const char *why;
 		char *hash, *s;
 
 		lineno++;
@@ -72,13 +88,13 @@ read_seed_list(struct gossip_config *c, FILE *f, const char *path, char *err, si
 		s = trim(line);
 		if (!*s)
 			continue;
-		if (node_addr_parse(s, &a) < 0) {
-			conf_add_error(err, errlen, path, lineno,
-				  "invalid seed address '%.64s' (expected IP:PORT)", s);
+		if (host_port_parse(s, &h, &why) < 0) {
+			conf_add_error(err, errlen, path, lineno, "expected HOST:PORT, got '%.64s' (%s)", s,
+				       why);
 			bad++;
 			continue;
 		}
-		if (!add_seed(c, &a, path, lineno, err, errlen))
+		if (!add_seed(c, &h, path, lineno, err, errlen))
 			bad++;
 	}
 	free(line);
@@ -93,7 +109,34 @@ read_seed_list(struct gossip_config *c, FILE *f, const char *path, char *err, si
 	return bad ? -EINVAL : 0;
 }
 
-/* The first line that is neither blank nor a comment looks like IP:PORT. */
+/*
+ * Whether a line opens a libconfig file: a comment of its own kind, an
+ * @include, a setting (a name, then '=', ':' or '{'), or a group's name. "name:123" is
+ * HOST:PORT, not the setting name = 123: a setting with ':' is taken as
+ * one only with a space, a quote or a bracket in its line.
+ */
+static bool
+looks_like_libconfig(const char *s)
+{
+	const char *p = s;
+
+	if (!strncmp(s, "//", 2) || !strncmp(s, "/*", 2) || !strncmp(s, "@include", 8))
+		return true;
+	if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '*'))
+		return false;
+	while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+	       *p == '-' || *p == '_' || *p == '*')
+		p++;
+	/* A group's name alone, its brace on the next line. */
+	if (!*p && (!strcmp(s, "seed") || !strcmp(s, "peer") || !strcmp(s, "tls")))
+		return true;
+	p += strspn(p, " \t");
+	if (*p == '=' || *p == '{')
+		return true;
+	return *p == ':' && strpbrk(s, " \t=;\"{}[]()") != NULL;
+}
+
+/* The first line that is neither blank nor a comment is not libconfig: a seed list. */
 static bool
 looks_like_seed_list(FILE *f)
 {
@@ -102,13 +145,12 @@ looks_like_seed_list(FILE *f)
 
 	while (fgets(line, sizeof(line), f)) {
 		char *hash = strchr(line, '#'), *s;
-		struct node_addr a;
 		if (hash)
 			*hash = '\0';
 		s = trim(line);
 		if (!*s)
 			continue;
-		ret = node_addr_parse(s, &a) == 0;
+		ret = !looks_like_libconfig(s);
 		break;
 	}
 	rewind(f);
@@ -233,26 +275,30 @@ apply_seeds(struct gossip_config *c, config_setting_t *s, const char *path, char
 	int n, ok = 1;
 
 	if (config_setting_type(s) != CONFIG_TYPE_ARRAY && config_setting_type(s) != CONFIG_TYPE_LIST) {
-		conf_add_error(err, errlen, path, line, "seeds must be a list of \"IP:PORT\" strings");
+		conf_add_error(err, errlen, path, line, "seeds must be a list of \"HOST:PORT\" strings");
 		return false;
 	}
-	free(c->seeds);
-	c->seeds = NULL;
-	c->n_seeds = 0;
+	conf_clear_seeds(c);
 	n = config_setting_length(s);
 	for (int i = 0; i < n; i++) {
 		config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
 		const char *v = config_setting_get_string(e);
 		int eline = element_line(path, v, (int)config_setting_source_line(e));
-		struct node_addr a;
-		if (!v || node_addr_parse(v, &a) < 0) {
+		const char *why;
+		struct host_port h;
+		if (!v) {
 			conf_add_error(err, errlen, path, eline ? eline : line,
-				  "seeds[%d]: invalid address '%.64s' (expected \"IP:PORT\")", i,
-				  v ? v : "(not a string)");
+				       "seeds[%d]: expected a \"HOST:PORT\" string", i);
 			ok = 0;
 			continue;
 		}
-		if (!add_seed(c, &a, path, eline ? eline : line, err, errlen))
+		if (host_port_parse(v, &h, &why) < 0) {
+			conf_add_error(err, errlen, path, eline ? eline : line,
+				       "seeds[%d]: expected \"HOST:PORT\", got '%.64s' (%s)", i, v, why);
+			ok = 0;
+			continue;
+		}
+		if (!add_seed(c, &h, path, eline ? eline : line, err, errlen))
 			ok = 0;
 	}
 	if (ok && n == 0) {
@@ -450,8 +496,13 @@ conf_print(const struct gossip_config *c, FILE *out)
 		fprintf(out, "\n# seeds unset (default)\n");
 	} else {
 		fprintf(out, "\nseeds = [");
-		for (uint32_t i = 0; i < c->n_seeds; i++)
-			fprintf(out, "%s\"%s\"", i ? ", " : " ", node_addr_str(&c->seeds[i], s));
+		for (uint32_t i = 0; i < c->n_seeds; i++) {
+			const char *host = conf_seed_host(c, i);
+			if (host)
+				fprintf(out, "%s\"%s:%u\"", i ? ", " : " ", host, c->seeds[i].port);
+			else
+				fprintf(out, "%s\"%s\"", i ? ", " : " ", node_addr_str(&c->seeds[i], s));
+		}
 		fprintf(out, " ];\n");
 	}
 	for (size_t i = 0; i < conf_n_settings; i++)

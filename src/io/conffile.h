@@ -9,7 +9,8 @@
 
 /*
  * Applies the file at path over *c: a libconfig file or, when its first
- * setting line is an address, a prototype seed list (IP:PORT per line).
+ * line (not blank, not a comment) is not a libconfig setting, a prototype
+ * seed list (HOST:PORT per line). Host names are kept, not resolved.
  * On error returns -EINVAL (or -errno when unreadable) with one
  * "file:line: message" per line in err; *c is left unchanged.
  */

@@ -10,6 +10,7 @@
 #include "clock.h"
 #include "log.h"
 #include "node.h"
+#include "resolve.h"
 #include "tls.h"
 #include "core/wire.h"
 
@@ -304,6 +305,32 @@ node_io_set_remember(struct node_io *io,
 }
 
 static void
+resolve_answered(void *userdata, uint64_t token, const struct resolve_result *res)
+{
+	struct node_io *io = userdata;
+
+	io->in->resolved(io->core, token, res->addrs, res->n, res->error, instant_now());
+}
+
+/* A lookup that cannot start is not answered: the core asks again later. */
+static void
+op_resolve(void *ctx, uint64_t token, const char *host, uint16_t port, int family)
+{
+	struct node_io *io = ctx;
+	int r;
+
+	if ((r = resolver_query(io->resolver, host, port, family, resolve_answered, io, token)) < 0)
+		log_warn("cannot look %s up: %s", host, strerror(-r));
+}
+
+void
+node_io_set_resolver(struct node_io *io, struct resolver *r)
+{
+	io->resolver = r;
+	io->ops.resolve = r && io->in->resolved ? op_resolve : NULL;
+}
+
+static void
 op_notice(void *ctx, enum notice what)
 {
 	struct node_io *io = ctx;
@@ -366,6 +393,8 @@ node_io_set_tls(struct node_io *io, struct tls_ctx *t)
 void
 node_io_done(struct node_io *io)
 {
+	if (io->resolver)
+		resolver_cancel(io->resolver, io);
 	tls_ctx_unref(io->tls);
 	io->tls = NULL;
 	host_counts_free(&io->handshaking_hosts);

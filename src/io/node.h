@@ -27,6 +27,9 @@ struct node_inputs {
 	 * get through a flood of others).
 	 */
 	bool (*reserved)(void *core, const struct node_addr *remote);
+	/* Optional: the answer to env_ops.resolve (n addresses, or none and why). */
+	void (*resolved)(void *core, uint64_t token, const struct node_addr *addrs, size_t n,
+			 const char *error, struct instant t);
 };
 
 struct node_io {
@@ -48,6 +51,7 @@ struct node_io {
 	void (*notice)(void *ctx, enum notice what);
 	void (*remember)(void *ctx, const uint8_t *id, uint64_t stamp);
 	void *ctx;
+	struct resolver *resolver; /* env_ops.resolve: the program's (io/resolve.h) */
 };
 
 /*
@@ -63,6 +67,11 @@ void node_io_accept(struct node_io *io, int fd, const struct node_addr *remote);
 /* The program keeps the ids of messages held (env_ops.remember), with the same ctx. */
 void node_io_set_remember(struct node_io *io,
 			  void (*remember)(void *ctx, const uint8_t *id, uint64_t stamp));
+/*
+ * Names the core asks for (env_ops.resolve) are looked up on r, which must
+ * outlive io; the answers go to the core's resolved input.
+ */
+void node_io_set_resolver(struct node_io *io, struct resolver *r);
 /* Outgoing connections leave from a's IP address, where the host has it (see conn_connect()). */
 void node_io_set_source(struct node_io *io, const struct node_addr *a);
 /* The TLS configuration for connections from now on (a reference is taken; NULL: plaintext). */

@@ -11,6 +11,7 @@
 #include "clock.h"
 #include "conffile.h"
 #include "log.h"
+#include "resolve.h"
 #include "service.h"
 
 /* The positional arguments: <ip> <port>, <port>, and the peer's config_file. */
@@ -105,18 +106,33 @@ parse_options(struct service *sv, int argc, char **argv)
 	return parse_positional(sv, argc - optind, argv + optind);
 }
 
-/* The advertised address: 0, or the exit status. */
+/* Logs each line of err as an error. */
+static void
+log_error_lines(char *err)
+{
+	for (char *line = strtok(err, "\n"); line; line = strtok(NULL, "\n"))
+		log_error("%s", line);
+}
+
+/*
+ * The advertised address, and the peer's seeds given by name, resolved
+ * (the loop does not run yet): 0, or the exit status.
+ */
 static int
 resolve_self(struct service *sv)
 {
 	const char *name = sv->spec->name;
+	char err[CONF_ERR_LEN];
 
 	if (!sv->ip)
 		sv->ip = sv->cfg.address ? sv->cfg.address : "127.0.0.1";
-	if (node_addr_from_parts(sv->ip, sv->port, &sv->self) < 0) {
-		fprintf(stderr, "%s: invalid address %s %s (expected an IPv4/IPv6 address and a port "
-				"1-65535)\n", name, sv->ip, sv->port);
+	if (resolve_self_now(sv->ip, sv->port, &sv->self, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s: invalid address %s %s: %s\n", name, sv->ip, sv->port, err);
 		return 2;
+	}
+	if (sv->spec->peer && resolve_seeds_now(&sv->cfg, sv->self.family, err, sizeof(err)) < 0) {
+		log_error_lines(err);
+		return EXIT_FAILURE;
 	}
 	if (sv->spec->peer && node_addr_is_unspecified(&sv->self)) {
 		fprintf(stderr, "%s: %s is not an address other peers can reach; give the address "
@@ -139,8 +155,7 @@ load_tls(const struct service *sv, const struct gossip_config *c, struct tls_ctx
 		return 0;
 	if (tls_ctx_load(c, &sv->self, ret, err, sizeof(err)) == 0)
 		return 0;
-	for (char *line = strtok(err, "\n"); line; line = strtok(NULL, "\n"))
-		log_error("%s", line);
+	log_error_lines(err);
 	return -EINVAL;
 }
 
@@ -225,30 +240,75 @@ reload_failed(struct service *sv)
 	return 0;
 }
 
-static int
-on_sighup(sd_event_source *src, const struct signalfd_siginfo *si, void *userdata)
+/* The reloaded configuration nc, its names resolved, made the running one. */
+static void
+reload_apply(struct service *sv, struct gossip_config *nc)
 {
-	struct service *sv = userdata;
-	struct gossip_config nc;
 	struct tls_ctx *tls;
 	char changed[256];
 
-	daemon_notify("RELOADING=1\nSTATUS=reloading configuration");
-	if (daemon_load_config(&sv->args, sv->spec->peer, &nc) < 0)
-		return reload_failed(sv);
-	if (load_tls(sv, &nc, &tls) < 0) {
-		conf_free(&nc);
-		return reload_failed(sv);
+	if (load_tls(sv, nc, &tls) < 0) {
+		conf_free(nc);
+		reload_failed(sv);
+		return;
 	}
-	if (conf_keep(&nc, &sv->cfg, sv->spec->restart_settings, changed, sizeof(changed)))
+	if (conf_keep(nc, &sv->cfg, sv->spec->restart_settings, changed, sizeof(changed)))
 		log_warn("reload: %s changed; the new value takes effect at the next restart", changed);
 	tls_ctx_unref(sv->tls);
 	sv->tls = tls;
 	log_security(sv);
-	sv->on_reload(sv->ctx, &nc);
+	sv->on_reload(sv->ctx, nc);
 	conf_free(&sv->cfg);
-	sv->cfg = nc;
+	sv->cfg = *nc;
+	memset(nc, 0, sizeof(*nc));
 	daemon_notify("READY=1");
+}
+
+static void
+reload_resolved(void *ctx, const char *err)
+{
+	struct service *sv = ctx;
+	char lines[CONF_ERR_LEN];
+
+	sv->reload_lookup = NULL;
+	if (err[0]) {
+		snprintf(lines, sizeof(lines), "%s", err);
+		log_error_lines(lines);
+		conf_free(&sv->reload_cfg);
+		reload_failed(sv);
+		return;
+	}
+	reload_apply(sv, &sv->reload_cfg);
+}
+
+/* The seeds given by name are resolved before the new configuration is applied: off the loop. */
+static int
+on_sighup(sd_event_source *src, const struct signalfd_siginfo *si, void *userdata)
+{
+	struct service *sv = userdata;
+	int r;
+
+	daemon_notify("RELOADING=1\nSTATUS=reloading configuration");
+	if (sv->reload_lookup) {
+		log_info("reload: reading the configuration again; the names of the last read are no "
+			 "longer waited for");
+		resolve_seeds_cancel(sv->resolver, sv->reload_lookup);
+		sv->reload_lookup = NULL;
+		conf_free(&sv->reload_cfg);
+	}
+	if (daemon_load_config(&sv->args, sv->spec->peer, &sv->reload_cfg) < 0)
+		return reload_failed(sv);
+	if (!sv->resolver) {
+		reload_apply(sv, &sv->reload_cfg);
+		return 0;
+	}
+	r = resolve_seeds_start(sv->resolver, &sv->reload_cfg, sv->self.family, reload_resolved, sv,
+				&sv->reload_lookup);
+	if (r < 0) {
+		log_error("reload: cannot look the seeds' names up: %s", strerror(-r));
+		conf_free(&sv->reload_cfg);
+		return reload_failed(sv);
+	}
 	return 0;
 }
 
@@ -278,6 +338,9 @@ service_open(struct service *sv)
 	sd_event_set_watchdog(sv->event, 1);
 	if (daemon_fds_collect() < 0)
 		log_warn("ignoring malformed socket activation environment");
+	/* The peer's seeds given by name: looked up again at reload and at each lease refresh. */
+	if (sv->spec->peer && (r = resolver_new(sv->event, &sv->resolver)) < 0)
+		fatal("cannot set up name resolution: %s", strerror(-r));
 }
 
 /* A socket's local address (an IPv4-mapped IPv6 one as IPv4); -errno. */
@@ -356,6 +419,11 @@ void
 service_close(struct service *sv)
 {
 	listener_stop(&sv->listener);
+	if (sv->reload_lookup)
+		resolve_seeds_cancel(sv->resolver, sv->reload_lookup);
+	conf_free(&sv->reload_cfg);
+	resolver_free(sv->resolver);
+	sv->resolver = NULL;
 	if (sv->listen_fd >= 0)
 		close(sv->listen_fd);
 	sv->listen_fd = -1;

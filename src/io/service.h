@@ -47,6 +47,9 @@ struct service {
 	void *accept_ctx;
 	struct ratelimit local_log;
 	struct tls_ctx *tls; /* the loaded tls.* settings; NULL with tls.mode off */
+	struct resolver *resolver; /* the peer's name lookups on the loop (io/resolve.h) */
+	struct gossip_config reload_cfg; /* a reload waiting for its seeds' names */
+	struct seed_lookup *reload_lookup;
 
 	/* The program's part, set before service_run(). */
 	void *ctx;
@@ -54,7 +57,8 @@ struct service {
 	void (*on_stop)(void *ctx, int signo);
 	/*
 	 * SIGHUP: nc is the new configuration, settings bound at start already
-	 * kept at their running values; it becomes sv->cfg once this returns,
+	 * kept at their running values and the peer's seeds given by name
+	 * resolved (off the loop, before this); it becomes sv->cfg once this returns,
 	 * and sv->tls is already its TLS configuration (new connections use it;
 	 * established ones keep theirs). NULL when the files were rejected (the
 	 * running configuration stays).

@@ -24,7 +24,7 @@ static const char usage_text[] =
 	"       gossip-peer [OPTIONS] -c FILE [<ip>] <port>\n"
 	"\n"
 	"The peer daemon of the gossip network. config_file is a seed list (one\n"
-	"IP:PORT per line) or a libconfig file (see gossip.conf(5)). Without <ip>,\n"
+	"HOST:PORT per line) or a libconfig file (see gossip.conf(5)). Without <ip>,\n"
 	"the address setting of the configuration is advertised (default 127.0.0.1).\n"
 	"\n"
 	"Options:\n"
@@ -108,8 +108,15 @@ in_reserved(void *core, const struct node_addr *remote)
 	return peer_node_is_seed_host(core, remote);
 }
 
+static void
+in_resolved(void *core, uint64_t token, const struct node_addr *addrs, size_t n,
+	    const char *error, struct instant t)
+{
+	peer_node_resolved(core, token, addrs, n, error, t);
+}
+
 static const struct node_inputs peer_inputs = {in_accept, in_connected, in_frame, in_closed,
-					       in_wakeup, in_reserved};
+					       in_wakeup, in_reserved, in_resolved};
 
 static void
 update_status(struct peer_daemon *d)
@@ -433,6 +440,7 @@ start(struct peer_daemon *d)
 	node_io_set_tls(&d->io, d->sv.tls);
 	node_io_set_source(&d->io, &d->sv.self);
 	node_io_set_remember(&d->io, on_remember);
+	node_io_set_resolver(&d->io, d->sv.resolver);
 	peer_node_init(&d->node, &d->sv.cfg, &d->sv.self, rng_next(&rng), &d->io.env);
 	state_start(d);
 	set_security(d);

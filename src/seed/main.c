@@ -76,7 +76,7 @@ in_wakeup(void *core, enum wake_class cls, struct instant t)
 }
 
 static const struct node_inputs seed_inputs = {in_accept, in_connected, in_frame, in_closed,
-					       in_wakeup, NULL};
+					       in_wakeup, NULL, NULL};
 
 static void
 on_notice(void *ctx, enum notice what)

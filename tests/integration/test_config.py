@@ -103,22 +103,33 @@ ERROR_CASES = {
                        [(3, "peer.degree = 0 out of range [1, 64]"),
                         (4, "peer.history = -1 out of range [0, 100000]"),
                         (5, "unknown setting peer.bogus")], DAEMONS),
-    "bad-seed-address": ("gossip.conf", 'seeds = [\n  "127.0.0.1:5000",\n  "localhost:5001",\n'
+    "bad-seed-address": ("gossip.conf", 'seeds = [\n  "127.0.0.1:5000",\n  "localhost:70000",\n'
                          '  "127.0.0.1:5002"\n];\n',
-                         [(3, "seeds[1]: invalid address 'localhost:5001' (expected \"IP:PORT\")")], DAEMONS),
+                         [(3, "seeds[1]: expected \"HOST:PORT\", got 'localhost:70000' "
+                              "(port out of range 1-65535)")], DAEMONS),
     "seed-not-a-string": ("gossip.conf", 'seeds = ( "127.0.0.1:5000", 5001 );\n',
-                          [(1, "seeds[1]: invalid address '(not a string)' (expected \"IP:PORT\")")], DAEMONS),
+                          [(1, "seeds[1]: expected a \"HOST:PORT\" string")], DAEMONS),
     "seeds-and-seed-file": ("gossip.conf", f'{SEEDS_LINE}\nseed_file = "seeds.txt";\n',
                             [(2, "give either seeds or seed_file, not both")], DAEMONS),
-    # The prototype's seed list format: one IP:PORT per line.
+    # The prototype's seed list format: one HOST:PORT per line.
     "seed-list-bad-line": ("seeds.txt", "# seeds\n127.0.0.1:5000\n\nfoo\n127.0.0.1:5001\n",
-                           [(4, "invalid seed address 'foo' (expected IP:PORT)")], DAEMONS),
+                           [(4, "expected HOST:PORT, got 'foo' (no port)")], DAEMONS),
     "seed-list-bad-port": ("seeds.txt", "127.0.0.1:5000\n127.0.0.1:70000\n",
-                           [(2, "invalid seed address '127.0.0.1:70000' (expected IP:PORT)")], DAEMONS),
-    "seed-list-host-name": ("seeds.txt", "127.0.0.1:5000\n  seed.example.org:5000  # no names\n",
-                            [(2, "invalid seed address 'seed.example.org:5000' (expected IP:PORT)")], DAEMONS),
+                           [(2, "expected HOST:PORT, got '127.0.0.1:70000' (port out of range 1-65535)")],
+                           DAEMONS),
+    "seed-list-bad-host-name": ("seeds.txt", "127.0.0.1:5000\n  seed.example-.org:5000  # a typo\n",
+                                [(2, "expected HOST:PORT, got 'seed.example-.org:5000' (a label of the "
+                                     "host name ends with '-')")], DAEMONS),
+    "seed-list-ipv6-without-brackets": ("seeds.txt", "::1:5000\n",
+                                        [(1, "expected HOST:PORT, got '::1:5000' (an IPv6 address goes "
+                                             "in brackets: [IPv6]:PORT)")], DAEMONS),
+    # The line of the issue: a name without its port was taken for a libconfig setting.
+    "seed-list-name-without-port": ("s2.txt", "localhost\n",
+                                    [(1, "expected HOST:PORT, got 'localhost' (no port)")], DAEMONS),
     "seed-list-duplicate": ("seeds.txt", "127.0.0.1:5000\n127.0.0.1:5001 # again below\n127.0.0.1:5001\n",
-                            [(3, "duplicate seed address 127.0.0.1:5001")], DAEMONS),
+                            [(3, "duplicate seed 127.0.0.1:5001")], DAEMONS),
+    "seed-list-duplicate-name": ("seeds.txt", "localhost:5000\nLocalHost.:5000\n",
+                                 [(2, "duplicate seed LocalHost.:5000")], DAEMONS),
     # Checked once every file is read: named by the file, without a line.
     "ping-timeout-over-interval": ("gossip.conf", f"{SEEDS_LINE}\npeer = {{ ping_interval = 0.2; "
                                    "ping_timeout = 0.3; };\n",
@@ -127,10 +138,11 @@ ERROR_CASES = {
                             "send_queue_limit = 524288; };\n",
                             [(None, "peer.send_queue_limit must be at least peer.max_message_size "
                                     "+ 144 (1000144)")], DAEMONS),
-    "address-not-ip": ("gossip.conf", f'{SEEDS_LINE}\naddress = "gossip.example.org";\n',
-                       [(None, 'address "gossip.example.org" is not an IPv4 or IPv6 address')], DAEMONS),
+    "address-not-ip-nor-name": ("gossip.conf", f'{SEEDS_LINE}\naddress = "gossip example";\n',
+                                [(None, 'address "gossip example" is not an IPv4 or IPv6 address or a '
+                                        'host name (host name has a character other than')], DAEMONS),
     "no-seeds": ("gossip.conf", "peer = { degree = 2; };\n",
-                 [(None, 'no seeds configured (seeds = [ "IP:PORT", ... ];)')], ["peer"]),
+                 [(None, 'no seeds configured (seeds = [ "HOST:PORT", ... ];)')], ["peer"]),
 }
 
 
@@ -169,11 +181,11 @@ def test_bad_last_seed_reported_on_its_line(tmp_path, kind):
     """Regression: libconfig gives an array element the line of the token after it (here the
     closing ']'), which apply_seeds() in src/io/conffile.c used to report."""
     cfg = tmp_path / "gossip.conf"
-    cfg.write_text('seeds = [\n  "127.0.0.1:5000",\n  "localhost:5001"\n\n];\n')
+    cfg.write_text('seeds = [\n  "127.0.0.1:5000",\n  "localhost:0"\n\n];\n')
     p = run_daemon([BINS[kind], "-n", "-c", cfg], base_env(tmp_path))
     assert p.returncode == 1
-    assert error_lines(p.stderr) == [f"{cfg}:3: seeds[1]: invalid address 'localhost:5001' "
-                                     f"(expected \"IP:PORT\")"]
+    assert error_lines(p.stderr) == [f"{cfg}:3: seeds[1]: expected \"HOST:PORT\", got 'localhost:0' "
+                                     f"(port out of range 1-65535)"]
 
 
 @pytest.mark.parametrize("kind", DAEMONS)

@@ -408,16 +408,21 @@ test_seed_list_errors(void **state)
 	          "\n"
 	          "127.0.0.1:99999\n"
 	          "127.0.0.1:5001\n",
-	          4, "invalid seed address '127.0.0.1:99999'");
+	          4, "expected HOST:PORT, got '127.0.0.1:99999' (port out of range 1-65535)");
 	apply_bad("127.0.0.1:5000\r\n"
 	          "127.0.0.1:5001\r\n"
 	          "\r\n"
 	          "# again:\r\n"
 	          "\r\n"
 	          "127.0.0.1:5000 # dup\r\n",
-	          6, "duplicate seed address 127.0.0.1:5000");
-	apply_bad("[::1]:5000\nlocalhost:5001\n", 2, "invalid seed address 'localhost:5001'");
-	apply_bad("1.2.3.4:5\n1.2.3.4\n", 2, "expected IP:PORT");
+	          6, "duplicate seed 127.0.0.1:5000");
+	/* The line the issue was filed for: a name is taken, anything else named as expected. */
+	apply_bad("[::1]:5000\nlocalhost-:5001\n", 2,
+	          "expected HOST:PORT, got 'localhost-:5001' (a label of the host name ends with '-')");
+	apply_bad("1.2.3.4:5\n1.2.3.4\n", 2, "expected HOST:PORT, got '1.2.3.4' (no port)");
+	apply_bad("localhost\n", 1, "expected HOST:PORT, got 'localhost' (no port)");
+	apply_bad("localhost 45501\n", 1, "expected HOST:PORT, got 'localhost 45501' (a space in it)");
+	apply_bad("localhost:5000\nLOCALHOST.:5000\n", 2, "duplicate seed LOCALHOST.:5000");
 	{
 		/* Every bad line is reported, each with its own line number. */
 		struct gossip_config c;
@@ -426,9 +431,9 @@ test_seed_list_errors(void **state)
 		assert_int_equal(
 		    apply_text(&c, "1.1.1.1:1\nbad\n1.1.1.1:1\n2.2.2.2:0\n", err, &path), -EINVAL);
 		if (asprintf(&want,
-		             "%s:2: invalid seed address 'bad' (expected IP:PORT)\n"
-		             "%s:3: duplicate seed address 1.1.1.1:1\n"
-		             "%s:4: invalid seed address '2.2.2.2:0' (expected IP:PORT)\n",
+		             "%s:2: expected HOST:PORT, got 'bad' (no port)\n"
+		             "%s:3: duplicate seed 1.1.1.1:1\n"
+		             "%s:4: expected HOST:PORT, got '2.2.2.2:0' (port out of range 1-65535)\n",
 		             path, path, path) < 0)
 			abort();
 		assert_string_equal(err, want);
@@ -515,11 +520,13 @@ test_wrong_types(void **state)
 	apply_bad("seeds = \"1.1.1.1:1\";\n", 1, "seeds must be a list");
 	/* A list may mix types; a non-string element is reported with its index. */
 	apply_bad("seeds = ( \"1.1.1.1:1\",\n  2,\n  \"2.2.2.2:2\" );\n", 2,
-	          "seeds[1]: invalid address '(not a string)'");
+	          "seeds[1]: expected a \"HOST:PORT\" string");
 	apply_bad("seeds = [\n  \"1.1.1.1:1\",\n  \"1.1.1.1:80:\",\n  \"2.2.2.2:2\"\n];\n", 3,
-	          "seeds[1]: invalid address '1.1.1.1:80:'");
+	          "seeds[1]: expected \"HOST:PORT\", got '1.1.1.1:80:' (an IPv6 address goes in brackets");
+	apply_bad("seeds = [\n  \"1.1.1.1:1\",\n  \"seed-1.example:0\"\n];\n", 3,
+	          "seeds[1]: expected \"HOST:PORT\", got 'seed-1.example:0' (port out of range 1-65535)");
 	apply_bad("seeds = [\n  \"1.1.1.1:1\",\n  \"1.1.1.1:1\",\n  \"2.2.2.2:2\"\n];\n", 3,
-	          "duplicate seed address 1.1.1.1:1");
+	          "duplicate seed 1.1.1.1:1");
 	apply_bad("seeds = [ ];\n", 1, "seeds must not be empty");
 }
 
@@ -708,7 +715,7 @@ test_seed_file_relative(void **state)
 		char *want_err;
 		if (asprintf(&want_err, "%s/./seeds.txt:3: ", sub) < 0)
 			abort();
-		if (!strstr(err, ":3: invalid seed address 'not-an-address'") ||
+		if (!strstr(err, ":3: expected HOST:PORT, got 'not-an-address' (no port)") ||
 		    strstr(err, "seeds.txt:3: ") == NULL)
 			fail_msg("unexpected error: %s", err);
 		free(want_err);
@@ -856,9 +863,12 @@ test_validate(void **state)
 	c.peer.max_neighbours = 33;
 	assert_int_equal(conf_validate(&c, true, err, sizeof(err)), 0);
 
-	c.address = xstrdup("not-an-ip");
+	c.address = xstrdup("not an ip");
 	assert_int_equal(conf_validate(&c, true, err, sizeof(err)), -EINVAL);
-	assert_non_null(strstr(err, "address \"not-an-ip\""));
+	assert_non_null(strstr(err, "address \"not an ip\" is not an IPv4 or IPv6 address or a host name"));
+	free(c.address);
+	c.address = xstrdup("node-1.example.com");
+	assert_int_equal(conf_validate(&c, true, err, sizeof(err)), 0);
 	free(c.address);
 	c.address = xstrdup("::1");
 	assert_int_equal(conf_validate(&c, true, err, sizeof(err)), 0);
@@ -866,9 +876,7 @@ test_validate(void **state)
 	/* Several problems: all reported, one line each. */
 	c.peer.degree = 40;
 	c.peer.ping_timeout_usec = c.peer.ping_interval_usec + 1;
-	free(c.seeds);
-	c.seeds = NULL;
-	c.n_seeds = 0;
+	conf_clear_seeds(&c);
 	assert_int_equal(conf_validate(&c, true, err, sizeof(err)), -EINVAL);
 	{
 		int lines = 0;
@@ -1069,6 +1077,80 @@ test_copy(void **state)
 	conf_free(&d);
 }
 
+/* Names wherever a seed is written: kept as names (the daemon resolves them), with their line. */
+static void
+test_seed_names(void **state)
+{
+	struct gossip_config c;
+	char *text;
+
+	conf_init(&c);
+	apply_ok(&c, "# seeds by name\n"
+	             "localhost:45501\n"
+	             "\n"
+	             "[::1]:5000\n"
+	             "seed-2.example.com.:7 # rooted\n"
+	             "10.0.0.1:8\n");
+	assert_int_equal(c.n_seeds, 4);
+	assert_string_equal(conf_seed_host(&c, 0), "localhost");
+	assert_int_equal(c.seeds[0].family, 0);
+	assert_int_equal(c.seeds[0].port, 45501);
+	assert_null(conf_seed_host(&c, 1));
+	assert_int_equal(c.seeds[1].family, AF_INET6);
+	assert_string_equal(conf_seed_host(&c, 2), "seed-2.example.com.");
+	assert_null(conf_seed_host(&c, 3));
+	assert_null(conf_seed_host(&c, 4));
+	assert_non_null(strstr(c.seed_names[0].where, ".conf:2"));
+	assert_non_null(strstr(c.seed_names[2].where, ".conf:5"));
+	/* Printed as written, and read back the same. */
+	text = print_to_string(&c);
+	assert_non_null(strstr(text, "seeds = [ \"localhost:45501\", \"[::1]:5000\", "
+	                             "\"seed-2.example.com.:7\", \"10.0.0.1:8\" ];"));
+	free(text);
+	check_print_roundtrip(&c);
+	conf_free(&c);
+
+	/* In libconfig too, and a later list replaces the names with it. */
+	conf_init(&c);
+	apply_ok(&c, "seeds = [\n  \"seed-1.example:5000\",\n  \"127.0.0.1:5001\"\n];\n");
+	assert_int_equal(c.n_seeds, 2);
+	assert_string_equal(conf_seed_host(&c, 0), "seed-1.example");
+	assert_non_null(strstr(c.seed_names[0].where, ".conf:2"));
+	assert_null(conf_seed_host(&c, 1));
+	apply_ok(&c, "127.0.0.9:1\n");
+	assert_int_equal(c.n_seeds, 1);
+	assert_null(conf_seed_host(&c, 0));
+	conf_free(&c);
+}
+
+/* Which format a file is: a libconfig setting opens libconfig, anything else a seed list. */
+static void
+test_format_detection(void **state)
+{
+	struct gossip_config c;
+
+	/* libconfig, with '=' or ':' and a space, a group, or a comment of its own kind. */
+	conf_init(&c);
+	apply_ok(&c, "peer: { degree = 3; };\nseeds = [ \"localhost:1\" ];\n");
+	assert_int_equal(c.peer.degree, 3);
+	apply_ok(&c, "// a comment\nseeds: [ \"localhost:2\" ];\n");
+	assert_int_equal(c.seeds[0].port, 2);
+	apply_ok(&c, "/* a comment */\nlog_dir:\"x\";\n");
+	assert_string_equal(c.log_dir, "x");
+	apply_ok(&c, "peer\n  = { degree = 5; };\nseeds = [ \"localhost:1\" ];\n");
+	assert_int_equal(c.peer.degree, 5);
+	conf_free(&c);
+	apply_bad("degree = 4;\n", 1, "unknown setting degree");
+	apply_bad("degree: 4\n", 1, "unknown setting degree");
+	/* name:123 is a seed, and any other first line a seed list. */
+	conf_init(&c);
+	apply_ok(&c, "degree:4\n");
+	assert_string_equal(conf_seed_host(&c, 0), "degree");
+	conf_free(&c);
+	apply_bad("hello world!\n", 1, "expected HOST:PORT, got 'hello world!' (a space in it)");
+	apply_bad("localhost:45501\nseeds = [ \"a:1\" ];\n", 2, "expected HOST:PORT");
+}
+
 int
 main(void)
 {
@@ -1078,6 +1160,8 @@ main(void)
 	    cmocka_unit_test(test_installed_example),
 	    cmocka_unit_test(test_seed_list),
 	    cmocka_unit_test(test_seed_list_errors),
+	    cmocka_unit_test(test_seed_names),
+	    cmocka_unit_test(test_format_detection),
 	    cmocka_unit_test(test_seed_list_nul_and_too_many),
 	    cmocka_unit_test(test_syntax_error),
 	    cmocka_unit_test(test_unknown_settings),
