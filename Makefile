@@ -193,8 +193,18 @@ define install_missing
 endef
 build-deps:
 	$(call install_missing,$(BUILD_DEPS))
+# promtool checks the output of gossipctl metrics (tests/integration/test_metrics.py, skipped
+# without it). It comes from Debian's prometheus package, unpacked here rather than installed:
+# installing it would also start a Prometheus server.
+PROMTOOL := build/tools/usr/bin/promtool
 deps:
 	$(call install_missing,$(TEST_DEPS))
+	@test -x $(PROMTOOL) || $(MAKE) --no-print-directory $(PROMTOOL)
+$(PROMTOOL):
+	@mkdir -p build/tools
+	cd build/tools && { apt-get download prometheus || \
+		{ apt-get update -q && apt-get download prometheus; }; } && \
+		dpkg-deb -x prometheus_*.deb . && rm -f prometheus_*.deb
 
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
