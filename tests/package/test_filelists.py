@@ -211,10 +211,15 @@ def test_metrics_units_shipped_disabled(deb, rpm):
     """gossip-metrics.timer and .service are shipped, and neither package enables or starts
     them (gossipctl(1), METRICS); both stop them on removal."""
     d, r = deb_scripts(deb), rpm_scripts(rpm)
-    for text in list(d.values()) + list(r.values()):
+    # debhelper enables it again after an upgrade only where the administrator had.
+    again = re.compile(r"if deb-systemd-helper --quiet was-enabled 'gossip-metrics\.\w+'; then\n"
+                       r"(?:\s*#[^\n]*\n)?\s*deb-systemd-helper enable 'gossip-metrics\.\w+'[^\n]*\n"
+                       r"\s*fi\n")
+    assert again.search(d["postinst"]), d["postinst"]
+    for text in [again.sub("", t) for t in d.values()] + list(r.values()):
         assert not re.search(r"(enable|start|preset)\b[^\n]*gossip-metrics", text), text
     assert re.search(r"deb-systemd-invoke stop\b[^\n]*gossip-metrics\.timer", d["prerm"]), d["prerm"]
-    assert re.search(r"(stop|remove-system-units)\b[^\n]*gossip-metrics\.timer",
+    assert re.search(r"(stop|disable --now|remove-system-units)\b[^\n]*gossip-metrics\.timer",
                      r["preuninstall"]), r["preuninstall"]
 
 
