@@ -159,6 +159,11 @@ wire_frame_check(const uint8_t *buf, size_t len, const char **reason)
 		*reason = "unknown frame type";
 		return -EBADMSG;
 	}
+	/* Each type has one version, one layout: an older type stamped newer is not canonical. */
+	if (len >= 4 && type_version(buf[3]) != buf[2]) {
+		*reason = "unsupported protocol version";
+		return -EBADMSG;
+	}
 	if (len < WIRE_HDR_LEN)
 		return 0;
 	body = get_u32(buf + 4);

@@ -32,9 +32,9 @@
  * other's frames: a network moves to a new version as a whole (gossip(7)).
  * Version 4 (gossip 0.4): MEMBERS_REQ and MEMBERS (the membership view). It
  * is the first compatible one: a frame says the version that defined its
- * type (3 for types 1 to 19), and a node accepts versions
- * WIRE_VERSION_MIN to WIRE_VERSION; a node of version 3 refuses only the
- * new frames, which a peer sends on a connection of their own.
+ * type (3 for types 1 to 19, 4 for 20 and 21), exactly, and a node accepts
+ * versions WIRE_VERSION_MIN to WIRE_VERSION; a node of version 3 refuses
+ * only the new frames, which a peer sends on a connection of their own.
  */
 #define WIRE_VERSION 4
 #define WIRE_VERSION_MIN 3

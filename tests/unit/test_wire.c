@@ -724,7 +724,10 @@ test_frame_check_bad_header(void **state)
 	h[3] = WIRE_MEMBERS_REQ;
 	expect_check_bad(h, 4, "unknown frame type");
 	h[3] = WIRE_PING;
+	/* Each type has its one version: a PING stamped 4 is not one. */
 	h[2] = WIRE_VERSION;
+	expect_check_bad(h, 4, "unsupported protocol version");
+	h[2] = WIRE_VERSION_MIN;
 	/* Unknown types, from the fourth byte on. */
 	for (size_t i = 0; i < ARRAY_SIZE(bad_types); i++) {
 		h[3] = bad_types[i];
@@ -877,8 +880,8 @@ test_random_garbage(void **state)
 			uint32_t body = (uint32_t)(len - WIRE_HDR_LEN);
 			p[0] = WIRE_MAGIC0;
 			p[1] = WIRE_MAGIC1;
-			p[2] = WIRE_VERSION;
 			p[3] = (uint8_t)(1 + rng_below(&rng, WIRE_TYPE_MAX));
+			p[2] = p[3] > WIRE_TYPE_MAX_V3 ? WIRE_VERSION : WIRE_VERSION_MIN;
 			p[4] = (uint8_t)(body >> 24);
 			p[5] = (uint8_t)(body >> 16);
 			p[6] = (uint8_t)(body >> 8);
