@@ -50,6 +50,10 @@ ask(struct peer_node *n, struct members_seed *ms, uint64_t now)
 	int err;
 
 	ms->state = MEMBERS_ASKING;
+	if (n->state == PEER_LEAVING) {
+		seed_failed(n, ms, "%s", "the peer is leaving");
+		return;
+	}
 	ms->link = peer_link_connect(n, LINK_MEMBERS, ms, &ms->addr, now, MEMBERS_QUEUE_LIMIT, &err);
 	if (!ms->link)
 		seed_failed(n, ms, "cannot connect: %s", strerror(-err));

@@ -230,6 +230,28 @@ test_members_bad_pages(void **state)
 	assert_int_equal(q->n, 1);
 }
 
+/* A leaving peer asks nobody: the answer comes at once, every seed failed. */
+static void
+test_members_while_leaving(void **state)
+{
+	struct mt *t = *state;
+	const struct members_query *q;
+	size_t mark;
+
+	ask_all(t);
+	mark = fake_mark(&t->fe);
+	peer_node_leave(&t->n, t->fe.now);
+	assert_int_equal(fake_count_notices(&t->fe, mark, NOTICE_MEMBERS), 1);
+	q = peer_node_members_result(&t->n);
+	assert_int_equal(q->answered, 0);
+	assert_string_equal(q->seeds[0].why, "the peer is leaving");
+	fake_peer_run_until(&t->fe, &t->n, t->fe.now.mono + MEMBERS_REUSE_USEC);
+	mark = fake_mark(&t->fe);
+	assert_int_equal(peer_node_members(&t->n, t->fe.now), 1);
+	assert_int_equal(fake_count(&t->fe, mark, FX_CONNECT), 0);
+	assert_int_equal(peer_node_members_result(&t->n)->answered, 0);
+}
+
 #define MT(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -240,6 +262,7 @@ main(void)
 	    MT(test_members_answer_reused_for_a_second),
 	    MT(test_members_silent_seeds_time_out),
 	    MT(test_members_bad_pages),
+	    MT(test_members_while_leaving),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
