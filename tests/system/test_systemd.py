@@ -814,7 +814,7 @@ def test_security_scores_offline(staged, report):
     """systemd-analyze security --offline=yes on the installed unit files (no manager needed)."""
     if not shutil.which("systemd-analyze"):
         pytest.skip("systemd-analyze not found (install systemd)")
-    for name in ("gossip-seed@.service", "gossip-peer@.service"):
+    for name in ("gossip-seed@.service", "gossip-peer@.service", "gossip-metrics.service"):
         (path,) = glob.glob(os.path.join(staged, "**", name), recursive=True)
         r = subprocess.run(["systemd-analyze", "security", "--offline=yes", "--no-pager", path],
                            text=True, capture_output=True, env=dict(MAKE_ENV, SYSTEMD_COLORS="0"))
@@ -827,7 +827,7 @@ def test_security_scores_offline(staged, report):
 def test_security_scores_loaded(net, report):
     """The same rating of the units as loaded by the running manager."""
     c = net
-    for unit in ("gossip-seed@5000.service", "gossip-peer@6000.service"):
+    for unit in ("gossip-seed@5000.service", "gossip-peer@6000.service", "gossip-metrics.service"):
         out = c.run("systemd-analyze", "security", "--no-pager", unit).stdout
         score, word = exposure(out, unit)
         report.append((f"systemd-analyze security {unit} (loaded)", f"{score} {word}"))
