@@ -61,7 +61,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 UNIT_TEMPLATES := $(wildcard systemd/*.service.in)
 UNITS := $(UNIT_TEMPLATES:systemd/%.in=build/units/%) \
-	$(patsubst systemd/%,build/units/%,$(wildcard systemd/*.socket systemd/*.target))
+	$(patsubst systemd/%,build/units/%,$(wildcard systemd/*.socket systemd/*.target systemd/*.timer))
 
 all: $(PROGS) $(UNITS)
 	@ln -sfn $(notdir $(BUILD)) build/current
@@ -72,10 +72,12 @@ UNIT_VARS := build/units/.vars
 .PHONY: FORCE
 $(UNIT_VARS): FORCE
 	@mkdir -p $(dir $@)
-	@echo '$(SBINDIR) $(SYSCONFDIR)' | cmp -s - $@ 2>/dev/null || echo '$(SBINDIR) $(SYSCONFDIR)' > $@
+	@echo '$(BINDIR) $(SBINDIR) $(SYSCONFDIR)' | cmp -s - $@ 2>/dev/null || \
+		echo '$(BINDIR) $(SBINDIR) $(SYSCONFDIR)' > $@
 build/units/%.service: systemd/%.service.in Makefile $(UNIT_VARS)
 	@mkdir -p $(dir $@)
-	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' $< > $@
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+		$< > $@
 build/units/%: systemd/%
 	@mkdir -p $(dir $@)
 	cp $< $@
@@ -193,8 +195,18 @@ define install_missing
 endef
 build-deps:
 	$(call install_missing,$(BUILD_DEPS))
+# promtool checks the output of gossipctl metrics (tests/integration/test_metrics.py, skipped
+# without it). It comes from Debian's prometheus package, unpacked here rather than installed:
+# installing it would also start a Prometheus server.
+PROMTOOL := build/tools/usr/bin/promtool
 deps:
 	$(call install_missing,$(TEST_DEPS))
+	@test -x $(PROMTOOL) || $(MAKE) --no-print-directory $(PROMTOOL)
+$(PROMTOOL):
+	@mkdir -p build/tools
+	cd build/tools && { apt-get download prometheus || \
+		{ apt-get update -q && apt-get download prometheus; }; } && \
+		dpkg-deb -x prometheus_*.deb . && rm -f prometheus_*.deb
 
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
@@ -208,14 +220,15 @@ VERIFY := build/verify
 units-verify: all
 	@rm -rf $(VERIFY) && mkdir -p $(VERIFY)
 	@for t in $(UNIT_TEMPLATES); do \
-		sed -e 's|@SBINDIR@|$(abspath $(BUILD))|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
-			$$t > $(VERIFY)/$$(basename $$t .in); done
-	@cp systemd/*.socket systemd/*.target $(VERIFY)/
+		sed -e 's|@SBINDIR@|$(abspath $(BUILD))|g' -e 's|@BINDIR@|$(abspath $(BUILD))|g' \
+			-e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' $$t > $(VERIFY)/$$(basename $$t .in); done
+	@cp systemd/*.socket systemd/*.target systemd/*.timer $(VERIFY)/
 	@cd $(VERIFY) && for u in gossip-seed@ gossip-peer@; do for k in service socket; do \
 		ln -sf $$u.$$k $${u}5000.$$k; done; done
 	@out=$$(systemd-analyze verify --man=no $(VERIFY)/gossip-seed@5000.service \
 		$(VERIFY)/gossip-seed@5000.socket $(VERIFY)/gossip-peer@5000.service \
-		$(VERIFY)/gossip-peer@5000.socket $(VERIFY)/gossip.target 2>&1) \
+		$(VERIFY)/gossip-peer@5000.socket $(VERIFY)/gossip.target \
+		$(VERIFY)/gossip-metrics.service $(VERIFY)/gossip-metrics.timer 2>&1) \
 		&& [ -z "$$out" ] || { echo "$$out" >&2; echo "units-verify: failed" >&2; exit 1; }
 	@sed 's/^Type=notify/&\nNoSuchSetting=1/' $(VERIFY)/gossip-peer@.service \
 		> $(VERIFY)/bad@.service && ln -sf bad@.service $(VERIFY)/bad@1.service

@@ -25,6 +25,10 @@ ctl_type_name(uint8_t type)
 		return "TAIL";
 	case CTL_STATS:
 		return "STATS";
+	case CTL_MEMBERS:
+		return "MEMBERS";
+	case CTL_METRICS:
+		return "METRICS";
 	case CTL_RECORD:
 		return "RECORD";
 	case CTL_END:

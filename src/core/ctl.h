@@ -61,6 +61,15 @@
  *   probe_requests_sent probe_requests_received probe_requests_refused ae_summaries_sent
  *   ae_summaries_received ae_ids_sent ae_ids_received ae_fetched ae_bytes_sent
  *   newcomers_dialled catch_up_ids_sent avoided_redialled before_member_dropped
+ * MEMBERS: one record per seed of the peer's list, then one per registration
+ *   seed[s: ip:port] answered[b] registrations[u] error[s: why not, or empty]
+ *   addr[s] seeds[u] held_by[s: seeds, comma-separated] state[s: alive|suspect]
+ *   incarnation[s: 16 hex, empty when not known] lease_age[f: s] registered_for[f: s]
+ *   END is FAILED when no seed answered. No other request may follow MEMBERS
+ *   before its END (the answer takes the seeds' time).
+ * METRICS: one record naming the peer, then one per metric
+ *   node[s] version[s]
+ *   metric[s] type[s: counter|gauge] help[s] value[u or f]
  */
 enum ctl_type {
 	/* requests */
@@ -69,7 +78,9 @@ enum ctl_type {
 	CTL_PEERS = 3,  /* empty */
 	CTL_TAIL = 4,   /* body: u8 follow, u32 count (history entries to replay) */
 	CTL_STATS = 5,  /* empty */
-	CTL_REQUEST_MAX = CTL_STATS,
+	CTL_MEMBERS = 6, /* empty: the membership as the seeds see it (asked of them) */
+	CTL_METRICS = 7, /* empty: every counter and gauge, self-described */
+	CTL_REQUEST_MAX = CTL_METRICS,
 	/* replies */
 	CTL_RECORD = 0x81, /* body: u16 nfields, fields */
 	CTL_END = 0x82,    /* body: u8 status, u16 length, text */

@@ -58,6 +58,7 @@ enum link_kind {
 	LINK_PROBE,     /* a seed's liveness probe: inbound at a peer, outbound at a seed */
 	LINK_SEED,      /* peer to seed, or a client at a seed */
 	LINK_IPROBE,    /* a peer's probe of a node for a neighbour that asked (PING_REQ) */
+	LINK_MEMBERS,   /* a peer's question to a seed for gossipctl members (members.c) */
 };
 
 /* Remote description of a link for log lines: an address, or "control pid N". */
@@ -128,6 +129,7 @@ enum notice {
 	NOTICE_READY,   /* the peer is ready (registered with a seed majority) */
 	NOTICE_TICK,    /* the periodic tick ran: housekeeping may run too */
 	NOTICE_STOPPED, /* leaving is done: the program may exit */
+	NOTICE_MEMBERS, /* a membership query is answered (members.h) */
 };
 
 struct env_ops {

@@ -277,6 +277,7 @@ void
 peer_node_free(struct peer_node *n)
 {
 	n->state = PEER_LEAVING;
+	members_free(n);
 	seeds_free(n);
 	overlay_free(n);
 	gossip_free(n);
@@ -323,6 +324,8 @@ peer_node_connected(struct peer_node *n, struct link *lk, struct instant t)
 	n->now = t.mono;
 	if (lk->kind == LINK_SEED)
 		seeds_connected(n, lk->owner, t.mono);
+	else if (lk->kind == LINK_MEMBERS)
+		members_connected(n, lk);
 	else
 		overlay_connected(n, lk);
 	peer_sync_wake(n);
@@ -340,6 +343,8 @@ peer_node_frame(struct peer_node *n, struct link *lk, const uint8_t *frame, size
 		return -EBADMSG;
 	if (lk->kind == LINK_SEED)
 		r = seeds_frame(n, lk->owner, &m, t.mono, reason);
+	else if (lk->kind == LINK_MEMBERS)
+		r = members_frame(n, lk, &m, reason);
 	else
 		r = overlay_frame(n, lk, frame, len, &m, last_in_read, t, reason);
 	peer_sync_wake(n);
@@ -353,6 +358,8 @@ peer_node_closed(struct peer_node *n, struct link *lk, const char *reason, int e
 	n->now = t.mono;
 	if (lk->kind == LINK_SEED)
 		seeds_closed(n, lk->owner, reason, error, t.mono);
+	else if (lk->kind == LINK_MEMBERS)
+		members_closed(n, lk, reason, error);
 	else
 		overlay_closed(n, lk, reason, error, t);
 	free(lk);
@@ -403,6 +410,9 @@ run_timer(struct peer_node *n, enum peer_timer which, uint64_t due, struct insta
 	case PEER_T_GRAFT:
 		tree_graft_due(n, t.mono);
 		break;
+	case PEER_T_MEMBERS:
+		members_cancel(n, NULL);
+		break;
 	case PEER_TIMERS:
 		break;
 	}
@@ -449,6 +459,7 @@ peer_node_leave(struct peer_node *n, struct instant t)
 		return;
 	n->state = PEER_LEAVING;
 	peer_notice(n, NOTICE_STATUS);
+	members_cancel(n, "the peer is leaving");
 	seeds_leave(n);
 	overlay_leave(n);
 	memset(n->timer, 0, sizeof(n->timer));

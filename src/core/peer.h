@@ -199,10 +199,12 @@ enum peer_timer {
 	PEER_T_REFRESH,  /* refresh the leases: every seed.lease_time / 3 */
 	PEER_T_IHAVE,    /* announce gathered ids */
 	PEER_T_GRAFT,    /* ask for announced messages that did not come (an idle wake-up) */
+	PEER_T_MEMBERS,  /* a membership query's seeds are out of time (members.c) */
 	PEER_TIMERS,
 };
 
 struct iprobe;
+struct members_query;
 
 struct peer_node {
 	struct env env;
@@ -277,6 +279,7 @@ struct peer_node {
 	uint64_t tree_rtt;     /* the median smoothed round trip of the links up (tree_tick) */
 
 	struct peer_stats stats;
+	struct members_query *members; /* gossipctl members (members.c); NULL until asked */
 };
 
 /*

@@ -77,6 +77,15 @@ int seeds_frame(struct peer_node *n, struct seed_session *s, const struct wire_m
 void seeds_closed(struct peer_node *n, struct seed_session *s, const char *reason, int error,
 		  uint64_t now);
 
+/* members.c: the LINK_MEMBERS links' inputs, the query's timer, and its end. */
+void members_connected(struct peer_node *n, struct link *lk);
+int members_frame(struct peer_node *n, struct link *lk, const struct wire_msg *m,
+		  const char **reason);
+void members_closed(struct peer_node *n, struct link *lk, const char *reason, int error);
+/* The seeds still asking fail with why (NULL: out of time); the query ends. */
+void members_cancel(struct peer_node *n, const char *why);
+void members_free(struct peer_node *n);
+
 /* overlay.c: neighbours, handshake, liveness, dead detection, degree upkeep. */
 void overlay_start(struct peer_node *n);
 void overlay_free(struct peer_node *n);

@@ -75,6 +75,7 @@ registry_register(struct registry *r, const struct node_addr *addr, const struct
 
 	if (e) {
 		e->expires_at = now + lease;
+		e->refreshed_at = now;
 		return REGISTRY_REFRESHED;
 	}
 	if (r->n >= r->max)
@@ -84,7 +85,7 @@ registry_register(struct registry *r, const struct node_addr *addr, const struct
 	host.port = 0;
 	host_counts_add(&r->hosts, &host);
 	slot = take_slot(r);
-	r->v[slot] = (struct registry_entry){*addr, host, now, now + lease, r->last, 0, true};
+	r->v[slot] = (struct registry_entry){*addr, host, now, now + lease, r->last, 0, true, now, 0};
 	if (r->last)
 		r->v[r->last - 1].next = slot + 1;
 	else

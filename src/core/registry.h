@@ -19,6 +19,8 @@ struct registry_entry {
 	uint64_t expires_at;    /* lease end */
 	uint32_t prev, next;    /* registration order (slot + 1; 0: none); next also chains free slots */
 	bool used;
+	uint64_t refreshed_at;  /* the last REGISTER (usec, monotonic) */
+	uint64_t incarnation;   /* what the peer's HELLO said (0: it said none) */
 };
 
 /*

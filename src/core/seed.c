@@ -67,6 +67,8 @@ client_gone(struct seed_node *s, struct link *lk)
 {
 	DLIST_REMOVE(&s->clients, lk, &s->n_clients);
 	host_counts_sub(&s->client_hosts, &lk->remote);
+	free(lk->owner);
+	lk->owner = NULL;
 }
 
 static void
@@ -132,19 +134,26 @@ peer_list(struct seed_node *s)
 	return s->list;
 }
 
-/* Returns false when lk was closed: it does not read what it asked for. */
+/* Sends an answer lk asked for; false when lk was closed: it does not read its answers. */
 static bool
-send_peer_list(struct seed_node *s, struct link *lk)
+send_answer(struct seed_node *s, struct link *lk, struct blob *answer)
 {
-	if (s->env.ops->send(s->env.ctx, lk, peer_list(s)) == 0) {
-		s->stats.peer_lists_sent++;
+	if (s->env.ops->send(s->env.ctx, lk, answer) == 0)
 		return true;
-	}
 	s->stats.slow_closed++;
 	seed_log_limited(s, LOG_WARNING, "closing connection from %s: it does not read its answers "
 			 "(its send queue of %zu bytes is full)", lk->desc, lk->queue_limit);
 	close_link(s, lk, "client does not read", false);
 	return false;
+}
+
+static bool
+send_peer_list(struct seed_node *s, struct link *lk)
+{
+	if (!send_answer(s, lk, peer_list(s)))
+		return false;
+	s->stats.peer_lists_sent++;
+	return true;
 }
 
 static void
@@ -176,11 +185,67 @@ claim_ok(struct seed_node *s, const struct link *lk, const struct node_addr *a, 
 	return false;
 }
 
+/* The incarnation lk's HELLO gave for a, if it named a, goes with a's registration. */
+static void
+note_incarnation(struct seed_node *s, const struct link *lk, const struct node_addr *a)
+{
+	const struct seed_client *c = lk->owner;
+	struct registry_entry *e;
+
+	if (c && node_addr_equal(&c->addr, a) && (e = registry_find(&s->registry, a)))
+		e->incarnation = c->incarnation;
+}
+
+/* A peer's HELLO: its incarnation, for its registration (version 4 peers say it). */
+static void
+handle_hello(struct seed_node *s, struct link *lk, const struct wire_msg *m)
+{
+	struct seed_client *c;
+
+	if (m->hello.role != WIRE_ROLE_PEER || !claim_ok(s, lk, &m->hello.addr, "HELLO"))
+		return;
+	c = lk->owner ? lk->owner : (lk->owner = xcalloc(1, sizeof(*c)));
+	c->addr = m->hello.addr;
+	c->incarnation = m->hello.incarnation;
+	note_incarnation(s, lk, &c->addr);
+}
+
+/*
+ * MEMBERS_REQ: a page of the registrations, from a snapshot at most
+ * SEED_ROSTER_MAX_AGE_USEC old. With TLS, only over a verified link (a
+ * cluster certificate). Returns false when lk was closed.
+ */
+static bool
+handle_members_req(struct seed_node *s, struct link *lk, const struct wire_msg *m)
+{
+	struct buf b = {0};
+	struct blob *page;
+	bool sent;
+
+	if (!lk->identity && conf_tls_mode(&s->cfg) != TLS_MODE_OFF) {
+		s->stats.members_refused++;
+		seed_log_limited(s, LOG_WARNING, "refusing MEMBERS_REQ from %s: not over TLS with a "
+				 "cluster certificate", lk->desc);
+		refuse(s, lk, WIRE_ERR_REFUSED, "MEMBERS_REQ needs a verified certificate");
+		return false;
+	}
+	if (!s->roster.built_at || s->now - s->roster.built_at >= SEED_ROSTER_MAX_AGE_USEC)
+		roster_build(&s->roster, &s->registry, &s->evidence, s->now);
+	roster_page(&s->roster, m->members_req.from_start ? NULL : &m->members_req.after, &b);
+	page = blob_from_buf(&b);
+	buf_free(&b);
+	sent = send_answer(s, lk, page);
+	blob_unref(page);
+	s->stats.members_pages_sent += sent;
+	return sent;
+}
+
 /* Returns false when lk was closed. */
 static bool
 handle_register(struct seed_node *s, struct link *lk, const struct node_addr *a)
 {
 	char as[NODE_ADDR_STRLEN];
+	enum registry_result result;
 
 	node_addr_str(a, as);
 	if (!claim_ok(s, lk, a, "REGISTER")) {
@@ -193,7 +258,10 @@ handle_register(struct seed_node *s, struct link *lk, const struct node_addr *a)
 		refuse(s, lk, WIRE_ERR_REFUSED, "cannot register an unspecified address");
 		return false;
 	}
-	switch (registry_register(&s->registry, a, &lk->remote, s->now, s->cfg.seed.lease_time_usec)) {
+	result = registry_register(&s->registry, a, &lk->remote, s->now, s->cfg.seed.lease_time_usec);
+	if (result == REGISTRY_NEW || result == REGISTRY_REFRESHED)
+		note_incarnation(s, lk, a);
+	switch (result) {
 	case REGISTRY_NEW: {
 		char *cur = current_peers(s);
 		struct log_fields f = {.event = "registered", .remote = as,
@@ -413,8 +481,12 @@ client_frame(struct seed_node *s, struct link *lk, const struct wire_msg *m, con
 	switch (m->type) {
 	case WIRE_HELLO:
 		/* Optional for seeds; answered so a client can check what it reached. */
+		handle_hello(s, lk, m);
 		wire_encode_hello(&b, WIRE_ROLE_SEED, &s->self, s->incarnation);
 		(void)send_buf(s, lk, &b);
+		break;
+	case WIRE_MEMBERS_REQ:
+		handle_members_req(s, lk, m);
 		break;
 	case WIRE_REGISTER:
 		handle_register(s, lk, &m->addr);
@@ -666,5 +738,6 @@ seed_node_free(struct seed_node *s)
 	host_counts_free(&s->client_hosts);
 	blob_unref(s->list);
 	s->list = NULL;
+	roster_free(&s->roster);
 	conf_free(&s->cfg);
 }

@@ -12,6 +12,7 @@
 #include "ratelimit.h"
 #include "evidence.h"
 #include "registry.h"
+#include "roster.h"
 #include "util.h"
 
 /* Probes of reported peers running at once; further reports wait their turn. */
@@ -30,6 +31,8 @@
 #define SEED_MAX_CLIENT_FRAME 4096
 /* A sampled peer list (seed.peer_list_size) is drawn again at most this often. */
 #define SEED_LIST_RESAMPLE_USEC USEC_PER_SEC
+/* MEMBERS answers come from a snapshot of the registry at most this old (roster.h). */
+#define SEED_ROSTER_MAX_AGE_USEC USEC_PER_SEC
 /* Registration, removal and dead-report lines per RATELIMIT_WINDOW_USEC, at most. */
 #define SEED_EVENT_LOG_BURST 1000
 
@@ -45,6 +48,14 @@ struct seed_stats {
 	uint64_t peer_lists_encoded; /* the rest were the cached encoding */
 	uint64_t removals_held;  /* silent probes that did not remove: too few reporters */
 	uint64_t reports_withdrawn; /* reported peers that answered, or refreshed their lease */
+	uint64_t members_pages_sent; /* MEMBERS frames (gossipctl members) */
+	uint64_t members_refused;    /* MEMBERS_REQ over a link without a verified certificate */
+};
+
+/* What a client said in its HELLO (a peer: its address and incarnation); its link's owner. */
+struct seed_client {
+	struct node_addr addr;
+	uint64_t incarnation;
 };
 
 /* A dead-node report being checked: the seed connects to the target and pings it. */
@@ -80,6 +91,7 @@ struct seed_node {
 	/* The last PEER_LIST encoded, for registry.version (and, sampled, until list_at + resample). */
 	struct blob *list;
 	uint64_t list_version, list_at;
+	struct roster roster; /* the registry in address order, for MEMBERS */
 
 	uint64_t sweep_at;
 	uint64_t woken; /* the wake-up the environment was last asked for */

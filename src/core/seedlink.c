@@ -236,6 +236,8 @@ seeds_refute(struct peer_node *n, uint64_t now)
 void
 seeds_connected(struct peer_node *n, struct seed_session *s, uint64_t now)
 {
+	struct buf b = {0};
+
 	if (!peer_claim_ok(n, s->link, &s->addr, "the connection")) {
 		/* Whoever answered at the seed's address is not that seed. */
 		close_session(n, s, "its certificate does not list the seed's address", EPERM, now);
@@ -243,6 +245,10 @@ seeds_connected(struct peer_node *n, struct seed_session *s, uint64_t now)
 	}
 	s->connected = true;
 	peer_debug(n, "connected to seed %s", s->addr_str);
+	/* Our incarnation, for the seed's MEMBERS; a seed of version 3 answers with its own HELLO. */
+	wire_encode_hello(&b, WIRE_ROLE_PEER, &n->self, n->incarnation);
+	send_frame(n, s, &b);
+	buf_free(&b);
 	if (s->wanted)
 		send_register(n, s, now);
 }

@@ -121,6 +121,8 @@ static const char *const type_names[] = {
 	[WIRE_PING_ACK] = "PING_ACK",
 	[WIRE_AE_SUMMARY] = "AE_SUMMARY",
 	[WIRE_AE_IDS] = "AE_IDS",
+	[WIRE_MEMBERS_REQ] = "MEMBERS_REQ",
+	[WIRE_MEMBERS] = "MEMBERS",
 };
 
 const char *
@@ -145,6 +147,7 @@ wire_frame_check(const uint8_t *buf, size_t len, const char **reason)
 		*reason = "unsupported protocol version";
 		return -EBADMSG;
 	}
+	/* A type defined after the frame's version is unknown in it. */
 	if (len >= 4 && (buf[3] < 1 || buf[3] > WIRE_TYPE_MAX)) {
 		*reason = "unknown frame type";
 		return -EBADMSG;
@@ -352,6 +355,65 @@ decode_ae(struct cursor *c, struct wire_msg *m, const char **reason)
 }
 
 static bool
+decode_members_req(struct cursor *c, struct wire_msg *m, const char **reason)
+{
+	m->members_req.from_start = c->left == 0;
+	return m->members_req.from_start || get_addr(c, &m->members_req.after, reason);
+}
+
+/* One entry of MEMBERS; false with *reason when it is invalid. */
+static bool
+get_member(struct cursor *c, struct wire_member *ret, const char **reason)
+{
+	if (!get_addr(c, &ret->addr, reason))
+		return false;
+	ret->state = get8(c);
+	ret->incarnation = get64(c);
+	ret->lease_age_ms = get32(c);
+	ret->registered_s = get32(c);
+	if (c->bad) {
+		*reason = "truncated MEMBERS entry";
+		return false;
+	}
+	if (ret->state < WIRE_MEMBER_ALIVE || ret->state > WIRE_MEMBER_SUSPECT) {
+		*reason = "bad state in MEMBERS";
+		c->bad = true;
+		return false;
+	}
+	return true;
+}
+
+/* Entries in strictly increasing address order (no address twice), count within the cap. */
+static bool
+decode_members(struct cursor *c, struct wire_msg *m, const char **reason)
+{
+	struct wire_member e, prev;
+
+	m->members.total = get32(c);
+	m->members.more = get8(c);
+	m->members.count = get16(c);
+	m->members.entries = c->p;
+	m->members.len = c->left;
+	if (c->bad)
+		return true;
+	if (m->members.more > 1 || m->members.count > WIRE_MAX_MEMBERS ||
+	    (m->members.more && !m->members.count)) {
+		*reason = "bad MEMBERS header";
+		return false;
+	}
+	for (uint16_t i = 0; i < m->members.count; i++) {
+		if (!get_member(c, &e, reason))
+			return false;
+		if (i && node_addr_cmp(&prev.addr, &e.addr) >= 0) {
+			*reason = "MEMBERS entries out of order";
+			return false;
+		}
+		prev = e;
+	}
+	return true;
+}
+
+static bool
 decode_body(struct cursor *c, struct wire_msg *m, const char **reason)
 {
 	switch (m->type) {
@@ -387,6 +449,10 @@ decode_body(struct cursor *c, struct wire_msg *m, const char **reason)
 	case WIRE_PING_REQ:
 	case WIRE_PING_ACK:
 		return decode_probe(c, m, reason);
+	case WIRE_MEMBERS_REQ:
+		return decode_members_req(c, m, reason);
+	case WIRE_MEMBERS:
+		return decode_members(c, m, reason);
 	default:
 		*reason = "unknown frame type";
 		return false;
@@ -436,6 +502,20 @@ wire_peer_list_next(struct wire_peer_list *l, struct node_addr *ret)
 	l->entries = c.p;
 	l->len = c.left;
 	l->count--;
+	return true;
+}
+
+bool
+wire_members_next(struct wire_msg *m, struct wire_member *ret)
+{
+	struct cursor c = {m->members.entries, m->members.len, false};
+	const char *reason;
+
+	if (m->members.count == 0 || !get_member(&c, ret, &reason))
+		return false;
+	m->members.entries = c.p;
+	m->members.len = c.left;
+	m->members.count--;
 	return true;
 }
 
@@ -646,6 +726,35 @@ wire_encode_error(struct buf *b, uint16_t code, const char *text)
 	buf_put_u16(b, code);
 	buf_put_u16(b, (uint16_t)n);
 	buf_append(b, text, n);
+	frame_end(b, s);
+}
+
+void
+wire_encode_members_req(struct buf *b, const struct node_addr *after)
+{
+	size_t s = frame_begin(b, WIRE_MEMBERS_REQ);
+
+	if (after)
+		wire_put_addr(b, after);
+	frame_end(b, s);
+}
+
+void
+wire_encode_members(struct buf *b, uint32_t total, bool more, const struct wire_member *v,
+		    uint16_t count)
+{
+	size_t s = frame_begin(b, WIRE_MEMBERS);
+
+	buf_put_u32(b, total);
+	buf_put_u8(b, more ? 1 : 0);
+	buf_put_u16(b, count);
+	for (uint16_t i = 0; i < count; i++) {
+		wire_put_addr(b, &v[i].addr);
+		buf_put_u8(b, v[i].state);
+		buf_put_u64(b, v[i].incarnation);
+		buf_put_u32(b, v[i].lease_age_ms);
+		buf_put_u32(b, v[i].registered_s);
+	}
 	frame_end(b, s);
 }
 

@@ -28,10 +28,10 @@
  * Version 2 (gossip 0.2): GOSSIP carries its origin's signature; CERT and
  * CERT_REQ carry certificates. Version 3 (gossip 0.3): PING_REQ and PING_ACK
  * (indirect probes), the probe role in HELLO, AE_SUMMARY and AE_IDS
- * (anti-entropy). Version 4 (gossip 0.4): PING and PONG may carry IHAVE ids
- * (the announcements ride on frames a link carries anyway). Nodes of different versions
- * refuse each other's frames: a network moves to a new version as a whole
- * (gossip(7)).
+ * (anti-entropy). Version 4 (gossip 0.4): MEMBERS_REQ and MEMBERS (the
+ * membership view), and PING and PONG carrying IHAVE ids (announcements ride
+ * on frames a link carries anyway). Nodes of different versions refuse each
+ * other's frames: a network moves to a new version as a whole (gossip(7)).
  */
 #define WIRE_VERSION 4
 #define WIRE_HDR_LEN 8
@@ -60,6 +60,24 @@
  */
 #define WIRE_AE_BUCKET_SEC 10
 #define WIRE_AE_MAX_BUCKETS 4096
+/* Entries in one MEMBERS frame, at most (a page: the next is asked for with MEMBERS_REQ). */
+#define WIRE_MAX_MEMBERS 1024
+/* The fixed part of a MEMBERS entry besides its address: state, incarnation, two ages. */
+#define WIRE_MEMBER_FIXED (1 + 8 + 4 + 4)
+
+/* A registration as a seed lists it in MEMBERS (gossip(7), MEMBERSHIP VIEW). */
+enum wire_member_state {
+	WIRE_MEMBER_ALIVE = 1,   /* registered, nothing against it */
+	WIRE_MEMBER_SUSPECT = 2, /* reported dead, and not (yet) removed */
+};
+
+struct wire_member {
+	struct node_addr addr;
+	uint8_t state;          /* enum wire_member_state */
+	uint64_t incarnation;   /* from the peer's HELLO to that seed; 0: not known */
+	uint32_t lease_age_ms;  /* since its last REGISTER (capped at UINT32_MAX) */
+	uint32_t registered_s;  /* since its first, at that seed (capped) */
+};
 
 /* AE_SUMMARY stages (gossip(7), ANTI-ENTROPY). */
 enum wire_ae_stage {
@@ -94,7 +112,9 @@ enum wire_type {
 	WIRE_PING_ACK = 17,     /* peer -> peer: nonce, alive (1: it answered, 0: it did not), target */
 	WIRE_AE_SUMMARY = 18,   /* peer -> peer: stage, bucket range, digests of the ids it has */
 	WIRE_AE_IDS = 19,       /* peer -> peer: count, ids it has (anti-entropy): fetch those missing */
-	WIRE_TYPE_MAX = WIRE_AE_IDS,
+	WIRE_MEMBERS_REQ = 20,  /* peer -> seed: the registrations after an address */
+	WIRE_MEMBERS = 21,      /* seed -> peer: total, more, count, registrations */
+	WIRE_TYPE_MAX = WIRE_MEMBERS,
 };
 
 enum wire_role {
@@ -170,6 +190,17 @@ struct wire_msg {
 			uint16_t code;
 			char text[WIRE_MAX_ERROR_TEXT + 1];
 		} error;
+		struct {
+			bool from_start;       /* an empty body */
+			struct node_addr after; /* else: the registrations after this address */
+		} members_req;
+		struct {
+			uint32_t total;  /* registrations the seed holds */
+			uint8_t more;    /* 1: more follow the last entry (ask again after it) */
+			uint16_t count;  /* 0..WIRE_MAX_MEMBERS, in increasing address order */
+			const uint8_t *entries; /* validated encoded entries */
+			size_t len;
+		} members;
 	};
 };
 
@@ -188,6 +219,8 @@ int wire_decode(const uint8_t *frame, size_t len, struct wire_msg *ret, const ch
 
 /* Iterates a validated peer list. Returns false at the end. */
 bool wire_peer_list_next(struct wire_peer_list *l, struct node_addr *ret);
+/* Takes the next entry of a validated MEMBERS (m->members advances). Returns false at the end. */
+bool wire_members_next(struct wire_msg *m, struct wire_member *ret);
 
 const char *wire_type_name(uint8_t type);
 
@@ -222,6 +255,11 @@ void wire_encode_ae_summary(struct buf *b, uint8_t stage, uint32_t first, uint32
 /* The i-th entry of a decoded AE_SUMMARY. */
 void wire_ae_entry(const struct wire_msg *m, uint16_t i, struct wire_ae_bucket *ret);
 void wire_encode_error(struct buf *b, uint16_t code, const char *text);
+/* MEMBERS_REQ: from the start (after NULL), or the registrations after `after`. */
+void wire_encode_members_req(struct buf *b, const struct node_addr *after);
+/* MEMBERS with count (at most WIRE_MAX_MEMBERS) entries, in increasing address order. */
+void wire_encode_members(struct buf *b, uint32_t total, bool more, const struct wire_member *v,
+			 uint16_t count);
 /* IHAVE or GRAFT carrying count (1..WIRE_MAX_IDS) ids, WIRE_ID_LEN bytes each. */
 void wire_encode_ids(struct buf *b, uint8_t type, const uint8_t *ids, uint16_t count);
 

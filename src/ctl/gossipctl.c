@@ -49,6 +49,14 @@ struct session {
 	struct buf in;
 };
 
+/* A metric of one peer (gossipctl metrics), its strings malloc'd. */
+struct sample {
+	char *instance; /* the peer's TCP port */
+	char *family;   /* gossip_NAME, with _total for a counter */
+	char *type, *help;
+	char *value;
+};
+
 /* One decoded RECORD; string fields point into the frame being handled. */
 struct record {
 	struct ctl_field *fields;
@@ -56,9 +64,15 @@ struct record {
 };
 
 enum peer_column { COL_ADDR, COL_DIR, COL_STATE, COL_RTT, COL_MISSES, COL_QUEUED, NCOLUMNS };
+enum member_column {
+	MCOL_ADDR, MCOL_SEEDS, MCOL_STATE, MCOL_LEASE, MCOL_REGISTERED, MCOL_INCARNATION, MCOL_HELD,
+	NMCOLUMNS
+};
+#define MAX_COLUMNS 8
 
+/* One row of a table (peers, members): its cells, malloc'd. */
 struct peer_row {
-	char *cell[NCOLUMNS];
+	char *cell[MAX_COLUMNS];
 };
 
 /* What a command collects from its reply; out is printed only if the reply ends well. */
@@ -70,6 +84,14 @@ struct reply {
 	size_t out_len;
 	size_t records;
 	struct peer_row *rows;
+	size_t nrows;
+	/* members: the seeds asked and how many answered; JSON: which list is open */
+	size_t seeds, answered;
+	const char *open_list;
+	/* metrics: the samples of every peer, and the instance whose reply is being read */
+	struct sample *samples;
+	size_t nsamples;
+	char *instance;
 };
 
 /* A request ready to send: the frame, and whether the reply streams (tail -f). */
@@ -105,6 +127,9 @@ usage(FILE *f)
 	      "  tail [-f] [-n N]      the last N messages received (default 10, at most 100000);\n"
 	      "                        with -f (--follow), keep printing new ones until\n"
 	      "                        interrupted; -n is also --lines\n"
+	      "  members               the network's registrations as the seeds see them\n"
+	      "  metrics               the counters and gauges of every peer on this host,\n"
+	      "                        in the Prometheus text format\n"
 	      "\n"
 	      "Options:\n"
 	      "  -s, --socket PATH     use the control socket PATH\n"
@@ -447,8 +472,8 @@ on_peer_record(struct reply *rp, const struct record *rec)
 		json_object(rp->out, rec);
 		return;
 	}
-	rp->rows = xreallocarray(rp->rows, rp->records, sizeof(*rp->rows));
-	row = &rp->rows[rp->records - 1];
+	rp->rows = xreallocarray(rp->rows, rp->nrows + 1, sizeof(*rp->rows));
+	row = &rp->rows[rp->nrows++];
 	row->cell[COL_ADDR] = peer_cell(rec, "addr", CTL_KIND_STR);
 	row->cell[COL_DIR] = peer_cell(rec, "direction", CTL_KIND_STR);
 	row->cell[COL_STATE] = peer_cell(rec, "state", CTL_KIND_STR);
@@ -460,13 +485,43 @@ on_peer_record(struct reply *rp, const struct record *rec)
 	row->cell[COL_QUEUED] = peer_cell(rec, "queued_bytes", CTL_KIND_U64);
 }
 
+/*
+ * A table with a header: the columns in right_aligned (a bit each) right-aligned, the
+ * others left-aligned; the rows are freed.
+ */
+static void
+print_table(FILE *out, const char *const *header, int ncols, unsigned right_aligned,
+	    struct peer_row *rows, size_t nrows)
+{
+	size_t width[MAX_COLUMNS];
+
+	for (int c = 0; c < ncols; c++) {
+		width[c] = strlen(header[c]);
+		for (size_t r = 0; r < nrows; r++)
+			if (strlen(rows[r].cell[c]) > width[c])
+				width[c] = strlen(rows[r].cell[c]);
+	}
+	for (size_t r = 0; r <= nrows; r++) {
+		const char *const *cell = r == 0 ? header : (const char *const *)rows[r - 1].cell;
+		for (int c = 0; c < ncols; c++) {
+			bool right = right_aligned & (1u << c), last = c == ncols - 1;
+			/* No padding after the last column. */
+			fprintf(out, right ? "%*s" : "%-*s", right || !last ? (int)width[c] : 0, cell[c]);
+			fputs(last ? "\n" : "  ", out);
+		}
+	}
+	for (size_t r = 0; r < nrows; r++)
+		for (int c = 0; c < ncols; c++)
+			free(rows[r].cell[c]);
+	free(rows);
+}
+
 /* The neighbour table: text columns left-aligned, numbers right-aligned. */
 static void
 finish_peers(struct reply *rp)
 {
 	static const char *const header[NCOLUMNS] = {"NEIGHBOUR", "DIR", "STATE",
 						     "RTT", "MISSES", "QUEUED"};
-	size_t width[NCOLUMNS];
 
 	if (rp->json) {
 		fputs(rp->records == 0 ? "[]\n" : "]\n", rp->out);
@@ -476,22 +531,221 @@ finish_peers(struct reply *rp)
 		fputs("no neighbours\n", rp->out);
 		return;
 	}
-	for (int c = 0; c < NCOLUMNS; c++) {
-		width[c] = strlen(header[c]);
-		for (size_t r = 0; r < rp->records; r++)
-			if (strlen(rp->rows[r].cell[c]) > width[c])
-				width[c] = strlen(rp->rows[r].cell[c]);
+	print_table(rp->out, header, NCOLUMNS,
+		    1u << COL_RTT | 1u << COL_MISSES | 1u << COL_QUEUED, rp->rows, rp->nrows);
+}
+
+/* A string field as a NUL-terminated copy (malloc'd), or NULL when the record lacks it. */
+static char *
+field_strdup(const struct record *rec, const char *key)
+{
+	const struct ctl_field *f = find_field(rec, key, CTL_KIND_STR);
+
+	return f ? xstrndup((const char *)f->str.p, f->str.len) : NULL;
+}
+
+/* JSON: opens the list `name` of the object {"seeds":[...],"members":[...]}, or continues it. */
+static void
+json_list_item(struct reply *rp, const char *name)
+{
+	if (rp->open_list == name) {
+		fputc(',', rp->out);
+		return;
 	}
-	for (size_t r = 0; r <= rp->records; r++) {
-		const char *const *cell = r == 0 ? header : (const char *const *)rp->rows[r - 1].cell;
-		for (int c = 0; c < NCOLUMNS; c++)
-			fprintf(rp->out, c < COL_RTT ? "%-*s  " : c < NCOLUMNS - 1 ? "%*s  " : "%*s\n",
-				(int)width[c], cell[c]);
+	fputs(rp->open_list ? "]," : "{", rp->out);
+	if (!rp->open_list && strcmp(name, "members") == 0)
+		fputs("\"seeds\":[],", rp->out);
+	fprintf(rp->out, "\"%s\":[", name);
+	rp->open_list = name;
+}
+
+/* A seed's record of the MEMBERS reply: whether it answered, and if not, why (on stderr). */
+static void
+on_member_seed(struct reply *rp, const struct record *rec)
+{
+	const struct ctl_field *answered = need_field(rp, rec, "answered", CTL_KIND_BOOL);
+	char *seed = field_strdup(rec, "seed"), *error = field_strdup(rec, "error");
+
+	if (rp->nrows)
+		protocol_error(rp->s, "a seed's record after the registrations");
+	rp->seeds++;
+	rp->answered += answered->b;
+	if (!answered->b)
+		warnx("seed %s did not answer: %s", seed, error && *error ? error : "?");
+	if (rp->json) {
+		json_list_item(rp, "seeds");
+		json_object(rp->out, rec);
 	}
-	for (size_t r = 0; r < rp->records; r++)
-		for (int c = 0; c < NCOLUMNS; c++)
-			free(rp->rows[r].cell[c]);
-	free(rp->rows);
+	free(seed);
+	free(error);
+}
+
+static void
+on_member_record(struct reply *rp, const struct record *rec)
+{
+	const struct ctl_field *lease, *registered;
+	struct peer_row *row;
+
+	if (find_field(rec, "seed", CTL_KIND_STR)) {
+		on_member_seed(rp, rec);
+		return;
+	}
+	need_field(rp, rec, "addr", CTL_KIND_STR);
+	need_field(rp, rec, "seeds", CTL_KIND_U64);
+	need_field(rp, rec, "state", CTL_KIND_STR);
+	lease = need_field(rp, rec, "lease_age", CTL_KIND_DOUBLE);
+	registered = need_field(rp, rec, "registered_for", CTL_KIND_DOUBLE);
+	rp->rows = xreallocarray(rp->rows, rp->nrows + 1, sizeof(*rp->rows));
+	row = &rp->rows[rp->nrows++];
+	if (rp->json) {
+		json_list_item(rp, "members");
+		json_object(rp->out, rec);
+		*row = (struct peer_row){{0}};
+		return;
+	}
+	row->cell[MCOL_ADDR] = peer_cell(rec, "addr", CTL_KIND_STR);
+	row->cell[MCOL_SEEDS] = peer_cell(rec, "seeds", CTL_KIND_U64);
+	row->cell[MCOL_STATE] = peer_cell(rec, "state", CTL_KIND_STR);
+	row->cell[MCOL_LEASE] = xasprintf("%.1fs", lease->f);
+	row->cell[MCOL_REGISTERED] = xasprintf("%.0fs", registered->f);
+	row->cell[MCOL_INCARNATION] = peer_cell(rec, "incarnation", CTL_KIND_STR);
+	row->cell[MCOL_HELD] = peer_cell(rec, "held_by", CTL_KIND_STR);
+}
+
+/* The registrations as a table, then how many seeds answered. */
+static void
+finish_members(struct reply *rp)
+{
+	static const char *const header[NMCOLUMNS] = {"MEMBER", "SEEDS", "STATE", "LEASE AGE",
+						      "REGISTERED", "INCARNATION", "HELD BY"};
+
+	if (rp->json) {
+		if (!rp->open_list)
+			fputs("{\"seeds\":[],\"members\":[]}\n", rp->out);
+		else
+			fputs(strcmp(rp->open_list, "seeds") == 0 ? "],\"members\":[]}\n" : "]}\n",
+			      rp->out);
+		free(rp->rows);
+		return;
+	}
+	if (rp->nrows == 0)
+		fputs("no registrations\n", rp->out);
+	else
+		print_table(rp->out, header, NMCOLUMNS,
+			    1u << MCOL_SEEDS | 1u << MCOL_LEASE | 1u << MCOL_REGISTERED, rp->rows,
+			    rp->nrows);
+	fprintf(rp->out, "%zu of %zu seeds answered, %zu registrations\n", rp->answered, rp->seeds,
+		rp->nrows);
+}
+
+/* A metric name as the peer gives it: [a-z0-9_], starting with a letter. */
+static bool
+metric_name_ok(const char *s)
+{
+	if (!*s || !(*s >= 'a' && *s <= 'z'))
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_'))
+			return false;
+	return true;
+}
+
+/* HELP text in the exposition format: backslash and newline escaped. */
+static char *
+help_text(const struct ctl_field *f)
+{
+	struct buf b = {0};
+
+	for (uint32_t i = 0; i < f->str.len; i++) {
+		uint8_t c = f->str.p[i];
+		if (c == '\\' || c == '\n')
+			buf_append(&b, c == '\\' ? "\\\\" : "\\n", 2);
+		else
+			buf_put_u8(&b, c < 0x20 || c == 0x7f ? '?' : c);
+	}
+	buf_put_u8(&b, '\0');
+	return (char *)b.data;
+}
+
+/* The port of "ip:port" (malloc'd). */
+static char *
+addr_port(const char *addr)
+{
+	const char *colon = strrchr(addr, ':');
+
+	return xstrdup(colon ? colon + 1 : addr);
+}
+
+/* A record of the METRICS reply: the peer's node first, then one per metric. */
+static void
+on_metric_record(struct reply *rp, const struct record *rec)
+{
+	const struct ctl_field *node = find_field(rec, "node", CTL_KIND_STR), *value;
+	char *name, *type;
+	struct sample *sm;
+
+	if (node) {
+		char *text = xstrndup((const char *)node->str.p, node->str.len);
+		free(rp->instance);
+		rp->instance = addr_port(text);
+		free(text);
+		return;
+	}
+	if (!rp->instance)
+		protocol_error(rp->s, "a metric before the node's record");
+	name = field_strdup(rec, "metric");
+	type = field_strdup(rec, "type");
+	need_field(rp, rec, "help", CTL_KIND_STR);
+	if (!name || !metric_name_ok(name) || !type ||
+	    (strcmp(type, "counter") != 0 && strcmp(type, "gauge") != 0))
+		protocol_error(rp->s, "a metric without a valid name or type");
+	value = find_field(rec, "value", CTL_KIND_U64);
+	if (!value && !(value = find_field(rec, "value", CTL_KIND_DOUBLE)))
+		protocol_error(rp->s, "metric '%s' without a value", name);
+	rp->samples = xreallocarray(rp->samples, rp->nsamples + 1, sizeof(*rp->samples));
+	sm = &rp->samples[rp->nsamples++];
+	sm->instance = xstrdup(rp->instance);
+	/* gossip_frames_sent, not gossip_gossip_frames_sent. */
+	sm->family = xasprintf("%s%s%s", strncmp(name, "gossip_", 7) == 0 ? "" : "gossip_", name,
+			       strcmp(type, "counter") == 0 ? "_total" : "");
+	sm->type = type;
+	sm->help = help_text(find_field(rec, "help", CTL_KIND_STR));
+	sm->value = value->kind == CTL_KIND_U64 ? xasprintf("%" PRIu64, value->u)
+		    : isfinite(value->f)        ? xasprintf("%.6f", value->f)
+						: xstrdup("NaN");
+	free(name);
+}
+
+/*
+ * The Prometheus text exposition format: for each family, in the order first seen, its
+ * HELP and TYPE once, then its sample of each peer, labelled instance="PORT".
+ */
+static void
+print_exposition(FILE *out, struct sample *v, size_t n)
+{
+	bool *done = xcalloc(n ? n : 1, sizeof(*done));
+
+	for (size_t i = 0; i < n; i++) {
+		if (done[i])
+			continue;
+		fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", v[i].family, v[i].help, v[i].family,
+			v[i].type);
+		for (size_t j = i; j < n; j++) {
+			if (done[j] || strcmp(v[j].family, v[i].family) != 0)
+				continue;
+			done[j] = true;
+			fprintf(out, "%s{instance=\"%s\"} %s\n", v[j].family, v[j].instance, v[j].value);
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].instance);
+		free(v[i].family);
+		free(v[i].type);
+		free(v[i].help);
+		free(v[i].value);
+	}
+	free(v);
+	free(done);
 }
 
 /* The IP part of "ip:port" or "[ip6]:port" (malloc'd). */
@@ -640,6 +894,8 @@ static const struct command commands[] = {
 	{"peers", parse_no_args, CTL_PEERS, on_peer_record, finish_peers, false},
 	{"stats", parse_no_args, CTL_STATS, on_single_record, finish_single, false},
 	{"tail", parse_tail, CTL_TAIL, on_tail_record, NULL, true},
+	{"members", parse_no_args, CTL_MEMBERS, on_member_record, finish_members, false},
+	{"metrics", parse_no_args, CTL_METRICS, on_metric_record, NULL, false},
 };
 
 static void
@@ -872,6 +1128,7 @@ connect_control(struct session *s)
 /* What discovery found: the peers that answer, and the sockets that do not. */
 struct discovery {
 	uint16_t *ports; /* of the sockets that answered */
+	char **paths;    /* their paths (malloc'd), in the same order */
 	size_t nports;
 	char *path;   /* the first socket that answered */
 	int fd;       /* connected to it, or -1 when its listen backlog was full */
@@ -914,6 +1171,8 @@ discovery_add(struct discovery *d, char *path, uint16_t port, int error, int fd)
 {
 	if (error == 0 || error == EAGAIN) {
 		d->ports = xreallocarray(d->ports, d->nports + 1, sizeof(*d->ports));
+		d->paths = xreallocarray(d->paths, d->nports + 1, sizeof(*d->paths));
+		d->paths[d->nports] = xstrdup(path);
 		d->ports[d->nports++] = port;
 		if (!d->path) {
 			d->path = path;
@@ -1023,10 +1282,37 @@ only_running_socket(int *fd)
 		     (char *)list.data);
 	}
 	paths_free(dirs, n);
+	paths_free(d.paths, d.nports);
+	free(d.paths);
 	free(d.ports);
 	free(d.failed);
 	*fd = d.fd;
 	return d.path;
+}
+
+/*
+ * gossipctl metrics without -s or -i: the sockets of every peer that answers a connect()
+ * (malloc'd, *n of them). None is no error: the exposition is then empty.
+ */
+static char **
+every_running_socket(size_t *n)
+{
+	char *dirs[PATHS_MAX_DIRS + 1];
+	size_t ndirs = runtime_dirs(dirs);
+	struct discovery d = {.fd = -1};
+
+	for (size_t i = 0; i < ndirs; i++)
+		discover_in_dir(dirs[i], &d);
+	paths_free(dirs, ndirs);
+	if (d.nports == 0 && d.failed && failure_rank(d.failed_error) == 2)
+		connect_failed(d.failed, d.failed_error, d.nfailed - 1);
+	if (d.fd >= 0)
+		close(d.fd);
+	free(d.path);
+	free(d.ports);
+	free(d.failed);
+	*n = d.nports;
+	return d.paths;
 }
 
 /* Writes the request; a daemon that closed early may still have left a reply to read. */
@@ -1135,6 +1421,78 @@ on_interrupt(int sig)
 	interrupted = 1;
 }
 
+/* Exits for an END that is not OK. */
+static void
+check_status(uint8_t status, const char *text)
+{
+	int code = status <= CTL_ERR_PROTOCOL ? status : CTL_ERR_FAILED;
+
+	if (status == CTL_OK)
+		return;
+	if (text[0])
+		errx(code, "%s", text);
+	errx(code, "request failed with status %u", status);
+}
+
+/* One request to the socket at path, its records handed to cmd into rp. */
+static void
+ask_socket(const struct options *opt, const struct command *cmd, const char *path,
+	   const struct buf *frame, struct reply *rp)
+{
+	struct session s = {.fd = -1, .path = path, .timeout_text = opt->timeout_text};
+	char text[CTL_MAX_TEXT + 1];
+
+	if (opt->timeout_usec)
+		s.deadline = now_monotonic_usec() + opt->timeout_usec;
+	rp->s = &s;
+	connect_control(&s);
+	check_server(s.path, s.fd);
+	send_request(&s, frame);
+	check_status(read_reply(&s, cmd, rp, text), text);
+	close(s.fd);
+	buf_free(&s.in);
+	rp->s = NULL;
+}
+
+/*
+ * gossipctl metrics: every peer running (or the one of -s or -i), in one exposition.
+ * Two peers of the same port would be one series: refused.
+ */
+static int
+run_metrics(const struct options *opt, const struct command *cmd, int argc, char **argv)
+{
+	struct request req = {0};
+	struct reply rp = {.json = false};
+	char **paths, *one[1];
+	size_t n = 1, before;
+
+	cmd->parse(cmd->type, argc, argv, &req);
+	if (opt->socket_path || opt->instance) {
+		one[0] = opt->socket_path ? xstrdup(opt->socket_path) : instance_socket(opt->instance);
+		paths = one;
+	} else {
+		paths = every_running_socket(&n);
+	}
+	for (size_t i = 0; i < n; i++) {
+		before = rp.nsamples;
+		ask_socket(opt, cmd, paths[i], &req.frame, &rp);
+		for (size_t j = 0; j < before && rp.nsamples > before; j++)
+			if (strcmp(rp.samples[j].instance, rp.samples[before].instance) == 0)
+				errx(CTL_ERR_FAILED, "two peers answer as port %s (%s and another): "
+				     "ask one at a time with -s", rp.instance, paths[i]);
+		free(paths[i]);
+	}
+	if (n == 0)
+		fputs("# no gossip-peer running\n", stdout);
+	print_exposition(stdout, rp.samples, rp.nsamples);
+	if (paths != one)
+		free(paths);
+	free(rp.instance);
+	buf_free(&req.frame);
+	flush_stdout();
+	return CTL_OK;
+}
+
 /* Sends the request and prints the reply; returns the exit status. */
 static int
 run_command(const struct options *opt, const struct command *cmd, int argc, char **argv)
@@ -1145,6 +1503,8 @@ run_command(const struct options *opt, const struct command *cmd, int argc, char
 	char text[CTL_MAX_TEXT + 1], *found = NULL;
 	uint8_t status;
 
+	if (cmd->type == CTL_METRICS)
+		return run_metrics(opt, cmd, argc, argv);
 	cmd->parse(cmd->type, argc, argv, &req);
 	if (opt->socket_path)
 		s.path = opt->socket_path;
@@ -1174,12 +1534,7 @@ run_command(const struct options *opt, const struct command *cmd, int argc, char
 	status = read_reply(&s, cmd, &rp, text);
 	close(s.fd);
 	buf_free(&s.in);
-	if (status != CTL_OK) {
-		int code = status <= CTL_ERR_PROTOCOL ? status : CTL_ERR_FAILED;
-		if (text[0])
-			errx(code, "%s", text);
-		errx(code, "request failed with status %u", status);
-	}
+	check_status(status, text);
 	if (cmd->finish)
 		cmd->finish(&rp);
 	if (rp.out != stdout) {
@@ -1249,7 +1604,7 @@ main(int argc, char **argv)
 	opterr = 0;
 	parse_global_options(argc, argv, &opt);
 	if (optind >= argc)
-		usage_error("missing command (send, status, peers, stats or tail)");
+		usage_error("missing command (send, status, peers, stats, tail, members or metrics)");
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
 		if (strcmp(argv[optind], commands[i].name) == 0)
 			return run_command(&opt, &commands[i], argc - optind, argv + optind);

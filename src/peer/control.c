@@ -14,6 +14,7 @@
 #include "control.h"
 #include "core/ctl.h"
 #include "core/list.h"
+#include "core/members.h"
 #include "io/clock.h"
 #include "io/daemon.h"
 #include "io/log.h"
@@ -27,6 +28,7 @@ struct ctl_client {
 	pid_t pid;
 	uid_t uid;
 	bool following;
+	bool waiting_members; /* sent MEMBERS: answered once the seeds have */
 	uint64_t last_active; /* monotonic: connected, or its last request */
 	struct ctl_client *prev, *next;
 };
@@ -235,6 +237,159 @@ do_send(struct ctl_client *cl, const uint8_t *body, size_t len)
 	flow_update(cl->ctl);
 }
 
+/* Sends b, a reply that may be larger than the client's queue limit (MEMBERS: bounded). */
+static void
+send_large(struct ctl_client *cl, struct buf *b)
+{
+	size_t limit = cl->conn->queue_limit;
+
+	if (b->len > CONTROL_QUEUE_LIMIT / 2)
+		cl->conn->queue_limit = b->len + CONTROL_QUEUE_LIMIT;
+	send_or_drop(cl, b);
+	cl->conn->queue_limit = limit;
+}
+
+static void
+encode_member_seed(struct buf *b, const struct members_seed *ms)
+{
+	struct ctl_record r;
+
+	ctl_record_begin(&r, b);
+	ctl_record_str(&r, "seed", ms->addr_str);
+	ctl_record_bool(&r, "answered", ms->state == MEMBERS_ANSWERED);
+	ctl_record_u64(&r, "registrations", ms->n);
+	ctl_record_str(&r, "error", ms->state == MEMBERS_FAILED ? ms->why : "");
+	ctl_record_end(&r);
+}
+
+static void
+encode_member(struct buf *b, const struct members_query *q, const struct member *m)
+{
+	char a[NODE_ADDR_STRLEN], inc[17] = "";
+	struct buf held = {0};
+	struct ctl_record r;
+
+	for (uint32_t i = 0; i < m->seeds; i++) {
+		const char *s = q->seeds[q->held_by[m->held + i]].addr_str;
+		if (i)
+			buf_put_u8(&held, ',');
+		buf_append(&held, s, strlen(s));
+	}
+	if (m->incarnation)
+		snprintf(inc, sizeof(inc), "%016llx", (unsigned long long)m->incarnation);
+	ctl_record_begin(&r, b);
+	ctl_record_str(&r, "addr", node_addr_str(&m->addr, a));
+	ctl_record_u64(&r, "seeds", m->seeds);
+	ctl_record_bytes(&r, "held_by", held.data, (uint32_t)held.len);
+	ctl_record_str(&r, "state", m->state == WIRE_MEMBER_SUSPECT ? "suspect" : "alive");
+	ctl_record_str(&r, "incarnation", inc);
+	ctl_record_double(&r, "lease_age", (double)m->lease_age_ms / 1e3);
+	ctl_record_double(&r, "registered_for", (double)m->registered_s);
+	ctl_record_end(&r);
+	buf_free(&held);
+}
+
+/* The answer of a MEMBERS request: the seeds, then the registrations; FAILED when none answered. */
+static void
+answer_members(struct ctl_client *cl, const struct members_query *q)
+{
+	struct buf b = {0};
+	char text[CTL_MAX_TEXT + 1];
+	size_t used = 0;
+
+	if (!cl->waiting_members)
+		return;
+	cl->waiting_members = false;
+	for (uint32_t i = 0; i < q->n_seeds; i++)
+		encode_member_seed(&b, &q->seeds[i]);
+	for (size_t i = 0; i < q->n; i++)
+		encode_member(&b, q, &q->v[i]);
+	if (q->answered) {
+		ctl_encode_end(&b, CTL_OK, "");
+		send_large(cl, &b);
+		buf_free(&b);
+		return;
+	}
+	used = (size_t)snprintf(text, sizeof(text), "no seed answered (%u asked)", q->n_seeds);
+	for (uint32_t i = 0; i < q->n_seeds && used < sizeof(text); i++)
+		used += (size_t)snprintf(text + used, sizeof(text) - used, "; %s: %s",
+					 q->seeds[i].addr_str, q->seeds[i].why);
+	ctl_encode_end(&b, CTL_ERR_FAILED, text);
+	send_large(cl, &b);
+	buf_free(&b);
+}
+
+void
+control_members_answered(struct control *ctl)
+{
+	const struct members_query *q = peer_node_members_result(ctl->node);
+
+	for (struct ctl_client *cl = ctl->clients, *next; q && cl; cl = next) {
+		next = cl->next;
+		answer_members(cl, q);
+	}
+}
+
+static void
+do_members(struct ctl_client *cl)
+{
+	cl->waiting_members = true;
+	if (peer_node_members(cl->ctl->node, instant_now()) > 0)
+		answer_members(cl, peer_node_members_result(cl->ctl->node));
+}
+
+/* A metric of METRICS: value is a u64 unless it is a double (is_double). */
+static void
+encode_metric(struct buf *b, const char *name, bool counter, const char *help, uint64_t u,
+	      double f, bool is_double)
+{
+	struct ctl_record r;
+
+	ctl_record_begin(&r, b);
+	ctl_record_str(&r, "metric", name);
+	ctl_record_str(&r, "type", counter ? "counter" : "gauge");
+	ctl_record_str(&r, "help", help);
+	if (is_double)
+		ctl_record_double(&r, "value", f);
+	else
+		ctl_record_u64(&r, "value", u);
+	ctl_record_end(&r);
+}
+
+/* Read from the state rather than counted, yet never decreasing: a counter all the same. */
+static bool
+stat_is_counter(size_t i)
+{
+	return !peer_stat_descs[i].gauge || strcmp(peer_stat_descs[i].name, "seen_cache_evicted") == 0;
+}
+
+static void
+do_metrics(struct ctl_client *cl)
+{
+	struct control *ctl = cl->ctl;
+	const struct peer_node *p = ctl->node;
+	struct ctl_record r;
+	struct buf b = {0};
+
+	ctl_record_begin(&r, &b);
+	ctl_record_str(&r, "node", p->self_str);
+	ctl_record_str(&r, "version", GOSSIP_VERSION);
+	ctl_record_end(&r);
+	for (size_t i = 0; i < peer_stat_count; i++)
+		encode_metric(&b, peer_stat_descs[i].name, stat_is_counter(i), peer_stat_descs[i].help,
+			      peer_node_stat(p, i), 0, false);
+	encode_metric(&b, "ready", false, "1 when registered with a majority of the seeds",
+		      p->state == PEER_READY, 0, false);
+	encode_metric(&b, "neighbours", false, "neighbours, up or not", p->n_neighbours, 0, false);
+	encode_metric(&b, "known_peers", false, "peers the seeds list", p->known.n, 0, false);
+	encode_metric(&b, "seeds_known", false, "seeds in the seed list", p->n_seeds, 0, false);
+	encode_metric(&b, "seeds_registered", false, "seeds this peer is registered with",
+		      peer_node_seeds_registered(p), 0, false);
+	encode_metric(&b, "uptime_seconds", false, "seconds since the peer started", 0,
+		      (double)(now_monotonic_usec() - ctl->started_at) / 1e6, true);
+	reply_records(cl, &b);
+}
+
 static int
 ctl_on_frame(struct conn *c, const uint8_t *frame, size_t len, const char **reason)
 {
@@ -245,6 +400,10 @@ ctl_on_frame(struct conn *c, const uint8_t *frame, size_t len, const char **reas
 	cl->last_active = now_monotonic_usec();
 	if (cl->following) {
 		*reason = "request while following tail";
+		return -EBADMSG;
+	}
+	if (cl->waiting_members) {
+		*reason = "request before the answer to MEMBERS";
 		return -EBADMSG;
 	}
 	switch (frame[3]) {
@@ -262,6 +421,12 @@ ctl_on_frame(struct conn *c, const uint8_t *frame, size_t len, const char **reas
 		return 0;
 	case CTL_TAIL:
 		do_tail(cl, body, blen);
+		return 0;
+	case CTL_MEMBERS:
+		do_members(cl);
+		return 0;
+	case CTL_METRICS:
+		do_metrics(cl);
 		return 0;
 	default:
 		*reason = "not a request frame";

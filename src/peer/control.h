@@ -53,6 +53,8 @@ struct control {
 int control_start(struct control *ctl, struct conn_loop *loop, struct peer_node *node,
 		  struct output *out, char *path, const char *log_path);
 void control_stop(struct control *ctl);
+/* A membership query ended (NOTICE_MEMBERS): answer the clients waiting for it. */
+void control_members_answered(struct control *ctl);
 /* A message was delivered: tell `tail -f` clients. */
 void control_notify_delivery(struct control *ctl, const struct history_entry *h);
 

@@ -201,6 +201,9 @@ on_notice(void *ctx, enum notice what)
 	case NOTICE_TICK:
 		trim_when_quiet(d);
 		break;
+	case NOTICE_MEMBERS:
+		control_members_answered(&d->ctl);
+		break;
 	case NOTICE_STOPPED:
 		(void)sd_event_add_time_relative(d->sv.event, &d->leave_timer, CLOCK_MONOTONIC,
 						 PEER_LEAVE_TIMEOUT_USEC, 1000, on_leave_timeout, d);

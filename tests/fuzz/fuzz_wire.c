@@ -98,6 +98,21 @@ encode(struct buf *b, const struct wire_msg *m)
 	case WIRE_PING_ACK:
 		wire_encode_ping_ack(b, m->probe.nonce, m->probe.alive, &m->probe.target);
 		break;
+	case WIRE_MEMBERS_REQ:
+		wire_encode_members_req(b, m->members_req.from_start ? NULL : &m->members_req.after);
+		break;
+	case WIRE_MEMBERS: {
+		struct wire_msg it = *m;
+		struct wire_member *e = xcalloc(m->members.count ? m->members.count : 1, sizeof(*e));
+		uint16_t k = 0;
+		while (k < m->members.count && wire_members_next(&it, &e[k]))
+			k++;
+		if (k != m->members.count || it.members.len != 0)
+			mismatch("members iteration", WIRE_MEMBERS);
+		wire_encode_members(b, m->members.total, m->members.more, e, k);
+		free(e);
+		break;
+	}
 	default:
 		mismatch("decoded an unknown type:", m->type);
 	}
@@ -156,6 +171,14 @@ same_msg(const struct wire_msg *a, const struct wire_msg *b)
 		       !memcmp(a->ids.ids, b->ids.ids, (size_t)a->ids.count * WIRE_ID_LEN);
 	case WIRE_CERT:
 		return a->cert.len == b->cert.len && !memcmp(a->cert.der, b->cert.der, a->cert.len);
+	case WIRE_MEMBERS_REQ:
+		return a->members_req.from_start == b->members_req.from_start &&
+		       (a->members_req.from_start ||
+			same_addr(&a->members_req.after, &b->members_req.after));
+	case WIRE_MEMBERS:
+		return a->members.total == b->members.total && a->members.more == b->members.more &&
+		       a->members.count == b->members.count && a->members.len == b->members.len &&
+		       !memcmp(a->members.entries, b->members.entries, a->members.len);
 	case WIRE_PING_REQ:
 	case WIRE_PING_ACK:
 		return a->probe.nonce == b->probe.nonce && a->probe.alive == b->probe.alive &&

@@ -161,6 +161,15 @@ wire_corpus(void)
 		wire_encode_ids(&b, WIRE_AE_IDS, ids, 2);
 		out("fuzz_wire", "anti-entropy", &b);
 	}
+	{
+		struct wire_member v[2] = {{A("127.0.2.1:6000"), WIRE_MEMBER_ALIVE, 7, 1500, 60},
+					   {A("[::1]:6001"), WIRE_MEMBER_SUSPECT, 0, 20, 3}};
+		wire_encode_members_req(&b, NULL);
+		wire_encode_members(&b, 3, true, v, 2);
+		wire_encode_members_req(&b, &v[1].addr);
+		wire_encode_members(&b, 3, false, v, 0);
+		out("fuzz_wire", "members", &b);
+	}
 	/* A frame cut short, and one with bytes after its body. */
 	hello(&b, WIRE_ROLE_PEER, "127.0.2.1:6000");
 	b.len -= 3;
@@ -460,6 +469,16 @@ seed_corpus(void)
 	addr_msg(&b, WIRE_REGISTER, FUZZ_REMOTE_ADDR);
 	wire_encode_empty(&b, WIRE_PEER_LIST_REQ);
 	out("fuzz_seed", "lease-expiry", &b);
+	buf_put_u8(&b, seed_mode(FUZZ_SEED_FILLED, 0, 1));
+	hello(&b, WIRE_ROLE_PEER, FUZZ_REMOTE_ADDR);
+	addr_msg(&b, WIRE_REGISTER, FUZZ_REMOTE_ADDR);
+	dead_report(&b, "127.0.3.1:6000", FUZZ_REMOTE_ADDR);
+	wire_encode_members_req(&b, NULL);
+	{
+		struct node_addr after = A("127.0.3.1:6000");
+		wire_encode_members_req(&b, &after);
+	}
+	out("fuzz_seed", "members", &b);
 	buf_put_u8(&b, seed_mode(FUZZ_SEED_CLIENT, 0, 0));
 	gossip(&b, FUZZ_ORIGIN_ADDR, FUZZ_REAL0, 1, "not for seeds", false, NULL);
 	out("fuzz_seed", "unexpected-gossip", &b);

@@ -17,6 +17,9 @@ WIRE_MAX_BODY = 1024 * 1024
 
 HELLO, REGISTER, PEER_LIST_REQ, PEER_LIST, DEAD_REPORT, LEAVE, GOSSIP, PING, PONG, ERROR = range(1, 11)
 IHAVE, GRAFT, PRUNE, CERT, CERT_REQ, PING_REQ, PING_ACK = range(11, 18)
+# Version 4 (gossip 0.4): the membership view.
+MEMBERS_REQ, MEMBERS = 20, 21
+MEMBERS_MAX = 1024  # entries in one MEMBERS frame, at most
 ROLE_PEER, ROLE_SEED, ROLE_PROBE = 1, 2, 3
 
 CTL_MAGIC = b"GC"
@@ -129,6 +132,25 @@ def cert(der):
 
 def cert_req(ip, port):
     return frame(CERT_REQ, addr(ip, port))
+
+
+def members_req(after=None, version=WIRE_VERSION):
+    """MEMBERS_REQ: the registrations from the first, or after the address (ip, port)."""
+    return frame(MEMBERS_REQ, addr(*after) if after else b"", version=version)
+
+
+def decode_members(body):
+    """(total, more, entries) of a MEMBERS body; each entry a dict, in the frame's order."""
+    total, more, count = struct.unpack_from(">IBH", body, 0)
+    off, out = 7, []
+    for _ in range(count):
+        a, off = parse_addr(body, off)
+        state, inc, lease_ms, reg_s = struct.unpack_from(">BQII", body, off)
+        off += 17
+        out.append({"addr": a, "state": state, "incarnation": inc, "lease_age_ms": lease_ms,
+                    "registered_s": reg_s})
+    assert off == len(body), "trailing bytes in MEMBERS"
+    return total, more, out
 
 
 class _SocketConn:

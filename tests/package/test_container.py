@@ -218,6 +218,13 @@ def test_install_starts_no_instance(box, deb, upstream_version):
     # gossip.target: enabled (so enabled instances start at boot) and active.
     assert c.run("systemctl", "is-enabled", "gossip.target").stdout.strip() == "enabled"
     assert c.run("systemctl", "is-active", "gossip.target").stdout.strip() == "active"
+    # The metrics timer and its service: shipped, neither enabled nor started.
+    for u in ("gossip-metrics.timer", "gossip-metrics.service"):
+        assert c.run("systemctl", "is-enabled", u, check=False).stdout.strip() in \
+            ("disabled", "static"), u
+        assert c.run("systemctl", "is-active", u, check=False).stdout.strip() == "inactive", u
+    assert c.run("systemctl", "is-enabled", "gossip-metrics.timer",
+                 check=False).stdout.strip() == "disabled"
 
     # The system user, and the directories of tmpfiles.d.
     name, _, uid, gid, _, home, shell = c.run("getent", "passwd", "gossip").stdout.strip().split(":")
@@ -268,6 +275,25 @@ def test_operator_workflow(box):
         assert f"seed_127.0.0.1_{port}.log" in logs, logs
     for port in (6000, 6001, 6002):
         assert f"peer_127.0.0.1_{port}.log" in logs, logs
+    metrics_written(c)
+
+
+def metrics_written(c):
+    """gossip-metrics.service, run once and again: node_exporter's textfile holds every peer's
+    metrics, and each run renames a new file over it (a new inode), leaving no temporary."""
+    d = "/var/lib/prometheus/node-exporter"
+    c.run("mkdir", "-p", d)
+    inodes = []
+    for _ in range(2):
+        c.run("systemctl", "start", "gossip-metrics.service", timeout=60)
+        assert sorted(c.run("ls", "-A", d).stdout.split()) == ["gossip.prom"]
+        assert c.run("stat", "-c", "%U %a", f"{d}/gossip.prom").stdout.split() == ["root", "644"]
+        inodes.append(c.run("stat", "-c", "%i", f"{d}/gossip.prom").stdout.strip())
+    assert inodes[0] != inodes[1], "gossip.prom was rewritten in place, not replaced"
+    text = c.run("cat", f"{d}/gossip.prom").stdout
+    assert text.endswith("\n") and "# TYPE gossip_messages_received_total counter" in text
+    for port in (6000, 6001, 6002):
+        assert f'gossip_ready{{instance="{port}"}} 1' in text, text
 
 
 def test_upgrade_keeps_conffile_and_restarts(box, upgrade_deb):

@@ -73,7 +73,8 @@ def test_expected_contents(deb):
                 "/usr/lib/systemd/catalog/gossip.catalog"}
     expected |= {f"{unitdir}/{u}" for u in ("gossip.target", "gossip-seed@.service",
                                              "gossip-seed@.socket", "gossip-peer@.service",
-                                             "gossip-peer@.socket")}
+                                             "gossip-peer@.socket", "gossip-metrics.service",
+                                             "gossip-metrics.timer")}
     expected |= {"/etc/gossip/" + f for f in os.listdir(os.path.join(TOP, "etc", "gossip"))}
     for page in glob.glob(os.path.join(TOP, "man", "*.[1-8]")):
         expected.add(f"/usr/share/man/man{page[-1]}/{os.path.basename(page)}")
@@ -204,6 +205,22 @@ def test_no_instance_enabled_or_started(deb, rpm, tmp_path):
     for unit in templates:
         with open(unit) as f:
             assert not re.search(r"^DefaultInstance=", f.read(), re.M), unit
+
+
+def test_metrics_units_shipped_disabled(deb, rpm):
+    """gossip-metrics.timer and .service are shipped, and neither package enables or starts
+    them (gossipctl(1), METRICS); both stop them on removal."""
+    d, r = deb_scripts(deb), rpm_scripts(rpm)
+    # debhelper enables it again after an upgrade only where the administrator had.
+    again = re.compile(r"if deb-systemd-helper --quiet was-enabled 'gossip-metrics\.\w+'; then\n"
+                       r"(?:\s*#[^\n]*\n)?\s*deb-systemd-helper enable 'gossip-metrics\.\w+'[^\n]*\n"
+                       r"\s*fi\n")
+    assert again.search(d["postinst"]), d["postinst"]
+    for text in [again.sub("", t) for t in d.values()] + list(r.values()):
+        assert not re.search(r"(enable|start|preset)\b[^\n]*gossip-metrics", text), text
+    assert re.search(r"deb-systemd-invoke stop\b[^\n]*gossip-metrics\.timer", d["prerm"]), d["prerm"]
+    assert re.search(r"(stop|disable --now|remove-system-units)\b[^\n]*gossip-metrics\.timer",
+                     r["preuninstall"]), r["preuninstall"]
 
 
 def test_purge_removes_logs(deb):

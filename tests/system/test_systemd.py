@@ -533,6 +533,49 @@ def test_control_socket_permissions(net):
                 if "from nobody" in e.get("MESSAGE", "")]
 
 
+def test_metrics_service_writes_textfile_atomically(net):
+    """gossip-metrics.service (its timer not enabled by make install) writes every peer's
+    metrics into node_exporter's textfile directory by renaming a complete file over the last
+    one; a run that cannot write leaves the last file as it was, and no temporary file."""
+    c = net
+    d = "/var/lib/prometheus/node-exporter"
+    assert show(c, "gossip-metrics.timer", "UnitFileState")["UnitFileState"] == "disabled"
+    # Without the collector's directory there is nothing to do: skipped, not failed.
+    c.run("rm", "-rf", d)
+    c.run("systemctl", "start", "gossip-metrics.service")
+    assert show(c, "gossip-metrics.service", "ConditionResult")["ConditionResult"] == "no"
+    c.run("mkdir", "-p", d)
+    inodes = []
+    for _ in range(2):
+        c.run("systemctl", "start", "gossip-metrics.service", timeout=60)
+        assert c.run("ls", "-A", d).stdout.split() == ["gossip.prom"]
+        inodes.append(c.run("stat", "-c", "%i %a %U", f"{d}/gossip.prom").stdout.split())
+    assert inodes[0][0] != inodes[1][0], "gossip.prom was rewritten in place, not replaced"
+    assert inodes[1][1:] == ["644", "root"]
+    text = c.run("cat", f"{d}/gossip.prom").stdout
+    for port in PEERS:
+        assert f'gossip_ready{{instance="{port}"}} 1' in text, text
+        assert re.search(rf'^gossip_messages_received_total{{instance="{port}"}} \d+$', text,
+                         re.M), text
+    # A run that cannot write (the directory read-only, even to root without capabilities).
+    c.run("chmod", "0555", d)
+    try:
+        r = c.run("systemctl", "start", "gossip-metrics.service", check=False, timeout=60)
+        assert r.returncode != 0 and is_active(c, "gossip-metrics.service") == "failed"
+        assert c.run("stat", "-c", "%i", f"{d}/gossip.prom").stdout.split() == [inodes[1][0]]
+        assert c.run("cat", f"{d}/gossip.prom").stdout == text
+        assert c.run("ls", "-A", d).stdout.split() == ["gossip.prom"]
+    finally:
+        c.run("chmod", "0755", d)
+        c.run("systemctl", "reset-failed", "gossip-metrics.service")
+    # The timer, once enabled, is scheduled.
+    c.run("systemctl", "enable", "--now", "gossip-metrics.timer")
+    try:
+        assert is_active(c, "gossip-metrics.timer") == "active"
+    finally:
+        c.run("systemctl", "disable", "--now", "gossip-metrics.timer")
+
+
 def stay_inactive(c, unit, seconds):
     """Fails as soon as unit becomes active within seconds (an absence: nothing to wait for)."""
     deadline = time.monotonic() + seconds
@@ -771,7 +814,7 @@ def test_security_scores_offline(staged, report):
     """systemd-analyze security --offline=yes on the installed unit files (no manager needed)."""
     if not shutil.which("systemd-analyze"):
         pytest.skip("systemd-analyze not found (install systemd)")
-    for name in ("gossip-seed@.service", "gossip-peer@.service"):
+    for name in ("gossip-seed@.service", "gossip-peer@.service", "gossip-metrics.service"):
         (path,) = glob.glob(os.path.join(staged, "**", name), recursive=True)
         r = subprocess.run(["systemd-analyze", "security", "--offline=yes", "--no-pager", path],
                            text=True, capture_output=True, env=dict(MAKE_ENV, SYSTEMD_COLORS="0"))
@@ -784,7 +827,7 @@ def test_security_scores_offline(staged, report):
 def test_security_scores_loaded(net, report):
     """The same rating of the units as loaded by the running manager."""
     c = net
-    for unit in ("gossip-seed@5000.service", "gossip-peer@6000.service"):
+    for unit in ("gossip-seed@5000.service", "gossip-peer@6000.service", "gossip-metrics.service"):
         out = c.run("systemd-analyze", "security", "--no-pager", unit).stdout
         score, word = exposure(out, unit)
         report.append((f"systemd-analyze security {unit} (loaded)", f"{score} {word}"))

@@ -654,6 +654,179 @@ test_peer_list_sample_of_configured_size(void **state)
 	}
 }
 
+/* ---- MEMBERS: the registrations, paged, from a snapshot ---------------------------- */
+
+/* Asks for the page after `after` (NULL: the first) on fl; the answer is decoded into m. */
+static void
+members_page(struct st *t, struct fake_link *fl, const struct node_addr *after, struct wire_msg *m)
+{
+	size_t mark = fake_mark(&t->fe);
+	struct buf b = {0};
+
+	wire_encode_members_req(&b, after);
+	assert_int_equal(fake_seed_frame(&t->fe, &t->s, fl, &b), 0);
+	assert_true(fake_sent_msg(&t->fe, mark, fl, WIRE_MEMBERS, m));
+}
+
+/* The whole roster, page by page, into v (cap entries); returns the count and the pages. */
+static size_t
+members_walk(struct st *t, struct fake_link *fl, struct wire_member *v, size_t cap, unsigned *pages)
+{
+	struct wire_msg m;
+	size_t n = 0;
+
+	*pages = 0;
+	do {
+		members_page(t, fl, n ? &v[n - 1].addr : NULL, &m);
+		++*pages;
+		assert_true(m.members.count <= WIRE_MAX_MEMBERS);
+		while (n < cap && wire_members_next(&m, &v[n]))
+			n++;
+	} while (m.members.more);
+	return n;
+}
+
+static void
+start_unlimited(struct st *t)
+{
+	struct gossip_config cfg;
+
+	conf_init(&cfg);
+	cfg.seed.max_peers_per_host = 0;
+	start_cfg(t, &cfg);
+}
+
+/* One more than a page: two pages, every registration once, in address order. */
+static void
+test_members_paged_at_the_cap(void **state)
+{
+	struct st *t = *state;
+	enum { N = WIRE_MAX_MEMBERS + 1 };
+	struct wire_member *v = xcalloc(N + 1, sizeof(*v));
+	struct fake_link *fl;
+	struct wire_msg m;
+	unsigned pages;
+
+	start_unlimited(t);
+	fl = client(t);
+	for (unsigned i = 0; i < N; i++) {
+		struct node_addr a = nth(N - 1 - i); /* registered in reverse order */
+		send_register(t, fl, &a);
+	}
+	members_page(t, fl, NULL, &m);
+	assert_int_equal(m.members.total, N);
+	assert_int_equal(m.members.count, WIRE_MAX_MEMBERS);
+	assert_int_equal(m.members.more, 1);
+	assert_int_equal(members_walk(t, fl, v, N + 1, &pages), N);
+	assert_int_equal(pages, 2);
+	for (unsigned i = 0; i < N; i++) {
+		struct node_addr a = nth(i);
+		assert_true(node_addr_equal(&v[i].addr, &a));
+		assert_int_equal(v[i].state, WIRE_MEMBER_ALIVE);
+	}
+	/* After the last one: an empty last page. */
+	members_page(t, fl, &v[N - 1].addr, &m);
+	assert_int_equal(m.members.count, 0);
+	assert_int_equal(m.members.more, 0);
+	free(v);
+}
+
+/*
+ * A flood of requests sorts the registry once a second: the answers are a snapshot at most
+ * SEED_ROSTER_MAX_AGE_USEC old, and their lease ages count from the last refresh.
+ */
+static void
+test_members_snapshot_cached(void **state)
+{
+	struct st *t = *state;
+	struct node_addr a = nth(0), b = nth(1);
+	struct fake_link *fl;
+	struct wire_member e;
+	struct wire_msg m;
+
+	start(t);
+	fl = client(t);
+	send_register(t, fl, &a);
+	for (int i = 0; i < 100; i++)
+		members_page(t, fl, NULL, &m);
+	assert_int_equal(t->s.roster.builds, 1);
+	assert_int_equal(t->s.stats.members_pages_sent, 100);
+	run_until(t, t->fe.now.mono + 600 * MS);
+	send_register(t, fl, &b);
+	members_page(t, fl, NULL, &m);
+	assert_int_equal(m.members.total, 1); /* b is not in the snapshot yet */
+	run_until(t, t->fe.now.mono + 400 * MS);
+	members_page(t, fl, NULL, &m);
+	assert_int_equal(t->s.roster.builds, 2);
+	assert_int_equal(m.members.total, 2);
+	assert_true(wire_members_next(&m, &e));
+	assert_true(node_addr_equal(&e.addr, &a));
+	assert_int_equal(e.lease_age_ms, 1000); /* registered a second ago, not refreshed */
+	assert_int_equal(e.registered_s, 1);
+	assert_true(wire_members_next(&m, &e));
+	assert_int_equal(e.lease_age_ms, 400);
+}
+
+/* A peer's HELLO gives its incarnation; a dead report makes it a suspect until it refreshes. */
+static void
+test_members_incarnation_and_suspect(void **state)
+{
+	struct st *t = *state;
+	struct node_addr a = nth(0), b = nth(1);
+	struct fake_link *fl, *fl2;
+	struct wire_member e;
+	struct wire_msg m;
+	struct buf buf = {0};
+
+	start(t);
+	fl = client(t);
+	wire_encode_hello(&buf, WIRE_ROLE_PEER, &a, 0xabcdef0123456789ULL);
+	assert_int_equal(fake_seed_frame(&t->fe, &t->s, fl, &buf), 0);
+	send_register(t, fl, &a);
+	fl2 = client(t);
+	send_register(t, fl2, &b); /* a peer of version 3: no HELLO */
+	send_dead_report_by(t, fl2, &b, REPORTER);
+	members_page(t, fl, NULL, &m);
+	assert_true(wire_members_next(&m, &e));
+	assert_true(e.incarnation == 0xabcdef0123456789ULL);
+	assert_int_equal(e.state, WIRE_MEMBER_ALIVE);
+	assert_true(wire_members_next(&m, &e));
+	assert_true(node_addr_equal(&e.addr, &b));
+	assert_true(e.incarnation == 0);
+	assert_int_equal(e.state, WIRE_MEMBER_SUSPECT);
+	/* Its refresh voids the report: alive again in the next snapshot. */
+	send_register(t, fl2, &b);
+	run_until(t, t->fe.now.mono + SEED_ROSTER_MAX_AGE_USEC);
+	members_page(t, fl, NULL, &m);
+	assert_true(wire_members_next(&m, &e));
+	assert_true(wire_members_next(&m, &e));
+	assert_int_equal(e.state, WIRE_MEMBER_ALIVE);
+}
+
+/* With TLS, only a client with a verified certificate may ask. */
+static void
+test_members_refused_without_certificate(void **state)
+{
+	struct st *t = *state;
+	struct gossip_config cfg;
+	struct fake_link *fl;
+	struct buf b = {0};
+	size_t mark;
+
+	conf_init(&cfg);
+	cfg.tls.mode = xstrdup("optional");
+	start_cfg(t, &cfg);
+	fl = client(t);
+	mark = fake_mark(&t->fe);
+	wire_encode_members_req(&b, NULL);
+	assert_int_equal(fake_seed_frame(&t->fe, &t->s, fl, &b), 0);
+	assert_int_equal(fake_count_sent(&t->fe, mark, fl, WIRE_MEMBERS), 0);
+	assert_int_equal(fake_count_sent(&t->fe, mark, fl, WIRE_ERROR), 1);
+	assert_true(fl->closed);
+	assert_int_equal(t->s.stats.members_refused, 1);
+	assert_int_equal(t->s.roster.builds, 0);
+}
+
 #define SEED_TEST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -674,6 +847,10 @@ main(void)
 	    SEED_TEST(test_dead_report_unconfirmed_removes_at_once),
 	    SEED_TEST(test_probes_limited_rest_wait_their_turn),
 	    SEED_TEST(test_peer_list_sample_of_configured_size),
+	    SEED_TEST(test_members_paged_at_the_cap),
+	    SEED_TEST(test_members_snapshot_cached),
+	    SEED_TEST(test_members_incarnation_and_suspect),
+	    SEED_TEST(test_members_refused_without_certificate),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

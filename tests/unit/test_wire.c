@@ -77,7 +77,8 @@ test_hello_roundtrip(void **state)
 
 	wire_encode_hello(&b, WIRE_ROLE_PEER, &a4, 0x0102030405060708ULL);
 	assert_int_equal(b.len, WIRE_HDR_LEN + 1 + 7 + 8);
-	assert_memory_equal(b.data, ((uint8_t[]){'G', 'S', WIRE_VERSION, WIRE_HELLO, 0, 0, 0, 16}), 8);
+	/* Stamped with the version that defined HELLO: nodes of version 3 read it. */
+	assert_memory_equal(b.data, ((uint8_t[]){'G', 'S', 3, WIRE_HELLO, 0, 0, 0, 16}), 8);
 	m = decode_ok(&b);
 	assert_int_equal(m.type, WIRE_HELLO);
 	assert_int_equal(m.hello.role, WIRE_ROLE_PEER);
@@ -756,11 +757,12 @@ test_frame_check_bad_header(void **state)
 	/* Version. */
 	h[2] = 0;
 	expect_check_bad(h, 3, "unsupported protocol version");
-	h[2] = WIRE_VERSION - 1; /* version 1: gossip 0.1 */
+	h[2] = WIRE_VERSION - 1; /* version 3: gossip 0.3, whose PING carried no ids */
 	expect_check_bad(h, sizeof(h), "unsupported protocol version");
 	h[2] = WIRE_VERSION + 1;
 	expect_check_bad(h, sizeof(h), "unsupported protocol version");
 	h[2] = WIRE_VERSION;
+	assert_int_equal(wire_frame_check(h, sizeof(h), &(const char *){NULL}), 0);
 	/* Unknown types, from the fourth byte on. */
 	for (size_t i = 0; i < ARRAY_SIZE(bad_types); i++) {
 		h[3] = bad_types[i];
@@ -915,8 +917,8 @@ test_random_garbage(void **state)
 			uint32_t body = (uint32_t)(len - WIRE_HDR_LEN);
 			p[0] = WIRE_MAGIC0;
 			p[1] = WIRE_MAGIC1;
-			p[2] = WIRE_VERSION;
 			p[3] = (uint8_t)(1 + rng_below(&rng, WIRE_TYPE_MAX));
+			p[2] = WIRE_VERSION;
 			p[4] = (uint8_t)(body >> 24);
 			p[5] = (uint8_t)(body >> 16);
 			p[6] = (uint8_t)(body >> 8);
@@ -1099,6 +1101,144 @@ test_message_id(void **state)
 	assert_memory_equal(id1, id2, WIRE_ID_LEN);
 }
 
+/* The i-th member of a test page: IPv6, so a full page is as large as it gets. */
+static struct wire_member
+member_nth(unsigned i)
+{
+	struct wire_member e = {0};
+	char s[64];
+
+	snprintf(s, sizeof(s), "[2001:db8::%x:%x]:%u", i >> 8, i & 0xff, 6000 + i % 7);
+	e.addr = addr(s);
+	e.state = i % 3 ? WIRE_MEMBER_ALIVE : WIRE_MEMBER_SUSPECT;
+	e.incarnation = 0x1122334455667788ULL ^ i;
+	e.lease_age_ms = 1000 * i + 7;
+	e.registered_s = UINT32_MAX - i;
+	return e;
+}
+
+static void
+test_members_req_roundtrip(void **state)
+{
+	struct node_addr a = addr("10.1.2.3:6000");
+	struct buf b = {0};
+	struct wire_msg m;
+
+	wire_encode_members_req(&b, NULL);
+	assert_int_equal(b.len, WIRE_HDR_LEN);
+	/* A type of version 4 says version 4: a node of version 3 refuses it, and only it. */
+	assert_int_equal(b.data[2], 4);
+	m = decode_ok(&b);
+	assert_int_equal(m.type, WIRE_MEMBERS_REQ);
+	assert_true(m.members_req.from_start);
+	buf_free(&b);
+	wire_encode_members_req(&b, &a);
+	m = decode_ok(&b);
+	assert_false(m.members_req.from_start);
+	assert_addr_equal(&m.members_req.after, &a);
+	/* Anything but nothing or one address is malformed. */
+	buf_put_u8(&b, 0);
+	fix_length(&b);
+	decode_bad(b.data, b.len, "trailing bytes after body");
+	b.len -= 3;
+	fix_length(&b);
+	decode_bad(b.data, b.len, "truncated address");
+	buf_free(&b);
+	assert_string_equal(wire_type_name(WIRE_MEMBERS_REQ), "MEMBERS_REQ");
+	assert_string_equal(wire_type_name(WIRE_MEMBERS), "MEMBERS");
+}
+
+/* A page of WIRE_MAX_MEMBERS entries goes through whole; one more is refused. */
+static void
+test_members_at_the_cap(void **state)
+{
+	struct wire_member *v = xcalloc(WIRE_MAX_MEMBERS + 1, sizeof(*v)), e;
+	struct buf b = {0};
+	struct wire_msg m;
+	unsigned n = 0;
+
+	for (unsigned i = 0; i <= WIRE_MAX_MEMBERS; i++)
+		v[i] = member_nth(i);
+	wire_encode_members(&b, 50000, true, v, WIRE_MAX_MEMBERS);
+	assert_int_equal(b.len, WIRE_HDR_LEN + 7 + WIRE_MAX_MEMBERS * (19 + WIRE_MEMBER_FIXED));
+	m = decode_ok(&b);
+	assert_int_equal(m.type, WIRE_MEMBERS);
+	assert_int_equal(m.members.total, 50000);
+	assert_int_equal(m.members.more, 1);
+	assert_int_equal(m.members.count, WIRE_MAX_MEMBERS);
+	while (wire_members_next(&m, &e)) {
+		assert_addr_equal(&e.addr, &v[n].addr);
+		assert_int_equal(e.state, v[n].state);
+		assert_true(e.incarnation == v[n].incarnation);
+		assert_int_equal(e.lease_age_ms, v[n].lease_age_ms);
+		assert_int_equal(e.registered_s, v[n].registered_s);
+		n++;
+	}
+	assert_int_equal(n, WIRE_MAX_MEMBERS);
+	buf_free(&b);
+	wire_encode_members(&b, 50000, true, v, WIRE_MAX_MEMBERS + 1);
+	decode_bad(b.data, b.len, "bad MEMBERS header");
+	buf_free(&b);
+	free(v);
+}
+
+/* Corrupts byte `at` of the body of a valid two-entry MEMBERS and expects `why`. */
+static void
+members_bad(size_t at, uint8_t value, const char *why)
+{
+	struct wire_member v[2] = {member_nth(1), member_nth(2)};
+	struct buf b = {0};
+
+	wire_encode_members(&b, 2, false, v, 2);
+	b.data[WIRE_HDR_LEN + at] = value;
+	decode_bad(b.data, b.len, why);
+	buf_free(&b);
+}
+
+static void
+test_members_malformed(void **state)
+{
+	struct wire_member v[3] = {member_nth(1), member_nth(2), member_nth(1)};
+	size_t entry = 19 + WIRE_MEMBER_FIXED;
+	struct buf b = {0};
+	struct wire_msg m;
+
+	members_bad(4, 2, "bad MEMBERS header");          /* more is 0 or 1 */
+	members_bad(7 + 19, 0, "bad state in MEMBERS");   /* state 0 */
+	members_bad(7 + 19, 3, "bad state in MEMBERS");
+	members_bad(7, 5, "bad address family");
+	/* The same address twice, or out of order. */
+	wire_encode_members(&b, 3, false, v + 1, 2);
+	decode_bad(b.data, b.len, "MEMBERS entries out of order");
+	buf_free(&b);
+	wire_encode_members(&b, 3, false, (struct wire_member[]){v[0], v[0]}, 2);
+	decode_bad(b.data, b.len, "MEMBERS entries out of order");
+	buf_free(&b);
+	/* More promised after an empty page; a count beyond the body; bytes after it. */
+	wire_encode_members(&b, 0, true, v, 0);
+	decode_bad(b.data, b.len, "bad MEMBERS header");
+	buf_free(&b);
+	wire_encode_members(&b, 2, false, v, 2);
+	b.len -= 1;
+	fix_length(&b);
+	decode_bad(b.data, b.len, "truncated MEMBERS entry");
+	b.len -= entry - 1;
+	fix_length(&b);
+	decode_bad(b.data, b.len, "truncated address");
+	buf_free(&b);
+	wire_encode_members(&b, 2, false, v, 2);
+	buf_put_u8(&b, 0);
+	fix_length(&b);
+	decode_bad(b.data, b.len, "trailing bytes after body");
+	buf_free(&b);
+	/* An empty last page is fine: a seed with no registrations. */
+	wire_encode_members(&b, 0, false, v, 0);
+	m = decode_ok(&b);
+	assert_int_equal(m.members.count, 0);
+	assert_false(wire_members_next(&m, &v[0]));
+	buf_free(&b);
+}
+
 int
 main(void)
 {
@@ -1129,6 +1269,9 @@ main(void)
 	    cmocka_unit_test(test_random_garbage),
 	    cmocka_unit_test(test_random_mutations),
 	    cmocka_unit_test(test_message_id),
+	    cmocka_unit_test(test_members_req_roundtrip),
+	    cmocka_unit_test(test_members_at_the_cap),
+	    cmocka_unit_test(test_members_malformed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
