@@ -245,7 +245,7 @@ seeds_connected(struct peer_node *n, struct seed_session *s, uint64_t now)
 	}
 	s->connected = true;
 	peer_debug(n, "connected to seed %s", s->addr_str);
-	/* Our incarnation, for the seed's MEMBERS; a seed of version 3 answers with its own HELLO. */
+	/* Our incarnation, for the seed's MEMBERS; the seed answers with its own HELLO. */
 	wire_encode_hello(&b, WIRE_ROLE_PEER, &n->self, n->incarnation);
 	send_frame(n, s, &b);
 	buf_free(&b);
