@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Logging: one printf-checked API, journal or stderr backend, plus the per-node log file. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +23,7 @@ static struct {
 	bool buffered;
 	struct sink err;  /* stderr */
 	struct sink file; /* the per-node log file */
+	char *file_path;
 	char node[NODE_ADDR_STRLEN];
 	char role[8];
 } log_state = {
@@ -87,13 +87,22 @@ log_set_node(const char *node, const char *role)
 int
 log_open_file(const char *path)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	int fd = sink_open_append(path);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	log_close_file();
 	sink_init(&log_state.file, fd);
 	sink_set_buffered(&log_state.file, log_state.buffered);
+	log_state.file_path = xstrdup(path);
 	return 0;
+}
+
+int
+log_reopen_file(void)
+{
+	if (!log_state.file_path)
+		return 0;
+	return sink_reopen(&log_state.file, log_state.file_path);
 }
 
 void
@@ -105,6 +114,8 @@ log_close_file(void)
 	sink_done(&log_state.file);
 	if (fd >= 0)
 		close(fd);
+	free(log_state.file_path);
+	log_state.file_path = NULL;
 }
 
 void

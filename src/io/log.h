@@ -21,6 +21,11 @@ void log_init(const char *ident, int max_prio, enum log_target target);
 void log_set_node(const char *node, const char *role);
 /* The per-node log file ("[YYYY-MM-DD HH:MM:SS] message" lines). 0 or -errno. */
 int log_open_file(const char *path);
+/*
+ * Opens the log file's path again (after log rotation renamed it): 0, or
+ * -errno with the file that was open kept. 0 when there is no log file.
+ */
+int log_reopen_file(void);
 void log_close_file(void);
 /*
  * Buffered: stderr and log file lines of one event-loop iteration are

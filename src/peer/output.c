@@ -1,7 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 /* gossip-peer's record of what it received: output.txt, the journal's events, the history. */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
@@ -18,12 +16,22 @@ output_open(struct output *o, const char *path, uint32_t history)
 	o->path = xstrdup(path);
 	o->cap = history;
 	ring_init(&o->history, sizeof(struct history_entry));
-	o->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	o->fd = sink_open_append(path);
 	if (o->fd < 0)
-		return -errno;
+		return o->fd;
 	sink_init(&o->sink, o->fd);
 	sink_set_buffered(&o->sink, true);
 	return 0;
+}
+
+int
+output_reopen(struct output *o)
+{
+	int r = sink_reopen(&o->sink, o->path);
+
+	if (r == 0)
+		o->fd = o->sink.fd;
+	return r;
 }
 
 void

@@ -31,6 +31,8 @@ struct output {
 
 /* Opens path for appending, keeps up to history messages: 0 or -errno. */
 int output_open(struct output *o, const char *path, uint32_t history);
+/* Opens the path again (log rotation): 0, or -errno with the old file kept. */
+int output_reopen(struct output *o);
 void output_close(struct output *o);
 /*
  * A delivered message: its output.txt line, its "received" event, a place
