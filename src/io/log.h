@@ -41,6 +41,9 @@ bool log_enabled(int prio);
 void log_emit(int prio, const char *file, int line, const char *func, const struct log_fields *f,
 	      const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
+/* A line for the log file alone: not to the journal or standard error. */
+void log_file_only(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 #define log_error(...) log_emit(LOG_ERR, __FILE__, __LINE__, __func__, NULL, __VA_ARGS__)
 #define log_warn(...) log_emit(LOG_WARNING, __FILE__, __LINE__, __func__, NULL, __VA_ARGS__)
 #define log_notice(...) log_emit(LOG_NOTICE, __FILE__, __LINE__, __func__, NULL, __VA_ARGS__)

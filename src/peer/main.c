@@ -196,6 +196,7 @@ on_notice(void *ctx, enum notice what)
 		break;
 	case NOTICE_TICK:
 		trim_when_quiet(d);
+		output_tick(&d->out, now_monotonic_usec());
 		break;
 	case NOTICE_STOPPED:
 		(void)sd_event_add_time_relative(d->sv.event, &d->leave_timer, CLOCK_MONOTONIC,
@@ -211,7 +212,7 @@ on_deliver(void *ctx, const struct delivery *dl)
 	struct peer_daemon *d = ctx;
 	struct history_entry h;
 
-	output_deliver(&d->out, dl, &h);
+	output_deliver(&d->out, dl, now_monotonic_usec(), &h);
 	control_notify_delivery(&d->ctl, &h);
 }
 
@@ -321,6 +322,7 @@ on_reload(void *ctx, const struct gossip_config *nc)
 	d->last_status[0] = '\0';
 	if (nc) {
 		node_io_set_tls(&d->io, d->sv.tls);
+		output_set_journal_rate(&d->out, nc->peer.journal_received_rate);
 		peer_node_reconfigure(&d->node, nc, instant_now());
 		set_security(d);
 	}
@@ -443,6 +445,7 @@ start(struct peer_daemon *d)
 	if ((r = output_open(&d->out, output_path, d->sv.cfg.peer.history)) < 0)
 		fatal("cannot open %s: %s", output_path, strerror(-r));
 	free(output_path);
+	output_set_journal_rate(&d->out, d->sv.cfg.peer.journal_received_rate);
 	/* A busy peer writes a line per message to two files: one write per loop iteration. */
 	log_set_buffered(true);
 	d->sv.loop.after_flush = flush_files;

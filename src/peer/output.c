@@ -138,7 +138,53 @@ output_flush(struct output *o)
 }
 
 void
-output_deliver(struct output *o, const struct delivery *d, struct history_entry *ret)
+output_set_journal_rate(struct output *o, uint32_t per_second)
+{
+	o->journal_rate = per_second;
+}
+
+/* The window's count of events not logged one by one, if any, in one line. */
+static void
+end_window(struct output *o)
+{
+	struct log_fields f = {.event = "received-not-logged"};
+
+	if (o->window_held)
+		log_event(LOG_INFO, &f,
+			  "%llu received message%s not logged one by one in the last %llu s (over "
+			  "peer.journal_received_rate = %u a second); %s and the log file have each",
+			  (unsigned long long)o->window_held, o->window_held == 1 ? "" : "s",
+			  (unsigned long long)(OUTPUT_JOURNAL_WINDOW_USEC / USEC_PER_SEC),
+			  o->journal_rate, o->path);
+	o->window_start = 0;
+	o->window_logged = o->window_held = 0;
+}
+
+void
+output_tick(struct output *o, uint64_t now)
+{
+	if (o->window_start && now - o->window_start >= OUTPUT_JOURNAL_WINDOW_USEC)
+		end_window(o);
+}
+
+/* Whether this message's "received" event goes to the journal (or stderr) one by one. */
+static bool
+journal_pass(struct output *o, uint64_t now)
+{
+	output_tick(o, now);
+	if (!o->window_start)
+		o->window_start = now ? now : 1;
+	if (o->window_logged < (uint64_t)o->journal_rate * (OUTPUT_JOURNAL_WINDOW_USEC / USEC_PER_SEC)) {
+		o->window_logged++;
+		return true;
+	}
+	o->window_held++;
+	o->held_total++;
+	return false;
+}
+
+void
+output_deliver(struct output *o, const struct delivery *d, uint64_t now, struct history_entry *ret)
 {
 	char hex[2 * WIRE_ID_LEN + 1], os[NODE_ADDR_STRLEN];
 	struct log_fields f = {.event = "received", .msg_id = hex, .origin = os,
@@ -150,7 +196,10 @@ output_deliver(struct output *o, const struct delivery *d, struct history_entry 
 	format_received(&o->line, d, os);
 	line = (const char *)o->line.data;
 	write_line(o, line, d->received);
-	log_event(LOG_INFO, &f, "%s (id %s)", line, hex);
+	if (journal_pass(o, now))
+		log_event(LOG_INFO, &f, "%s (id %s)", line, hex);
+	else
+		log_file_only(LOG_INFO, "%s (id %s)", line, hex);
 	*ret = (struct history_entry){
 		.from = *d->from,
 		.origin = *d->origin,

@@ -14,6 +14,7 @@ Known bugs are xfail(strict=True) with a "BUG:" reason, so a fix shows up as
 XPASS and fails the run until the marker is removed.
 """
 
+import collections
 import glob
 import json
 import os
@@ -37,7 +38,8 @@ PEER_UNITS = [f"gossip-peer@{p}.service" for p in PEERS]
 # Host services the overlay would otherwise boot too: slow, or noisy, or both.
 MASK = ("postgresql.service", "postgresql@15-main.service", "serf.service",
         "e2scrub_reap.service", "apt-daily.timer", "apt-daily-upgrade.timer",
-        "dpkg-db-backup.timer", "e2scrub_all.timer", "fstrim.timer", "man-db.timer")
+        "dpkg-db-backup.timer", "e2scrub_all.timer", "fstrim.timer", "man-db.timer",
+        "logrotate.timer")
 MAKE_ENV = {k: v for k, v in os.environ.items() if k not in ("DESTDIR", "PREFIX")}
 
 
@@ -163,6 +165,11 @@ def ensure_network(c, timeout=15):
                          f"gossipctl -i {port} status; gossipctl -i {port} peers; "
                          f"journalctl --no-pager -n 40 -u 'gossip-*'", check=False)
             raise AssertionError(f"{e}\n{diag.stdout}{diag.stderr}") from None
+
+
+def output_file(port):
+    """Where the unit gossip-peer@PORT writes the messages it receives."""
+    return f"/var/log/gossip/peer-{port}/output.txt"
 
 
 def main_pid(c, unit):
@@ -456,14 +463,16 @@ def test_broadcast_reaches_journal_and_output(net):
     assert len(sent) == 1 and sent[0]["GOSSIP_NODE"] == "127.0.0.1:6000", sent
     assert sent[0]["MESSAGE_ID"] == "a6d2c8e4f0b14a3c9e7d5b3a1f0e8c95", sent
     assert not received(c, 6000, hello)
-    # output.txt in LogsDirectory (shared by the peers of this host): once per other peer,
-    # in the prototype's format; each peer's own log says which peer received it.
-    lines = [line for line in c.run("cat", "/var/log/gossip/output.txt").stdout.splitlines()
-             if line.endswith("'hello'")]
-    assert len(lines) == 2, lines
-    for line in lines:
-        assert re.fullmatch(r"\[[\d: -]+\] Received from 127\.0\.0\.1:600[012]: "
-                            r"127\.0\.0\.1:6000 - [\d: -]+:127\.0\.0\.1:'hello'", line), line
+    # Each instance's own output file (LogsDirectory=gossip/peer-PORT): once in each
+    # receiver's, in the prototype's format; the sender's has none. No shared output.txt.
+    for port, expect in ((6000, 0), (6001, 1), (6002, 1)):
+        lines = [line for line in c.run("cat", output_file(port)).stdout.splitlines()
+                 if line.endswith("'hello'")]
+        assert len(lines) == expect, (port, lines)
+        for line in lines:
+            assert re.fullmatch(r"\[[\d: -]+\] Received from 127\.0\.0\.1:600[012]: "
+                                r"127\.0\.0\.1:6000 - [\d: -]+:127\.0\.0\.1:'hello'", line), line
+    assert c.run("test", "-e", "/var/log/gossip/output.txt", check=False).returncode == 1
     for port, expect in ((6000, 0), (6001, 1), (6002, 1)):
         log = c.run("cat", f"/var/log/gossip/peer_127.0.0.1_{port}.log").stdout
         n = len(re.findall(rf"Received from .*'hello' \(id {hello}\)$", log, re.M))
@@ -791,6 +800,105 @@ def test_security_scores_loaded(net, report):
         assert score <= 2.0, out
 
 
+# -- a sustained rate, and log rotation, under systemd ----------------------------------
+
+RATE = 1000  # messages per second, through the 3 peers in turn
+SECONDS = float(os.environ.get("GOSSIP_SYSTEM_SUSTAINED_SECONDS", "60"))
+LOGROTATE = "logrotate -f /etc/logrotate.d/gossip"
+# journald's own entry when it drops a service's messages over its rate limit.
+JOURNAL_DROPPED = "a596d6fe7bfa4994828e72309e95d61e"
+
+
+def tagged(c, path, tag):
+    """The texts '<tag>-N' of the output lines in path and its rotated copies, per file."""
+    out = c.run("sh", "-c", 'for f in "$0"*; do echo "== $f"; zcat -f "$f" | '
+                'grep -o -- "$1-[0-9]*" || true; done', path, tag).stdout
+    files = {}
+    for line in out.splitlines():
+        if line.startswith("== "):
+            cur = files.setdefault(line[3:], [])
+        else:
+            cur.append(line)
+    return files
+
+
+def journal_count(c, unit, after, *matches, grep):
+    """How many journal entries of unit since after match, and have grep in their message."""
+    c.run("journalctl", "--sync")
+    r = c.run("sh", "-c", f"journalctl --no-pager -o cat -u {unit} --since=@{after // 1000000 - 1} "
+              + " ".join(matches) + f" | grep -c -- '{grep}' || true")
+    return int(r.stdout.strip() or 0)
+
+
+def test_sustained_rate_with_logrotate(net, staged, report):
+    """1,000 msg/s for 60 s through the 3 peers, with logrotate run half-way: every message
+    once in each receiver's output file (rotated and new), gossipctl stats agreeing with
+    the files, and every received event either in the journal or counted as not logged
+    there one by one (peer.journal_received_rate), none dropped by journald."""
+    c = net
+    share = os.path.dirname(staged)
+    for f in ("tests/system/sender.py", "tests/bench/ctlproto.py"):
+        shutil.copy(os.path.join(REPO, f), share)
+    for port in PEERS:
+        exec_start = show(c, f"gossip-peer@{port}.service", "ExecStart")["ExecStart"]
+        assert f"--output {output_file(port)} " in exec_start, exec_start
+        assert c.run("stat", "-c", "%U %G %a", os.path.dirname(output_file(port))).stdout.split() \
+            == ["gossip", "gossip", "750"]
+    tag = f"sus{uuid.uuid4().hex[:8]}"
+    before = {p: status(c, p)["messages_received"] for p in PEERS}
+    mark = mark_now()
+    r = c.run("python3", "/mnt/share/sender.py", "--rate", RATE, "--seconds", SECONDS,
+              "--tag", tag, "--midway", LOGROTATE,
+              *[f"/run/gossip/peer-{p}.sock" for p in PEERS], timeout=3 * SECONDS + 60)
+    sent = json.loads(r.stdout)
+    report.append(("sustained under systemd", f"{sent['sent']} messages in {sent['seconds']:.1f} s "
+                   f"({sent['rate']:.0f} msg/s offered through 3 peers)"))
+    assert sent["midway"]["returncode"] == 0, sent["midway"]
+    assert sent["rate"] >= 0.9 * RATE, sent
+    assert sent["accepted"] == sent["sent"] and sent["refused"] == 0, sent
+    n = sent["sent"]
+    expected = {port: {f"{tag}-{i:06d}" for i in range(n) if PEERS[i % 3] != port}
+                for port in PEERS}
+    wait_for("every message delivered", lambda: all(
+        status(c, p)["messages_received"] - before[p] >= len(expected[p]) for p in PEERS),
+        timeout=60, interval=0.5)
+    for port in PEERS:
+        unit = f"gossip-peer@{port}.service"
+        files = tagged(c, output_file(port), tag)
+        got = collections.Counter(t for lines in files.values() for t in lines)
+        assert sorted(expected[port] - set(got))[:5] == [], f"{port}: lost"
+        assert {t: k for t, k in got.items() if k != 1} == {}, f"{port}: written twice"
+        assert set(got) == expected[port]
+        # The rotation split the flow between the rotated file and the new one.
+        assert sorted(files) == [output_file(port), output_file(port) + ".1"], files
+        assert all(files.values()), {f: len(v) for f, v in files.items()}
+        stats = json.loads(ctl(c, port, "--json", "stats").stdout)
+        assert stats["messages_received"] - before[port] == sum(got.values()), (stats, port)
+        # The journal: every received event is there, or counted in a summary line.
+        logged = journal_count(c, unit, mark, "GOSSIP_EVENT=received", grep=f"{tag}-")
+        summaries = [e["MESSAGE"] for e in journal(c, "-u", unit,
+                                                   "GOSSIP_EVENT=received-not-logged", after=mark)]
+        held = sum(int(re.match(r"(\d+) received messages? not logged", m).group(1))
+                   for m in summaries)
+        report.append((f"journal of {unit} at {len(expected[port]) / sent['seconds']:.0f} "
+                       f"msg/s received", f"{logged} received events, {held} counted in "
+                       f"{len(summaries)} summary lines"))
+        assert logged + held == len(expected[port]), (logged, held, summaries[:3])
+        for what in ("log", "output"):
+            assert journal_count(c, unit, mark, grep=f"Reopened the {what} file ") >= 1, (unit, what)
+    for port in SEEDS:
+        assert journal_count(c, f"gossip-seed@{port}.service", mark,
+                             grep="Reopened the log file ") >= 1
+    dropped = c.run("sh", "-c", f"journalctl --no-pager -o cat MESSAGE_ID={JOURNAL_DROPPED} "
+                    f"--since=@{mark // 1000000 - 1}").stdout
+    report.append(("journald's drops during the sustained run", dropped.strip() or "none"))
+    assert "gossip" not in dropped, dropped
+    logs = c.run("ls", "/var/log/gossip").stdout.split()
+    for name in ("peer_127.0.0.1_6001.log", "peer_127.0.0.1_6001.log.1",
+                 "seed_127.0.0.1_5000.log", "seed_127.0.0.1_5000.log.1"):
+        assert name in logs, logs
+
+
 def test_stop_target_stops_everything_cleanly(net):
     c = net
     c.run("systemctl", "stop", "gossip.target")
@@ -808,3 +916,14 @@ def test_stop_target_stops_everything_cleanly(net):
         assert p == {"Result": "success", "ExecMainStatus": "0", "ActiveState": "inactive"}, \
             (unit, p)
     assert c.run("sh", "-c", "ls /run/gossip").stdout.split() == []
+
+
+def test_logrotate_with_nothing_running(container):
+    """logrotate's postrotate signals the running instances: with none, it still succeeds."""
+    c = container
+    assert c.run("sh", "-c", "systemctl list-units --plain --no-legend --state=active "
+                 "'gossip-*@*.service'").stdout.strip() == ""
+    c.run("sh", "-c", "echo more >> /var/log/gossip/seed_127.0.0.1_5000.log")
+    r = c.run("logrotate", "-v", "-f", "/etc/logrotate.d/gossip", check=False)
+    assert r.returncode == 0, r.stderr
+    assert "running postrotate script" in r.stderr, r.stderr
