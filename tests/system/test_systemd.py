@@ -899,6 +899,82 @@ def test_sustained_rate_with_logrotate(net, staged, report):
         assert name in logs, logs
 
 
+JOURNALD_DROPIN = "/etc/systemd/journald.conf.d/50-gossip-system-test.conf"
+
+
+def journald_drops(c, after):
+    """journald's entries since after saying it dropped a gossip unit's messages."""
+    out = c.run("journalctl", "--no-pager", "-o", "cat", f"MESSAGE_ID={JOURNAL_DROPPED}",
+                f"--since=@{after // 1000000 - 1}").stdout
+    return [line for line in out.splitlines() if "gossip-peer@" in line]
+
+
+def send_for(c, tag, seconds):
+    r = c.run("python3", "/mnt/share/sender.py", "--rate", RATE, "--seconds", seconds,
+              "--tag", tag, *[f"/run/gossip/peer-{p}.sock" for p in PEERS], timeout=120)
+    sent = json.loads(r.stdout)
+    assert sent["accepted"] == sent["sent"], sent
+    return sent["sent"]
+
+
+def set_journal_rate(c, rate):
+    for port in PEERS:
+        write_file(c, f"/etc/gossip/peer-{port}.conf", f"peer = {{ journal_received_rate = {rate}; }};\n")
+        c.run("systemctl", "reload", f"gossip-peer@{port}.service")
+
+
+def test_journald_limit_kept_by_journal_received_rate(net, staged, report):
+    """With journald's limit made small, per-message events at 1,000 msg/s are dropped by
+    journald (which the sustained test's check sees), and peer.journal_received_rate keeps
+    the peers under it, every event logged or counted."""
+    c = net
+    share = os.path.dirname(staged)
+    for f in ("tests/system/sender.py", "tests/bench/ctlproto.py"):
+        shutil.copy(os.path.join(REPO, f), share)
+    write_file(c, JOURNALD_DROPIN, "[Journal]\nRateLimitIntervalSec=10s\nRateLimitBurst=250\n")
+    try:
+        c.run("systemctl", "restart", "systemd-journald.service")
+        # Every event one by one: more than journald lets through.
+        set_journal_rate(c, 100000)
+        mark = mark_now()
+        send_for(c, f"drop{uuid.uuid4().hex[:8]}", 4)
+
+        def dropped():
+            # journald says so at the unit's first entry of a later window: give it entries.
+            c.run("systemctl", "reload", *PEER_UNITS)
+            drops = journald_drops(c, mark)
+            return all(any(u in d for d in drops) for u in PEER_UNITS) and drops
+        drops = wait_for("journald to report dropped entries of every peer", dropped,
+                         timeout=30, interval=1)
+        report.append(("journald (burst 250 in 10 s) with every event one by one", drops[0]))
+        # peer.journal_received_rate under journald's limit: nothing dropped, all counted.
+        set_journal_rate(c, 20)
+        mark = mark_now()
+        tag = f"kept{uuid.uuid4().hex[:8]}"
+        before = {p: status(c, p)["messages_received"] for p in PEERS}
+        n = send_for(c, tag, 4)
+        wait_for("every message delivered", lambda: all(
+            status(c, p)["messages_received"] - before[p] >= n * 2 // 3 for p in PEERS),
+            timeout=30, interval=0.5)
+        for port in PEERS:
+            unit = f"gossip-peer@{port}.service"
+            expected = status(c, port)["messages_received"] - before[port]
+            logged = journal_count(c, unit, mark, "GOSSIP_EVENT=received", grep=f"{tag}-")
+
+            def counted():
+                msgs = [e["MESSAGE"] for e in journal(c, "-u", unit,
+                                                      "GOSSIP_EVENT=received-not-logged", after=mark)]
+                held = sum(int(re.match(r"(\d+) received", m).group(1)) for m in msgs)
+                return logged + held == expected and held
+            wait_for(f"{unit}: every event logged or counted", counted, timeout=25, interval=0.5)
+        assert journald_drops(c, mark) == []
+    finally:
+        c.run("rm", "-f", JOURNALD_DROPIN, *[f"/etc/gossip/peer-{p}.conf" for p in PEERS])
+        c.run("systemctl", "restart", "systemd-journald.service")
+        for port in PEERS:
+            c.run("systemctl", "reload", f"gossip-peer@{port}.service")
+
+
 def test_stop_target_stops_everything_cleanly(net):
     c = net
     c.run("systemctl", "stop", "gossip.target")
