@@ -47,6 +47,8 @@ struct node_io {
 	void (*deliver)(void *ctx, const struct delivery *d);
 	void (*notice)(void *ctx, enum notice what);
 	void (*remember)(void *ctx, const uint8_t *id, uint64_t stamp);
+	/* Whether an event of the core goes to the journal or stderr (else to the log file only). */
+	bool (*log_gate)(void *ctx, const struct log_fields *f);
 	void *ctx;
 };
 
@@ -63,6 +65,9 @@ void node_io_accept(struct node_io *io, int fd, const struct node_addr *remote);
 /* The program keeps the ids of messages held (env_ops.remember), with the same ctx. */
 void node_io_set_remember(struct node_io *io,
 			  void (*remember)(void *ctx, const uint8_t *id, uint64_t stamp));
+/* The program decides which of the core's events reach the journal, with the same ctx. */
+void node_io_set_log_gate(struct node_io *io,
+			  bool (*gate)(void *ctx, const struct log_fields *f));
 /* Outgoing connections leave from a's IP address, where the host has it (see conn_connect()). */
 void node_io_set_source(struct node_io *io, const struct node_addr *a);
 /* The TLS configuration for connections from now on (a reference is taken; NULL: plaintext). */

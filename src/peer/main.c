@@ -216,6 +216,17 @@ on_deliver(void *ctx, const struct delivery *dl)
 	control_notify_delivery(&d->ctl, &h);
 }
 
+/* The core's "sent" events share peer.journal_message_rate with "received" ones. */
+static bool
+journal_gate(void *ctx, const struct log_fields *f)
+{
+	struct peer_daemon *d = ctx;
+
+	if (!f->event || strcmp(f->event, "sent") != 0)
+		return true;
+	return output_journal_pass(&d->out, now_monotonic_usec(), true);
+}
+
 static void
 on_remember(void *ctx, const uint8_t *id, uint64_t stamp)
 {
@@ -322,7 +333,7 @@ on_reload(void *ctx, const struct gossip_config *nc)
 	d->last_status[0] = '\0';
 	if (nc) {
 		node_io_set_tls(&d->io, d->sv.tls);
-		output_set_journal_rate(&d->out, nc->peer.journal_received_rate);
+		output_set_journal_rate(&d->out, nc->peer.journal_message_rate);
 		peer_node_reconfigure(&d->node, nc, instant_now());
 		set_security(d);
 	}
@@ -445,7 +456,7 @@ start(struct peer_daemon *d)
 	if ((r = output_open(&d->out, output_path, d->sv.cfg.peer.history)) < 0)
 		fatal("cannot open %s: %s", output_path, strerror(-r));
 	free(output_path);
-	output_set_journal_rate(&d->out, d->sv.cfg.peer.journal_received_rate);
+	output_set_journal_rate(&d->out, d->sv.cfg.peer.journal_message_rate);
 	/* A busy peer writes a line per message to two files: one write per loop iteration. */
 	log_set_buffered(true);
 	d->sv.loop.after_flush = flush_files;
@@ -455,6 +466,7 @@ start(struct peer_daemon *d)
 	node_io_set_tls(&d->io, d->sv.tls);
 	node_io_set_source(&d->io, &d->sv.self);
 	node_io_set_remember(&d->io, on_remember);
+	node_io_set_log_gate(&d->io, journal_gate);
 	peer_node_init(&d->node, &d->sv.cfg, &d->sv.self, rng_next(&rng), &d->io.env);
 	state_start(d);
 	set_security(d);

@@ -147,17 +147,20 @@ output_set_journal_rate(struct output *o, uint32_t per_second)
 static void
 end_window(struct output *o)
 {
-	struct log_fields f = {.event = "received-not-logged"};
+	struct log_fields f = {.event = "not-logged"};
+	uint64_t held = o->held_received + o->held_sent;
 
-	if (o->window_held)
+	if (held)
 		log_event(LOG_INFO, &f,
-			  "%llu received message%s not logged one by one in the last %llu s (over "
-			  "peer.journal_received_rate = %u a second); %s and the log file have each",
-			  (unsigned long long)o->window_held, o->window_held == 1 ? "" : "s",
+			  "%llu message events not logged one by one in the last %llu s (%llu "
+			  "received, %llu sent; over peer.journal_message_rate = %u a second); the log "
+			  "file has each, and %s each message received",
+			  (unsigned long long)held,
 			  (unsigned long long)(OUTPUT_JOURNAL_WINDOW_USEC / USEC_PER_SEC),
+			  (unsigned long long)o->held_received, (unsigned long long)o->held_sent,
 			  o->journal_rate, o->path);
 	o->window_start = 0;
-	o->window_logged = o->window_held = 0;
+	o->window_logged = o->held_received = o->held_sent = 0;
 }
 
 void
@@ -167,9 +170,8 @@ output_tick(struct output *o, uint64_t now)
 		end_window(o);
 }
 
-/* Whether this message's "received" event goes to the journal (or stderr) one by one. */
-static bool
-journal_pass(struct output *o, uint64_t now)
+bool
+output_journal_pass(struct output *o, uint64_t now, bool sent)
 {
 	output_tick(o, now);
 	if (!o->window_start)
@@ -178,8 +180,10 @@ journal_pass(struct output *o, uint64_t now)
 		o->window_logged++;
 		return true;
 	}
-	o->window_held++;
-	o->held_total++;
+	if (sent)
+		o->held_sent++;
+	else
+		o->held_received++;
 	return false;
 }
 
@@ -196,7 +200,7 @@ output_deliver(struct output *o, const struct delivery *d, uint64_t now, struct 
 	format_received(&o->line, d, os);
 	line = (const char *)o->line.data;
 	write_line(o, line, d->received);
-	if (journal_pass(o, now))
+	if (output_journal_pass(o, now, false))
 		log_event(LOG_INFO, &f, "%s (id %s)", line, hex);
 	else
 		log_file_only(LOG_INFO, "%s (id %s)", line, hex);
