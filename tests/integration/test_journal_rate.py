@@ -28,6 +28,18 @@ def summaries(text):
     return [m for ln in text.splitlines() if (m := SUMMARY_RE.search(ln))]
 
 
+def send_all(peer):
+    """COUNT messages "<tag>-<i>" broadcast from peer over one control connection; the tag."""
+    tag = uuid.uuid4().hex[:12]
+    client = CtlClient(str(peer.ctl_path))
+    try:
+        for i in range(COUNT):
+            client.send(f"{tag}-{i}".encode())
+    finally:
+        client.close()
+    return tag
+
+
 def test_received_events_over_the_rate_are_counted(network):
     net = network("jrate", **STEADY)
     net.start_seeds(1)
@@ -39,13 +51,7 @@ def test_received_events_over_the_rate_are_counted(network):
     c = net.add_peer(config=zero)
     d = net.add_peer()
     net.wait_connected()
-    tag = uuid.uuid4().hex[:12]
-    client = CtlClient(str(a.ctl_path))
-    try:
-        for i in range(COUNT):
-            client.send(f"{tag}-{i}".encode())
-    finally:
-        client.close()
+    tag = send_all(a)
     for p, logged in ((b, 50), (c, 0)):
         # The output file and the log file: every message.
         wait_until(lambda: len([ln for ln in p.output_lines() if tag in ln]) == COUNT,
@@ -75,13 +81,7 @@ def test_sent_events_share_the_rate(network):
     a = net.add_peer(config=five)
     b = net.add_peer()
     net.wait_connected()
-    tag = uuid.uuid4().hex[:12]
-    client = CtlClient(str(a.ctl_path))
-    try:
-        for i in range(COUNT):
-            client.send(f"{tag}-{i}".encode())
-    finally:
-        client.close()
+    tag = send_all(a)
     found = wait_until(lambda: summaries(a.stderr_text()), timeout=25,
                        what=f"the count of events not logged by {a.name}")
     held, received, sent, rate, _ = found[0].groups()
