@@ -12,6 +12,8 @@ SYSTEMDUNITDIR ?= $(or $(call SYSTEMD_VAR,systemdsystemunitdir),/lib/systemd/sys
 SYSUSERSDIR ?= $(or $(call SYSTEMD_VAR,sysusersdir),/usr/lib/sysusers.d)
 TMPFILESDIR ?= $(or $(call SYSTEMD_VAR,tmpfilesdir),/usr/lib/tmpfiles.d)
 CATALOGDIR ?= $(or $(call SYSTEMD_VAR,catalogdir),/usr/lib/systemd/catalog)
+LOGROTATEDIR ?= $(SYSCONFDIR)/logrotate.d
+BASHCOMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
 
 CC ?= cc
 PKG_CONFIG ?= pkg-config
@@ -181,7 +183,8 @@ fuzz-corpus: $(FUZZ_DIR)/mkcorpus
 # TEST_DEPS also for make check (system and package tests, man page lint).
 BUILD_DEPS := build-essential pkg-config systemd libsystemd-dev libconfig-dev libssl-dev
 TEST_DEPS := $(BUILD_DEPS) libcmocka-dev python3 python3-pytest mandoc systemd-container \
-	util-linux iproute2 debhelper dpkg-dev fakeroot lintian rpm rpmlint elfutils
+	util-linux iproute2 debhelper dpkg-dev fakeroot lintian rpm rpmlint elfutils \
+	logrotate bash-completion
 define install_missing
 	@missing=""; for p in $(1); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' \
@@ -279,6 +282,9 @@ install: all
 	install -m 0644 systemd/gossip.sysusers $(DESTDIR)$(SYSUSERSDIR)/gossip.conf
 	install -m 0644 systemd/gossip.tmpfiles $(DESTDIR)$(TMPFILESDIR)/gossip.conf
 	install -m 0644 systemd/gossip.catalog $(DESTDIR)$(CATALOGDIR)/gossip.catalog
+	install -d $(DESTDIR)$(LOGROTATEDIR) $(DESTDIR)$(BASHCOMPLETIONDIR)
+	install -m 0644 etc/logrotate.d/gossip $(DESTDIR)$(LOGROTATEDIR)/gossip
+	install -m 0644 src/ctl/gossipctl.bash $(DESTDIR)$(BASHCOMPLETIONDIR)/gossipctl
 
 format:
 	clang-format -i $(wildcard src/*/*.c src/*/*.h tests/unit/*.c)

@@ -37,6 +37,7 @@ struct peer_config {
 	uint32_t max_message_size;    /* payload bytes */
 	uint64_t send_queue_limit;    /* bytes queued to one neighbour before it is dropped */
 	uint32_t history;             /* received messages kept for gossipctl tail */
+	uint32_t journal_message_rate; /* "received"/"sent" events logged one by one, a second */
 	bool lazy_push;               /* broadcast tree (eager push + IHAVE/GRAFT); false: flood */
 	uint64_t ihave_delay_usec;    /* ids gathered this long before one IHAVE announces them */
 	uint64_t graft_timeout_usec;  /* least wait after an IHAVE before asking for the message */

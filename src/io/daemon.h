@@ -52,6 +52,7 @@ struct daemon_args {
 	int n_configs;
 	const char *log_dir;
 	const char *control_socket;
+	const char *output_file; /* the peer's -o: where received messages are written */
 	bool debug;
 	bool check_config;
 };

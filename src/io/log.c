@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Logging: one printf-checked API, journal or stderr backend, plus the per-node log file. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +23,7 @@ static struct {
 	bool buffered;
 	struct sink err;  /* stderr */
 	struct sink file; /* the per-node log file */
+	char *file_path;
 	char node[NODE_ADDR_STRLEN];
 	char role[8];
 } log_state = {
@@ -87,13 +87,22 @@ log_set_node(const char *node, const char *role)
 int
 log_open_file(const char *path)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	int fd = sink_open_append(path);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	log_close_file();
 	sink_init(&log_state.file, fd);
 	sink_set_buffered(&log_state.file, log_state.buffered);
+	log_state.file_path = xstrdup(path);
 	return 0;
+}
+
+int
+log_reopen_file(void)
+{
+	if (!log_state.file_path)
+		return 0;
+	return sink_reopen(&log_state.file, log_state.file_path);
 }
 
 void
@@ -105,6 +114,8 @@ log_close_file(void)
 	sink_done(&log_state.file);
 	if (fd >= 0)
 		close(fd);
+	free(log_state.file_path);
+	log_state.file_path = NULL;
 }
 
 void
@@ -200,32 +211,29 @@ journal_send(int prio, const char *file, int line, const char *func, const struc
 		free(fields[i]);
 }
 
-void
-log_emit(int prio, const char *file, int line, const char *func, const struct log_fields *f,
-	 const char *fmt, ...)
+/* One line: to the journal or stderr when console is set, and to the log file. */
+static void
+emit(int prio, bool console, const char *file, int line, const char *func,
+     const struct log_fields *f, const char *fmt, va_list ap)
 {
 	char stack[1024], *msg = stack, stamp[32];
-	va_list ap;
+	va_list again;
 	int n;
 
-	if (prio > log_state.max_prio)
-		return;
-	va_start(ap, fmt);
+	va_copy(again, ap);
 	n = vsnprintf(stack, sizeof(stack), fmt, ap);
-	va_end(ap);
+	if (n >= 0 && (size_t)n >= sizeof(stack)) {
+		msg = xmalloc((size_t)n + 1);
+		vsnprintf(msg, (size_t)n + 1, fmt, again);
+	}
+	va_end(again);
 	if (n < 0)
 		return;
-	if ((size_t)n >= sizeof(stack)) {
-		msg = xmalloc((size_t)n + 1);
-		va_start(ap, fmt);
-		vsnprintf(msg, (size_t)n + 1, fmt, ap);
-		va_end(ap);
-	}
 	format_wallclock(now_realtime_usec(), stamp, sizeof(stamp));
 
-	if (log_state.journal)
+	if (console && log_state.journal)
 		journal_send(prio, file, line, func, f, msg);
-	else
+	else if (console)
 		write_line(&log_state.err, stamp, prio_prefix(prio), msg, (size_t)n);
 	if (prio <= LOG_INFO)
 		write_line(&log_state.file, stamp, prio_prefix(prio), msg, (size_t)n);
@@ -234,4 +242,29 @@ log_emit(int prio, const char *file, int line, const char *func, const struct lo
 		log_flush();
 	if (msg != stack)
 		free(msg);
+}
+
+void
+log_emit(int prio, const char *file, int line, const char *func, const struct log_fields *f,
+	 const char *fmt, ...)
+{
+	va_list ap;
+
+	if (prio > log_state.max_prio)
+		return;
+	va_start(ap, fmt);
+	emit(prio, true, file, line, func, f, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_file_only(int prio, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (prio > log_state.max_prio)
+		return;
+	va_start(ap, fmt);
+	emit(prio, false, NULL, 0, NULL, NULL, fmt, ap);
+	va_end(ap);
 }

@@ -21,6 +21,11 @@ void log_init(const char *ident, int max_prio, enum log_target target);
 void log_set_node(const char *node, const char *role);
 /* The per-node log file ("[YYYY-MM-DD HH:MM:SS] message" lines). 0 or -errno. */
 int log_open_file(const char *path);
+/*
+ * Opens the log file's path again (after log rotation renamed it): 0, or
+ * -errno with the file that was open kept. 0 when there is no log file.
+ */
+int log_reopen_file(void);
 void log_close_file(void);
 /*
  * Buffered: stderr and log file lines of one event-loop iteration are
@@ -35,6 +40,9 @@ bool log_enabled(int prio);
 
 void log_emit(int prio, const char *file, int line, const char *func, const struct log_fields *f,
 	      const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+/* A line for the log file alone: not to the journal or standard error. */
+void log_file_only(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define log_error(...) log_emit(LOG_ERR, __FILE__, __LINE__, __func__, NULL, __VA_ARGS__)
 #define log_warn(...) log_emit(LOG_WARNING, __FILE__, __LINE__, __func__, NULL, __VA_ARGS__)

@@ -255,7 +255,12 @@ static void
 op_log(void *ctx, int prio, const struct log_fields *f, const char *file, int line,
        const char *func, const char *msg)
 {
-	log_emit(prio, file, line, func, f, "%s", msg);
+	struct node_io *io = ctx;
+
+	if (f && io->log_gate && !io->log_gate(io->ctx, f))
+		log_file_only(prio, "%s", msg);
+	else
+		log_emit(prio, file, line, func, f, "%s", msg);
 }
 
 static int
@@ -302,6 +307,12 @@ node_io_set_remember(struct node_io *io,
 {
 	io->remember = remember;
 	io->ops.remember = remember ? op_remember : NULL;
+}
+
+void
+node_io_set_log_gate(struct node_io *io, bool (*gate)(void *ctx, const struct log_fields *f))
+{
+	io->log_gate = gate;
 }
 
 static void

@@ -50,6 +50,8 @@ struct node_io {
 	void (*deliver)(void *ctx, const struct delivery *d);
 	void (*notice)(void *ctx, enum notice what);
 	void (*remember)(void *ctx, const uint8_t *id, uint64_t stamp);
+	/* Whether an event of the core goes to the journal or stderr (else to the log file only). */
+	bool (*log_gate)(void *ctx, const struct log_fields *f);
 	void *ctx;
 	struct resolver *resolver; /* env_ops.resolve: the program's (io/resolve.h) */
 };
@@ -72,6 +74,9 @@ void node_io_set_remember(struct node_io *io,
  * outlive io; the answers go to the core's resolved input.
  */
 void node_io_set_resolver(struct node_io *io, struct resolver *r);
+/* The program decides which of the core's events reach the journal, with the same ctx. */
+void node_io_set_log_gate(struct node_io *io,
+			  bool (*gate)(void *ctx, const struct log_fields *f));
 /* Outgoing connections leave from a's IP address, where the host has it (see conn_connect()). */
 void node_io_set_source(struct node_io *io, const struct node_addr *a);
 /* The TLS configuration for connections from now on (a reference is taken; NULL: plaintext). */

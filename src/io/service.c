@@ -59,6 +59,7 @@ parse_options(struct service *sv, int argc, char **argv)
 		{"config-optional", required_argument, NULL, 'C'},
 		{"log-dir", required_argument, NULL, 'L'},
 		{"control-socket", required_argument, NULL, 's'},
+		{"output", required_argument, NULL, 'o'},
 		{"debug", no_argument, NULL, 'd'},
 		{"check-config", no_argument, NULL, 'n'},
 		{"help", no_argument, NULL, 'h'},
@@ -67,7 +68,7 @@ parse_options(struct service *sv, int argc, char **argv)
 	};
 	/* The peer keeps a slot for its positional config_file. */
 	int max_configs = DAEMON_MAX_CONFIG_FILES - (sv->spec->peer ? 1 : 0), ch;
-	const char *optstring = sv->spec->peer ? "c:C:L:s:dnhV" : "c:C:L:dnhV";
+	const char *optstring = sv->spec->peer ? "c:C:L:s:o:dnhV" : "c:C:L:dnhV";
 
 	while ((ch = getopt_long(argc, argv, optstring, longopts, NULL)) != -1) {
 		switch (ch) {
@@ -85,6 +86,9 @@ parse_options(struct service *sv, int argc, char **argv)
 			break;
 		case 's':
 			sv->args.control_socket = optarg;
+			break;
+		case 'o':
+			sv->args.output_file = optarg;
 			break;
 		case 'd':
 			sv->args.debug = true;
@@ -281,7 +285,26 @@ reload_resolved(void *ctx, const char *err)
 	reload_apply(sv, &sv->reload_cfg);
 }
 
-/* The seeds given by name are resolved before the new configuration is applied: off the loop. */
+/* Log rotation renamed the files: later lines go to new ones, at the same paths. */
+static void
+reopen_files(struct service *sv)
+{
+	int r = log_reopen_file();
+
+	if (r < 0)
+		log_error("cannot reopen the log file %s: %s; still writing to the file open before",
+			  sv->log_path, strerror(-r));
+	else
+		log_info("Reopened the log file %s", sv->log_path);
+	if (sv->on_reopen)
+		sv->on_reopen(sv->ctx);
+}
+
+/*
+ * SIGHUP: the log and output files are reopened, then the configuration is
+ * read again; the seeds given by name are resolved before the new
+ * configuration is applied: off the loop.
+ */
 static int
 on_sighup(sd_event_source *src, const struct signalfd_siginfo *si, void *userdata)
 {
@@ -289,6 +312,7 @@ on_sighup(sd_event_source *src, const struct signalfd_siginfo *si, void *userdat
 	int r;
 
 	daemon_notify("RELOADING=1\nSTATUS=reloading configuration");
+	reopen_files(sv);
 	if (sv->reload_lookup) {
 		log_info("reload: reading the configuration again; the names of the last read are no "
 			 "longer waited for");

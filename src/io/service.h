@@ -64,6 +64,11 @@ struct service {
 	 * running configuration stays).
 	 */
 	void (*on_reload)(void *ctx, const struct gossip_config *nc);
+	/*
+	 * SIGHUP, before the configuration is read again: the log file was
+	 * reopened; the program reopens its own files (log rotation). NULL: none.
+	 */
+	void (*on_reopen)(void *ctx);
 };
 
 /*

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Append-only line output (log files, output.txt, stderr), batched per loop iteration if asked. */
 #include <errno.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "sink.h"
@@ -65,4 +66,27 @@ sink_line(struct sink *s, const struct iovec *iov, int n)
 		buf_append(&s->pending, iov[i].iov_base, iov[i].iov_len);
 	buf_append(&s->pending, "\n", 1);
 	return !s->buffered || s->pending.len >= SINK_FLUSH_BYTES ? sink_flush(s) : 0;
+}
+
+int
+sink_open_append(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+
+	return fd < 0 ? -errno : fd;
+}
+
+int
+sink_reopen(struct sink *s, const char *path)
+{
+	int fd = sink_open_append(path), old = s->fd;
+
+	if (fd < 0)
+		return fd;
+	/* Lines of this iteration were produced before the rotation: the rotated file has them. */
+	(void)sink_flush(s);
+	s->fd = fd;
+	if (old >= 0)
+		close(old);
+	return 0;
 }

@@ -34,5 +34,14 @@ int sink_line(struct sink *s, const struct iovec *iov, int n);
 int sink_write_all(int fd, const uint8_t *p, size_t len);
 /* Writes what is pending. 0, or -errno (what could not be written is dropped). */
 int sink_flush(struct sink *s);
+/* Opens path for appending lines (created 0640): fd, or -errno. */
+int sink_open_append(const char *path);
+/*
+ * Reopens path (log rotation: the old name now belongs to the rotated file):
+ * the pending lines are written to the old fd, which is closed, and the next
+ * lines go to the new file. On failure, -errno and the sink keeps writing
+ * to the old fd; 0 on success.
+ */
+int sink_reopen(struct sink *s, const char *path);
 
 #endif

@@ -35,13 +35,16 @@ static const char usage_text[] =
 	"                              (default: log_dir, else $LOGS_DIRECTORY, else .)\n"
 	"  -s, --control-socket PATH   control socket for gossipctl (default:\n"
 	"                              <runtime dir>/peer-<port>.sock)\n"
+	"  -o, --output FILE           write received messages to FILE (default:\n"
+	"                              output.txt in the log directory)\n"
 	"  -d, --debug                 log debug messages to stderr\n"
 	"  -n, --check-config          print the effective configuration and exit\n"
 	"  -h, --help                  show this help and exit\n"
 	"  -V, --version               show the version and exit\n"
 	"\n"
 	"In a terminal, each line typed is broadcast; 'exit' stops reading input.\n"
-	"Signals: SIGTERM/SIGINT leave the network and stop, SIGHUP reloads.\n";
+	"Signals: SIGTERM/SIGINT leave the network and stop, SIGHUP reopens the log\n"
+	"and output files (log rotation) and reloads the configuration.\n";
 
 static const char *const restart_settings[] = {PEER_RESTART_SETTINGS, NULL};
 
@@ -200,6 +203,7 @@ on_notice(void *ctx, enum notice what)
 		break;
 	case NOTICE_TICK:
 		trim_when_quiet(d);
+		output_tick(&d->out, now_monotonic_usec());
 		break;
 	case NOTICE_MEMBERS:
 		control_members_answered(&d->ctl);
@@ -218,8 +222,19 @@ on_deliver(void *ctx, const struct delivery *dl)
 	struct peer_daemon *d = ctx;
 	struct history_entry h;
 
-	output_deliver(&d->out, dl, &h);
+	output_deliver(&d->out, dl, now_monotonic_usec(), &h);
 	control_notify_delivery(&d->ctl, &h);
+}
+
+/* The core's "sent" events share peer.journal_message_rate with "received" ones. */
+static bool
+journal_gate(void *ctx, const struct log_fields *f)
+{
+	struct peer_daemon *d = ctx;
+
+	if (!f->event || strcmp(f->event, "sent") != 0)
+		return true;
+	return output_journal_pass(&d->out, now_monotonic_usec(), true);
 }
 
 static void
@@ -328,10 +343,25 @@ on_reload(void *ctx, const struct gossip_config *nc)
 	d->last_status[0] = '\0';
 	if (nc) {
 		node_io_set_tls(&d->io, d->sv.tls);
+		output_set_journal_rate(&d->out, nc->peer.journal_message_rate);
 		peer_node_reconfigure(&d->node, nc, instant_now());
 		set_security(d);
 	}
 	update_status(d);
+}
+
+/* SIGHUP: log rotation renamed the output file; later lines go to a new one. */
+static void
+on_reopen(void *ctx)
+{
+	struct peer_daemon *d = ctx;
+	int r = output_reopen(&d->out);
+
+	if (r < 0)
+		log_error("cannot reopen the output file %s: %s; still writing to the file open "
+			  "before", d->out.path, strerror(-r));
+	else
+		log_info("Reopened the output file %s", d->out.path);
 }
 
 /* The end of each loop iteration: the log and output lines it produced are written. */
@@ -429,11 +459,14 @@ start(struct peer_daemon *d)
 	struct rng rng;
 	int r;
 
-	if (asprintf(&output_path, "%s/output.txt", d->sv.log_dir) < 0)
+	if (d->sv.args.output_file)
+		output_path = xstrdup(d->sv.args.output_file);
+	else if (asprintf(&output_path, "%s/output.txt", d->sv.log_dir) < 0)
 		abort();
 	if ((r = output_open(&d->out, output_path, d->sv.cfg.peer.history)) < 0)
 		fatal("cannot open %s: %s", output_path, strerror(-r));
 	free(output_path);
+	output_set_journal_rate(&d->out, d->sv.cfg.peer.journal_message_rate);
 	/* A busy peer writes a line per message to two files: one write per loop iteration. */
 	log_set_buffered(true);
 	d->sv.loop.after_flush = flush_files;
@@ -444,6 +477,7 @@ start(struct peer_daemon *d)
 	node_io_set_source(&d->io, &d->sv.self);
 	node_io_set_remember(&d->io, on_remember);
 	node_io_set_resolver(&d->io, d->sv.resolver);
+	node_io_set_log_gate(&d->io, journal_gate);
 	peer_node_init(&d->node, &d->sv.cfg, &d->sv.self, rng_next(&rng), &d->io.env);
 	state_start(d);
 	set_security(d);
@@ -471,10 +505,12 @@ main(int argc, char **argv)
 	d.sv.ctx = &d;
 	d.sv.on_stop = on_stop;
 	d.sv.on_reload = on_reload;
+	d.sv.on_reopen = on_reopen;
 	start(&d);
 	peer_node_start(&d.node, instant_now());
-	log_info("Peer %s listening; registering with %u of %u seeds (log %s, control %s)",
-		 d.sv.self_str, d.node.seeds_required, d.node.n_seeds, d.sv.log_path, d.ctl.path);
+	log_info("Peer %s listening; registering with %u of %u seeds (log %s, output %s, control %s)",
+		 d.sv.self_str, d.node.seeds_required, d.node.n_seeds, d.sv.log_path, d.out.path,
+		 d.ctl.path);
 	update_status(&d);
 	stdin_start(&d);
 	r = service_run(&d.sv);

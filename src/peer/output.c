@@ -1,7 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 /* gossip-peer's record of what it received: output.txt, the journal's events, the history. */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
@@ -18,12 +16,22 @@ output_open(struct output *o, const char *path, uint32_t history)
 	o->path = xstrdup(path);
 	o->cap = history;
 	ring_init(&o->history, sizeof(struct history_entry));
-	o->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	o->fd = sink_open_append(path);
 	if (o->fd < 0)
-		return -errno;
+		return o->fd;
 	sink_init(&o->sink, o->fd);
 	sink_set_buffered(&o->sink, true);
 	return 0;
+}
+
+int
+output_reopen(struct output *o)
+{
+	int r = sink_reopen(&o->sink, o->path);
+
+	if (r == 0)
+		o->fd = o->sink.fd;
+	return r;
 }
 
 void
@@ -130,7 +138,57 @@ output_flush(struct output *o)
 }
 
 void
-output_deliver(struct output *o, const struct delivery *d, struct history_entry *ret)
+output_set_journal_rate(struct output *o, uint32_t per_second)
+{
+	o->journal_rate = per_second;
+}
+
+/* The window's count of events not logged one by one, if any, in one line. */
+static void
+end_window(struct output *o)
+{
+	struct log_fields f = {.event = "not-logged"};
+	uint64_t held = o->held_received + o->held_sent;
+
+	if (held)
+		log_event(LOG_INFO, &f,
+			  "%llu message events not logged one by one in the last %llu s (%llu "
+			  "received, %llu sent; over peer.journal_message_rate = %u a second); the log "
+			  "file has each, and %s each message received",
+			  (unsigned long long)held,
+			  (unsigned long long)(OUTPUT_JOURNAL_WINDOW_USEC / USEC_PER_SEC),
+			  (unsigned long long)o->held_received, (unsigned long long)o->held_sent,
+			  o->journal_rate, o->path);
+	o->window_start = 0;
+	o->window_logged = o->held_received = o->held_sent = 0;
+}
+
+void
+output_tick(struct output *o, uint64_t now)
+{
+	if (o->window_start && now - o->window_start >= OUTPUT_JOURNAL_WINDOW_USEC)
+		end_window(o);
+}
+
+bool
+output_journal_pass(struct output *o, uint64_t now, bool sent)
+{
+	output_tick(o, now);
+	if (!o->window_start)
+		o->window_start = now ? now : 1;
+	if (o->window_logged < (uint64_t)o->journal_rate * (OUTPUT_JOURNAL_WINDOW_USEC / USEC_PER_SEC)) {
+		o->window_logged++;
+		return true;
+	}
+	if (sent)
+		o->held_sent++;
+	else
+		o->held_received++;
+	return false;
+}
+
+void
+output_deliver(struct output *o, const struct delivery *d, uint64_t now, struct history_entry *ret)
 {
 	char hex[2 * WIRE_ID_LEN + 1], os[NODE_ADDR_STRLEN];
 	struct log_fields f = {.event = "received", .msg_id = hex, .origin = os,
@@ -142,7 +200,10 @@ output_deliver(struct output *o, const struct delivery *d, struct history_entry 
 	format_received(&o->line, d, os);
 	line = (const char *)o->line.data;
 	write_line(o, line, d->received);
-	log_event(LOG_INFO, &f, "%s (id %s)", line, hex);
+	if (output_journal_pass(o, now, false))
+		log_event(LOG_INFO, &f, "%s (id %s)", line, hex);
+	else
+		log_file_only(LOG_INFO, "%s (id %s)", line, hex);
 	*ret = (struct history_entry){
 		.from = *d->from,
 		.origin = *d->origin,

@@ -27,7 +27,8 @@ static const char usage_text[] =
 	"  -h, --help                  show this help and exit\n"
 	"  -V, --version               show the version and exit\n"
 	"\n"
-	"Signals: SIGTERM/SIGINT stop, SIGHUP reloads the configuration.\n";
+	"Signals: SIGTERM/SIGINT stop, SIGHUP reopens the log file (log rotation) and\n"
+	"reloads the configuration.\n";
 
 static const char *const restart_settings[] = {SEED_RESTART_SETTINGS, NULL};
 

@@ -110,7 +110,7 @@ on_deliver(void *ctx, const struct delivery *d)
 {
 	struct history_entry h;
 
-	output_deliver(&F.out, d, &h);
+	output_deliver(&F.out, d, now_monotonic_usec(), &h);
 	control_notify_delivery(&F.ctl, &h);
 }
 

@@ -38,7 +38,8 @@ CONF_EDIT = "# edited by tests/package: must survive upgrades"
 # Host services the overlay would otherwise boot as well (as tests/system does).
 MASK = ("postgresql.service", "postgresql@15-main.service", "serf.service",
         "e2scrub_reap.service", "apt-daily.timer", "apt-daily-upgrade.timer",
-        "dpkg-db-backup.timer", "e2scrub_all.timer", "fstrim.timer", "man-db.timer")
+        "dpkg-db-backup.timer", "e2scrub_all.timer", "fstrim.timer", "man-db.timer",
+        "logrotate.timer")
 # What a "make install" on the host would have left in the overlay: removed
 # inside the container (never on the host) so that only the package is tested.
 HOST_LEFTOVERS = ("/usr/local/sbin/gossip-seed /usr/local/sbin/gossip-peer /usr/local/bin/gossipctl "
@@ -47,7 +48,8 @@ HOST_LEFTOVERS = ("/usr/local/sbin/gossip-seed /usr/local/sbin/gossip-peer /usr/
                   "/etc/systemd/system/*.wants/gossip* "
                   "/lib/systemd/system/gossip* /usr/lib/systemd/system/gossip* "
                   "/usr/lib/sysusers.d/gossip.conf /usr/lib/tmpfiles.d/gossip.conf "
-                  "/usr/lib/systemd/catalog/gossip.catalog")
+                  "/usr/lib/systemd/catalog/gossip.catalog /etc/logrotate.d/gossip "
+                  "/usr/local/share/bash-completion/completions/gossipctl")
 
 _failed = []
 
@@ -152,9 +154,14 @@ def start_network(c):
         assert c.run("systemctl", "is-active", u, check=False).stdout.strip() == "active", u
 
 
+def output_file(port):
+    return f"/var/log/gossip/peer-{port}/output.txt"
+
+
 def broadcast_and_receive(c, text):
     """gossipctl -i 6000 send TEXT: gossip-peer@6001 and @6002 log it in the journal
-    (GOSSIP_EVENT=received) and it is written to /var/log/gossip/output.txt."""
+    (GOSSIP_EVENT=received) and write it to their output files,
+    /var/log/gossip/peer-PORT/output.txt."""
     for port in (6000, 6001, 6002):
         wait_for(f"a neighbour of peer {port}", lambda: neighbours(c, port))
     out = c.run("gossipctl", "-i", "6000", "send", text).stdout
@@ -172,8 +179,9 @@ def broadcast_and_receive(c, text):
 
         entries = wait_for(f"{unit} to log message {msg_id}", received)
         assert len(entries) == 1, entries  # delivered once
-    wait_for(f"'{text}' in /var/log/gossip/output.txt",
-             lambda: f"'{text}'" in c.run("cat", "/var/log/gossip/output.txt").stdout)
+    for port in (6001, 6002):
+        wait_for(f"'{text}' in {output_file(port)}",
+                 lambda: f"'{text}'" in c.run("cat", output_file(port)).stdout)
 
 
 def assert_stopped(c):
@@ -275,6 +283,7 @@ def test_operator_workflow(box):
         assert f"seed_127.0.0.1_{port}.log" in logs, logs
     for port in (6000, 6001, 6002):
         assert f"peer_127.0.0.1_{port}.log" in logs, logs
+        assert f"peer-{port}" in logs, logs
     metrics_written(c)
 
 
@@ -294,6 +303,39 @@ def metrics_written(c):
     assert text.endswith("\n") and "# TYPE gossip_messages_received_total counter" in text
     for port in (6000, 6001, 6002):
         assert f'gossip_ready{{instance="{port}"}} 1' in text, text
+
+
+COMPLETE = r'''
+source /usr/share/bash-completion/completions/gossipctl
+COMP_WORDS=(gossipctl "$@"); COMP_CWORD=$#
+_gossipctl
+echo "${COMPREPLY[*]}"
+'''
+
+
+def test_rotation_and_completion(box):
+    """The shipped logrotate configuration rotates the running instances' files without a
+    line lost, and the shipped bash completion offers the commands and the running ports."""
+    c = box
+    assert "/var/log/gossip/peer-*/output.txt" in c.run("cat", "/etc/logrotate.d/gossip").stdout
+    r = c.run("logrotate", "-v", "-f", "/etc/logrotate.d/gossip", check=False)
+    assert r.returncode == 0, r.stderr
+    for port in (6001, 6002):
+        assert "'hello'" in c.run("cat", output_file(port) + ".1").stdout
+        c.run("test", "-f", f"/var/log/gossip/peer_127.0.0.1_{port}.log.1")
+    broadcast_and_receive(c, "after the rotation")
+    for port in (6001, 6002):
+        assert "'hello'" not in c.run("cat", output_file(port)).stdout
+        assert "'after the rotation'" not in c.run("cat", output_file(port) + ".1").stdout
+        assert c.run("stat", "-c", "%U:%G %a", output_file(port)).stdout.split() == \
+            ["gossip:gossip", "640"]
+    c.run("journalctl", "--sync")
+    text = c.run("journalctl", "-u", "gossip-peer@6001", "-o", "cat").stdout
+    assert f"Reopened the output file {output_file(6001)}" in text, text
+    ports = c.run("bash", "--norc", "-c", COMPLETE, "gossipctl", "-i", "").stdout.split()
+    assert ports == ["6000", "6001", "6002"], ports
+    words = c.run("bash", "--norc", "-c", COMPLETE, "gossipctl", "st").stdout.split()
+    assert sorted(words) == ["stats", "status"], words
 
 
 def test_upgrade_keeps_conffile_and_restarts(box, upgrade_deb):
@@ -341,7 +383,7 @@ def test_remove_keeps_configuration_and_logs(box, upgrade_deb):
     assert CONF_EDIT in c.run("cat", "/etc/gossip/gossip.conf").stdout
     assert exists(c, "/etc/gossip/tls/ca.key") and exists(c, "/etc/gossip/tls/node.crt"), \
         "dpkg -r removed the CA or the certificate (only purge does)"
-    assert "'hello again'" in c.run("cat", "/var/log/gossip/output.txt").stdout
+    assert "'hello again'" in c.run("cat", output_file(6001)).stdout
     c.run("getent", "passwd", "gossip")
 
 

@@ -70,7 +70,8 @@ def test_expected_contents(deb):
     expected = {"/usr/sbin/gossip-seed", "/usr/sbin/gossip-peer", "/usr/bin/gossipctl",
                 "/usr/sbin/gossip-cert",
                 "/usr/lib/sysusers.d/gossip.conf", "/usr/lib/tmpfiles.d/gossip.conf",
-                "/usr/lib/systemd/catalog/gossip.catalog"}
+                "/usr/lib/systemd/catalog/gossip.catalog", "/etc/logrotate.d/gossip",
+                "/usr/share/bash-completion/completions/gossipctl"}
     expected |= {f"{unitdir}/{u}" for u in ("gossip.target", "gossip-seed@.service",
                                              "gossip-seed@.socket", "gossip-peer@.service",
                                              "gossip-peer@.socket", "gossip-metrics.service",
@@ -93,7 +94,9 @@ def test_conffiles_match(deb, rpm):
     conffiles = run("dpkg-deb", "--info", deb, "conffiles").stdout.split()
     config = sorted(p for p, (_m, _o, flags) in rpm_files(rpm).items() if "c" in flags)
     assert sorted(conffiles) == config
-    assert config and all(p.startswith("/etc/gossip/") for p in config)
+    assert config and all(p.startswith("/etc/gossip/") or p == "/etc/logrotate.d/gossip"
+                          for p in config)
+    assert "/etc/logrotate.d/gossip" in config
     # %config(noreplace): an edited file is kept, the new one written as .rpmnew.
     assert all("n" in rpm_files(rpm)[p][2] for p in config)
 

@@ -14,6 +14,7 @@ Known bugs are xfail(strict=True) with a "BUG:" reason, so a fix shows up as
 XPASS and fails the run until the marker is removed.
 """
 
+import collections
 import glob
 import json
 import os
@@ -37,7 +38,8 @@ PEER_UNITS = [f"gossip-peer@{p}.service" for p in PEERS]
 # Host services the overlay would otherwise boot too: slow, or noisy, or both.
 MASK = ("postgresql.service", "postgresql@15-main.service", "serf.service",
         "e2scrub_reap.service", "apt-daily.timer", "apt-daily-upgrade.timer",
-        "dpkg-db-backup.timer", "e2scrub_all.timer", "fstrim.timer", "man-db.timer")
+        "dpkg-db-backup.timer", "e2scrub_all.timer", "fstrim.timer", "man-db.timer",
+        "logrotate.timer")
 MAKE_ENV = {k: v for k, v in os.environ.items() if k not in ("DESTDIR", "PREFIX")}
 
 
@@ -163,6 +165,11 @@ def ensure_network(c, timeout=15):
                          f"gossipctl -i {port} status; gossipctl -i {port} peers; "
                          f"journalctl --no-pager -n 40 -u 'gossip-*'", check=False)
             raise AssertionError(f"{e}\n{diag.stdout}{diag.stderr}") from None
+
+
+def output_file(port):
+    """Where the unit gossip-peer@PORT writes the messages it receives."""
+    return f"/var/log/gossip/peer-{port}/output.txt"
 
 
 def main_pid(c, unit):
@@ -456,14 +463,16 @@ def test_broadcast_reaches_journal_and_output(net):
     assert len(sent) == 1 and sent[0]["GOSSIP_NODE"] == "127.0.0.1:6000", sent
     assert sent[0]["MESSAGE_ID"] == "a6d2c8e4f0b14a3c9e7d5b3a1f0e8c95", sent
     assert not received(c, 6000, hello)
-    # output.txt in LogsDirectory (shared by the peers of this host): once per other peer,
-    # in the prototype's format; each peer's own log says which peer received it.
-    lines = [line for line in c.run("cat", "/var/log/gossip/output.txt").stdout.splitlines()
-             if line.endswith("'hello'")]
-    assert len(lines) == 2, lines
-    for line in lines:
-        assert re.fullmatch(r"\[[\d: -]+\] Received from 127\.0\.0\.1:600[012]: "
-                            r"127\.0\.0\.1:6000 - [\d: -]+:127\.0\.0\.1:'hello'", line), line
+    # Each instance's own output file (LogsDirectory=gossip/peer-PORT): once in each
+    # receiver's, in the prototype's format; the sender's has none. No shared output.txt.
+    for port, expect in ((6000, 0), (6001, 1), (6002, 1)):
+        lines = [line for line in c.run("cat", output_file(port)).stdout.splitlines()
+                 if line.endswith("'hello'")]
+        assert len(lines) == expect, (port, lines)
+        for line in lines:
+            assert re.fullmatch(r"\[[\d: -]+\] Received from 127\.0\.0\.1:600[012]: "
+                                r"127\.0\.0\.1:6000 - [\d: -]+:127\.0\.0\.1:'hello'", line), line
+    assert c.run("test", "-e", "/var/log/gossip/output.txt", check=False).returncode == 1
     for port, expect in ((6000, 0), (6001, 1), (6002, 1)):
         log = c.run("cat", f"/var/log/gossip/peer_127.0.0.1_{port}.log").stdout
         n = len(re.findall(rf"Received from .*'hello' \(id {hello}\)$", log, re.M))
@@ -834,6 +843,195 @@ def test_security_scores_loaded(net, report):
         assert score <= 2.0, out
 
 
+# -- a sustained rate, and log rotation, under systemd ----------------------------------
+
+RATE = 1000  # messages per second, through the 3 peers in turn
+SECONDS = float(os.environ.get("GOSSIP_SYSTEM_SUSTAINED_SECONDS", "60"))
+LOGROTATE = "logrotate -f /etc/logrotate.d/gossip"
+# journald's own entry when it drops a service's messages over its rate limit.
+JOURNAL_DROPPED = "a596d6fe7bfa4994828e72309e95d61e"
+
+
+def tagged(c, path, tag):
+    """The texts '<tag>-N' of the output lines in path and its rotated copies, per file."""
+    out = c.run("sh", "-c", 'for f in "$0"*; do echo "== $f"; zcat -f "$f" | '
+                'grep -o -- "$1-[0-9]*" || true; done', path, tag).stdout
+    files = {}
+    for line in out.splitlines():
+        if line.startswith("== "):
+            cur = files.setdefault(line[3:], [])
+        else:
+            cur.append(line)
+    return files
+
+
+def journal_count(c, unit, after, *matches, grep):
+    """How many journal entries of unit since after match, and have grep in their message."""
+    c.run("journalctl", "--sync")
+    r = c.run("sh", "-c", f"journalctl --no-pager -o cat -u {unit} --since=@{after // 1000000 - 1} "
+              + " ".join(matches) + f" | grep -c -- '{grep}' || true")
+    return int(r.stdout.strip() or 0)
+
+
+def held_received(summary):
+    """The received events a not-logged line counts."""
+    m = re.match(r"\d+ message events not logged one by one in the last 10 s \((\d+) received, "
+                 r"\d+ sent; over peer\.journal_message_rate", summary)
+    assert m, summary
+    return int(m.group(1))
+
+
+def test_sustained_rate_with_logrotate(net, staged, report):
+    """1,000 msg/s for 60 s through the 3 peers, with logrotate run half-way: every message
+    once in each receiver's output file (rotated and new), gossipctl stats agreeing with
+    the files, and every received event either in the journal or counted as not logged
+    there one by one (peer.journal_message_rate), none dropped by journald."""
+    c = net
+    share = os.path.dirname(staged)
+    for f in ("tests/system/sender.py", "tests/bench/ctlproto.py"):
+        shutil.copy(os.path.join(REPO, f), share)
+    for port in PEERS:
+        exec_start = show(c, f"gossip-peer@{port}.service", "ExecStart")["ExecStart"]
+        assert f"--output {output_file(port)} " in exec_start, exec_start
+        assert c.run("stat", "-c", "%U %G %a", os.path.dirname(output_file(port))).stdout.split() \
+            == ["gossip", "gossip", "750"]
+    tag = f"sus{uuid.uuid4().hex[:8]}"
+    before = {p: status(c, p)["messages_received"] for p in PEERS}
+    mark = mark_now()
+    r = c.run("python3", "/mnt/share/sender.py", "--rate", RATE, "--seconds", SECONDS,
+              "--tag", tag, "--midway", LOGROTATE,
+              *[f"/run/gossip/peer-{p}.sock" for p in PEERS], timeout=3 * SECONDS + 60)
+    sent = json.loads(r.stdout)
+    report.append(("sustained under systemd", f"{sent['sent']} messages in {sent['seconds']:.1f} s "
+                   f"({sent['rate']:.0f} msg/s offered through 3 peers)"))
+    assert sent["midway"]["returncode"] == 0, sent["midway"]
+    assert sent["rate"] >= 0.9 * RATE, sent
+    assert sent["accepted"] == sent["sent"] and sent["refused"] == 0, sent
+    n = sent["sent"]
+    expected = {port: {f"{tag}-{i:06d}" for i in range(n) if PEERS[i % 3] != port}
+                for port in PEERS}
+    wait_for("every message delivered", lambda: all(
+        status(c, p)["messages_received"] - before[p] >= len(expected[p]) for p in PEERS),
+        timeout=60, interval=0.5)
+    for port in PEERS:
+        unit = f"gossip-peer@{port}.service"
+        files = tagged(c, output_file(port), tag)
+        got = collections.Counter(t for lines in files.values() for t in lines)
+        assert sorted(expected[port] - set(got))[:5] == [], f"{port}: lost"
+        assert {t: k for t, k in got.items() if k != 1} == {}, f"{port}: written twice"
+        assert set(got) == expected[port]
+        # The rotation split the flow between the rotated file and the new one.
+        assert sorted(files) == [output_file(port), output_file(port) + ".1"], files
+        assert all(files.values()), {f: len(v) for f, v in files.items()}
+        stats = json.loads(ctl(c, port, "--json", "stats").stdout)
+        assert stats["messages_received"] - before[port] == sum(got.values()), (stats, port)
+        # The journal: every received event is there, or counted in a summary line.
+        logged = journal_count(c, unit, mark, "GOSSIP_EVENT=received", grep=f"{tag}-")
+        summaries = [e["MESSAGE"] for e in journal(c, "-u", unit,
+                                                   "GOSSIP_EVENT=not-logged", after=mark)]
+        held = sum(held_received(m) for m in summaries)
+        report.append((f"journal of {unit} at {len(expected[port]) / sent['seconds']:.0f} "
+                       f"msg/s received", f"{logged} received events, {held} counted in "
+                       f"{len(summaries)} summary lines"))
+        assert logged + held == len(expected[port]), (logged, held, summaries[:3])
+        for what in ("log", "output"):
+            assert journal_count(c, unit, mark, grep=f"Reopened the {what} file ") >= 1, (unit, what)
+    for port in SEEDS:
+        assert journal_count(c, f"gossip-seed@{port}.service", mark,
+                             grep="Reopened the log file ") >= 1
+    dropped = journald_drops(c, mark)
+    report.append(("journald's drops during the sustained run", "; ".join(dropped) or "none"))
+    assert dropped == [], dropped
+    logs = c.run("ls", "/var/log/gossip").stdout.split()
+    for name in ("peer_127.0.0.1_6001.log", "peer_127.0.0.1_6001.log.1",
+                 "seed_127.0.0.1_5000.log", "seed_127.0.0.1_5000.log.1"):
+        assert name in logs, logs
+
+
+JOURNALD_DROPIN = "/etc/systemd/journald.conf.d/50-gossip-system-test.conf"
+
+
+def journald_drops(c, after):
+    """journald's entries since after saying it dropped a gossip unit's messages."""
+    return [e["MESSAGE"] for e in journal(c, f"MESSAGE_ID={JOURNAL_DROPPED}", after=after)
+            if "gossip-" in e["MESSAGE"]]
+
+
+def send_for(c, tag, seconds):
+    r = c.run("python3", "/mnt/share/sender.py", "--rate", RATE, "--seconds", seconds,
+              "--tag", tag, *[f"/run/gossip/peer-{p}.sock" for p in PEERS], timeout=120)
+    sent = json.loads(r.stdout)
+    assert sent["accepted"] == sent["sent"], sent
+    return sent["sent"]
+
+
+def set_journal_rate(c, rate):
+    """peer.journal_message_rate = rate on every peer, reloaded (systemctl reload returns
+    before the daemon has read the file: its log line says when)."""
+    mark = mark_now()
+    for port in PEERS:
+        write_file(c, f"/etc/gossip/peer-{port}.conf", f"peer = {{ journal_message_rate = {rate}; }};\n")
+        c.run("systemctl", "reload", f"gossip-peer@{port}.service")
+    for unit in PEER_UNITS:
+        wait_for(f"{unit} to reload", lambda: any(
+            e.get("MESSAGE", "").startswith("configuration reloaded")
+            for e in journal(c, "-u", unit, after=mark)))
+
+
+def test_journald_limit_kept_by_journal_message_rate(net, staged, report):
+    """With journald's limit made small, per-message events at 1,000 msg/s are dropped by
+    journald (which the sustained test's check sees), and peer.journal_message_rate keeps
+    the peers under it, every event logged or counted."""
+    c = net
+    share = os.path.dirname(staged)
+    for f in ("tests/system/sender.py", "tests/bench/ctlproto.py"):
+        shutil.copy(os.path.join(REPO, f), share)
+    write_file(c, JOURNALD_DROPIN, "[Journal]\nRateLimitIntervalSec=10s\nRateLimitBurst=250\n")
+    try:
+        c.run("systemctl", "restart", "systemd-journald.service")
+        # Every event one by one: more than journald lets through.
+        set_journal_rate(c, 100000)
+        mark = mark_now()
+        send_for(c, f"drop{uuid.uuid4().hex[:8]}", 4)
+
+        def dropped():
+            # journald says so at the unit's first entry of a later window: give it entries.
+            c.run("systemctl", "reload", *PEER_UNITS)
+            drops = journald_drops(c, mark)
+            return all(any(u in d for d in drops) for u in PEER_UNITS) and drops
+        drops = wait_for("journald to report dropped entries of every peer", dropped,
+                         timeout=30, interval=1)
+        report.append(("journald (burst 250 in 10 s) with every event one by one", drops[0]))
+        # peer.journal_message_rate under journald's limit: nothing dropped, all counted.
+        # (journald restarted: its windows start anew.)
+        c.run("systemctl", "restart", "systemd-journald.service")
+        set_journal_rate(c, 20)
+        mark = mark_now()
+        tag = f"kept{uuid.uuid4().hex[:8]}"
+        before = {p: status(c, p)["messages_received"] for p in PEERS}
+        n = send_for(c, tag, 4)
+        wait_for("every message delivered", lambda: all(
+            status(c, p)["messages_received"] - before[p] >= n * 2 // 3 for p in PEERS),
+            timeout=30, interval=0.5)
+        for port in PEERS:
+            unit = f"gossip-peer@{port}.service"
+            expected = status(c, port)["messages_received"] - before[port]
+            logged = journal_count(c, unit, mark, "GOSSIP_EVENT=received", grep=f"{tag}-")
+
+            def counted():
+                msgs = [e["MESSAGE"] for e in journal(c, "-u", unit,
+                                                      "GOSSIP_EVENT=not-logged", after=mark)]
+                held = sum(held_received(m) for m in msgs)
+                return logged + held == expected and held
+            wait_for(f"{unit}: every event logged or counted", counted, timeout=25, interval=0.5)
+        assert journald_drops(c, mark) == []
+    finally:
+        c.run("rm", "-f", JOURNALD_DROPIN, *[f"/etc/gossip/peer-{p}.conf" for p in PEERS])
+        c.run("systemctl", "restart", "systemd-journald.service")
+        for port in PEERS:
+            c.run("systemctl", "reload", f"gossip-peer@{port}.service")
+
+
 def test_stop_target_stops_everything_cleanly(net):
     c = net
     c.run("systemctl", "stop", "gossip.target")
@@ -851,3 +1049,14 @@ def test_stop_target_stops_everything_cleanly(net):
         assert p == {"Result": "success", "ExecMainStatus": "0", "ActiveState": "inactive"}, \
             (unit, p)
     assert c.run("sh", "-c", "ls /run/gossip").stdout.split() == []
+
+
+def test_logrotate_with_nothing_running(container):
+    """logrotate's postrotate signals the running instances: with none, it still succeeds."""
+    c = container
+    assert c.run("sh", "-c", "systemctl list-units --plain --no-legend --state=active "
+                 "'gossip-*@*.service'").stdout.strip() == ""
+    c.run("sh", "-c", "echo more >> /var/log/gossip/seed_127.0.0.1_5000.log")
+    r = c.run("logrotate", "-v", "-f", "/etc/logrotate.d/gossip", check=False)
+    assert r.returncode == 0, r.stderr
+    assert "running postrotate script" in r.stderr, r.stderr

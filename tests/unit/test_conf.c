@@ -215,6 +215,7 @@ test_defaults(void **state)
 	assert_int_equal(c.peer.max_message_size, 65536);
 	assert_true(c.peer.send_queue_limit == 8 * 1024 * 1024);
 	assert_int_equal(c.peer.history, 100);
+	assert_int_equal(c.peer.journal_message_rate, 100);
 	assert_true(c.peer.lazy_push);
 	assert_true(c.peer.ihave_delay_usec == 100 * MS);
 	assert_true(c.peer.graft_timeout_usec == 500 * MS);
@@ -546,6 +547,9 @@ test_out_of_range(void **state)
 	apply_bad("peer = { max_neighbours = 1025; };\n", 1, "peer.max_neighbours");
 	apply_bad("peer = { seen_cache_size = 15; };\n", 1, "peer.seen_cache_size = 15");
 	apply_bad("peer = { history = 100001; };\n", 1, "peer.history");
+	apply_bad("peer = { journal_message_rate = 100001; };\n", 1,
+	          "peer.journal_message_rate = 100001 out of range [0, 100000]");
+	apply_bad("peer = { journal_message_rate = -1; };\n", 1, "peer.journal_message_rate");
 	apply_bad("peer = { send_queue_limit = 65535; };\n", 1, "peer.send_queue_limit = 65535");
 	apply_bad("peer = { send_queue_limit = 17179869185L; };\n", 1, "peer.send_queue_limit");
 	apply_bad("peer = { max_control_clients = 4097; };\n", 1, "peer.max_control_clients");
@@ -591,6 +595,10 @@ test_out_of_range(void **state)
 		assert_true(c.peer.send_queue_limit == 1ULL << 34);
 		assert_true(c.peer.ping_interval_usec == 3600 * SEC);
 		assert_true(c.seed.lease_time_usec == 86400 * SEC);
+		apply_ok(&c, "peer = { journal_message_rate = 0; };\n");
+		assert_int_equal(c.peer.journal_message_rate, 0);
+		apply_ok(&c, "peer = { journal_message_rate = 100000; };\n");
+		assert_int_equal(c.peer.journal_message_rate, 100000);
 		conf_free(&c);
 	}
 }

@@ -7,8 +7,10 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -184,6 +186,69 @@ test_errors(void **state)
 	close(p.w);
 }
 
+/* The contents of path, NUL-terminated. */
+static char *
+slurp(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	char *got;
+
+	assert_true(fd >= 0);
+	got = drain(fd);
+	close(fd);
+	return got;
+}
+
+/* Log rotation: lines before the reopen in the renamed file, after it in the new one. */
+static void
+test_reopen_after_rename(void **state)
+{
+	const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : P_tmpdir;
+	char dir[256], path[300], rotated[300], *got;
+	struct sink s;
+	int fd;
+
+	snprintf(dir, sizeof(dir), "%s/gossip-test-sink-XXXXXX", tmp);
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/output.txt", dir);
+	snprintf(rotated, sizeof(rotated), "%s/output.txt.1", dir);
+	fd = sink_open_append(path);
+	assert_true(fd >= 0);
+	sink_init(&s, fd);
+	sink_set_buffered(&s, true);
+	assert_int_equal(line(&s, "before", ""), 0);
+	assert_int_equal(sink_flush(&s), 0);
+	assert_int_equal(rename(path, rotated), 0);
+	/* Written to the renamed file while it is still open, and pending at the reopen. */
+	assert_int_equal(line(&s, "during", ""), 0);
+	assert_int_equal(sink_reopen(&s, path), 0);
+	assert_int_equal(line(&s, "after", ""), 0);
+	sink_done(&s);
+	got = slurp(rotated);
+	assert_string_equal(got, "before\nduring\n");
+	free(got);
+	got = slurp(path);
+	assert_string_equal(got, "after\n");
+	free(got);
+
+	/* The path cannot be opened (a directory now): the old fd is kept, and still written. */
+	fd = sink_open_append(path);
+	sink_init(&s, fd);
+	assert_int_equal(rename(path, rotated), 0);
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_int_equal(sink_reopen(&s, path), -EISDIR);
+	assert_int_equal(s.fd, fd);
+	assert_int_equal(line(&s, "kept", ""), 0);
+	sink_done(&s);
+	close(fd);
+	got = slurp(rotated);
+	assert_string_equal(got, "after\nkept\n");
+	free(got);
+	assert_int_equal(rmdir(path), 0);
+	assert_int_equal(unlink(rotated), 0);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 int
 main(void)
 {
@@ -193,6 +258,7 @@ main(void)
 	    cmocka_unit_test(test_buffered_flushes_at_the_limit),
 	    cmocka_unit_test(test_done_writes_pending),
 	    cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_reopen_after_rename),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
