@@ -161,6 +161,14 @@ tree_link_lost(struct peer_node *n, const struct neighbour *nb, uint64_t now)
 		n->tree_cut_at = now;
 }
 
+/*
+ * Ids due now go in IHAVE frames, and with them those due within
+ * peer.ihave_delay: on a LAN every link's wait is that, and one timer run
+ * announces to all, as soon as the first ids are due. Announcements that
+ * come later than that make the tail of delivery times longer (a new link's
+ * catch-up ids among them): with each link waiting its own 0.1 s, the
+ * simulator's churn gave p99 610 ms instead of 7 ms.
+ */
 void
 tree_ihave_due(struct peer_node *n, uint64_t now)
 {
@@ -169,7 +177,7 @@ tree_ihave_due(struct peer_node *n, uint64_t now)
 	for (struct neighbour *nb = n->neighbours; nb; nb = nb->next) {
 		if (!nb->ihave.len)
 			continue;
-		if (nb->ihave_due <= now)
+		if (nb->ihave_due <= now + n->cfg.peer.ihave_delay_usec)
 			flush_ihave(n, nb);
 		else if (!next || nb->ihave_due < next)
 			next = nb->ihave_due;
