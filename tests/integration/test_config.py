@@ -510,6 +510,8 @@ def test_peer_sigint_leaves_and_exits_0(network):
     a.returncode = 0
     assert a.log_lines(rf"Peer {re.escape(a.addr)} leaving the network \(signal 2\)")
     assert a.log_lines(rf"Peer {re.escape(a.addr)} stopped")
+    # The listener thread may read the datagram after the exit is seen: wait for it.
+    wait_until(lambda: notify_count(a, "STOPPING=1") >= 1, what="STOPPING=1")
     assert notify_count(a, "STOPPING=1") == 1
     seed.wait_log(rf"Peer left: {re.escape(a.addr)}\.")
     assert seed.registry() == {b.addr}
@@ -525,5 +527,7 @@ def test_seed_stops_with_status_0(network, sig):
     assert seed.proc.wait(timeout=15) == 0
     seed.returncode = 0
     assert seed.log_lines(rf"Seed {re.escape(seed.addr)} stopping \(signal {int(sig)}\)")
+    # The listener thread may read the datagram after the exit is seen: wait for it.
+    wait_until(lambda: notify_count(seed, "STOPPING=1") >= 1, what="STOPPING=1")
     assert notify_count(seed, "STOPPING=1") == 1
     assert not port_listening(seed.port)
