@@ -56,7 +56,8 @@ roster_build(struct roster *r, const struct registry *reg, const struct evidence
 		};
 	}
 	r->n = k;
-	qsort(r->v, r->n, sizeof(*r->v), cmp_member);
+	if (r->n > 1) /* an empty registry has no array: qsort(NULL, 0) is undefined */
+		qsort(r->v, r->n, sizeof(*r->v), cmp_member);
 	/* The suspects are few (EVIDENCE_MAX_SUSPECTS at most): each found by bisection. */
 	for (size_t i = 0; i < ev->n; i++) {
 		size_t at = first_after(r, &ev->v[i].target);
