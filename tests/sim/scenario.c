@@ -38,6 +38,11 @@ const struct scenario scenarios[] = {
 	 1 * S, 64, NET_WAN, F_DOWN, 2 * S, 120 * S, 0.01, 0, 30 * S, 1.0, 1.5, 0},
 	{"overload", "2x CPU overload for 60 s: every node runs half the time; 50 ms links", 1000, 3,
 	 80, 1 * S, 64, NET_WAN, F_OVERLOAD, 5 * S, 60 * S, 0.5, 0, 30 * S, 1.0, 2.0, 0},
+	/* make bench-wan's first two rows (without their 20 warm-up broadcasts). */
+	{"wan25", "100 ms links: 30 broadcasts, one every 500 ms (make bench-wan's first row)", 25, 3,
+	 30, 500 * MS, 64, {100 * MS, 2 * MS, 0, 0}, F_NONE, 0, 0, 0, 0, 5 * S, 1.0, 1.10, 0},
+	{"wan25fast", "100 ms links: 150 broadcasts, 10 a second (make bench-wan's second row)", 25,
+	 3, 150, 100 * MS, 64, {100 * MS, 2 * MS, 0, 0}, F_NONE, 0, 0, 0, 0, 5 * S, 1.0, 1.50, 0},
 	{"bench50", "make bench's N=50 on loopback-like links: 100 broadcasts, one every 15 ms", 50,
 	 3, 100, 15 * MS, 64, NET_LOOP, F_NONE, 0, 0, 0, 0, 2 * S, 1.0, 1.10, 0},
 };
