@@ -256,6 +256,17 @@ liveness_ping_overdue(const struct liveness *l, uint64_t now, const struct liven
 	return l->awaiting && now - l->ping_sent_at >= rtt_wait(l, p, p->timeout_usec, 3);
 }
 
+bool
+liveness_ping_anyway(struct liveness *l, uint64_t now, struct rng *rng)
+{
+	if (l->awaiting)
+		return false;
+	l->awaiting = true;
+	l->nonce = rng_next(rng);
+	l->ping_sent_at = now;
+	return true;
+}
+
 enum liveness_action
 liveness_tick(struct liveness *l, enum nb_state state, uint64_t now,
 	      const struct liveness_params *p, struct rng *rng)
@@ -272,9 +283,7 @@ liveness_tick(struct liveness *l, enum nb_state state, uint64_t now,
 		/* A neighbour heard from since the last tick is alive: no ping needed. */
 		if (l->awaiting || heard)
 			return LIVENESS_WAIT;
-		l->awaiting = true;
-		l->nonce = rng_next(rng);
-		l->ping_sent_at = now;
+		(void)liveness_ping_anyway(l, now, rng);
 		return LIVENESS_PING;
 	case NB_CONNECTING:
 		if (now - l->attempt_at <

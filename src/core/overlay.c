@@ -598,6 +598,18 @@ tick_neighbour(struct peer_node *n, struct neighbour *nb, const struct liveness_
 
 	switch (liveness_tick(&nb->live, nb->state, t.mono, live, &n->rng)) {
 	case LIVENESS_WAIT:
+		/*
+		 * Heard from, so no PING is due; but ids wait for it (lazy links
+		 * carrying announcements are heard from all the time): they ride
+		 * on a PING now, which a quiet link would have sent, rather than
+		 * in an IHAVE of their own later.
+		 */
+		if (nb->state == NB_UP && tree_carry_due(n, nb, t.mono) &&
+		    liveness_ping_anyway(&nb->live, t.mono, &n->rng)) {
+			tree_send_ping(n, nb, WIRE_PING, nb->live.nonce);
+			n->stats.pings_sent++;
+			n->stats.pings_to_carry++;
+		}
 		break;
 	case LIVENESS_PING:
 		tree_send_ping(n, nb, WIRE_PING, nb->live.nonce);

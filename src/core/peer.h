@@ -60,6 +60,7 @@
 	C(gossip_frames_received, "payload frames received")                                       \
 	C(gossip_bytes_sent, "bytes of payload frames sent")                                       \
 	C(pings_sent, "PING frames sent")                                                          \
+	C(pings_to_carry, "PINGs sent to a neighbour heard from, to carry the ids waiting for it")  \
 	C(pongs_received, "PONG frames answering this peer's PING")                                \
 	C(neighbours_dead, "neighbours declared dead")                                             \
 	C(neighbours_dropped_slow, "neighbours dropped for a full send queue")                     \

@@ -203,6 +203,8 @@ void tree_duplicate(struct peer_node *n, struct neighbour *nb, const uint8_t id[
 void tree_on_frame(struct peer_node *n, struct neighbour *nb, const struct wire_msg *m,
 		   uint64_t now);
 void tree_ihave_due(struct peer_node *n, uint64_t now);
+/* Whether ids wait for nb that a PING would carry (peer.carry_ihave). */
+bool tree_carry_due(const struct peer_node *n, const struct neighbour *nb, uint64_t now);
 /* A PING or PONG to nb, with the ids waiting for it riding along (peer.carry_ihave). */
 void tree_send_ping(struct peer_node *n, struct neighbour *nb, uint8_t type, uint64_t nonce);
 /* The ids a PING or PONG from nb carried. */

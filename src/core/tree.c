@@ -235,6 +235,23 @@ queue_ihave(struct peer_node *n, struct neighbour *nb, const uint8_t *id, uint64
 	add_id(n, nb, WIRE_IHAVE, &nb->ihave, id);
 }
 
+/*
+ * At a liveness tick: ids wait for nb over a slow link (their wait longer
+ * than peer.ihave_delay), and the next tick comes after their deadline. A
+ * PING then carries them; sooner, they would leave before their wait is
+ * over (more ids gather meanwhile, and the tree's copy of a message is not
+ * overtaken by its announcement). In the simulator's wan25 this took IHAVE
+ * frames from 9 to 14 per broadcast down to 0.3 to 1.4. On a LAN the IHAVE
+ * goes 0.1 s after the first id, as before.
+ */
+bool
+tree_carry_due(const struct peer_node *n, const struct neighbour *nb, uint64_t now)
+{
+	return n->cfg.peer.carry_ihave && n->cfg.peer.lazy_push && is_up(nb) && nb->ihave.len &&
+	       ihave_wait(n, nb) > n->cfg.peer.ihave_delay_usec &&
+	       nb->ihave_due < now + n->cfg.peer.ping_interval_usec;
+}
+
 void
 tree_send_ping(struct peer_node *n, struct neighbour *nb, uint8_t type, uint64_t nonce)
 {

@@ -748,6 +748,72 @@ test_ihave_wait_capped_by_the_ping_interval(void **state)
 	assert_int_equal(sent_id(t, mark, t->b, WIRE_IHAVE, m1.id), 1);
 }
 
+/*
+ * A lazy link heard from all the time gets no PING from the ticks, so no
+ * PONG comes back either: its ids ride on a PING all the same, at the last
+ * tick before their deadline (not sooner: they wait for more ids, and for
+ * the tree's copy to arrive first), and no IHAVE follows. With carrying
+ * off, or on a LAN link (a wait of peer.ihave_delay), the tick sends nothing
+ * and the IHAVE goes at the deadline.
+ */
+static void
+test_ids_ride_on_a_ping_at_the_last_tick_before_their_deadline(void **state)
+{
+	static const struct {
+		bool carry;
+		uint64_t srtt, after_tick, wait; /* m1 comes after_tick after a tick, and waits */
+	} cases[] = {
+	    {true, 200 * MS, 700 * MS, 1500 * MS}, /* 8 round trips, capped at 1.5 intervals */
+	    {false, 200 * MS, 700 * MS, 1500 * MS},
+	    {true, 1 * MS, 950 * MS, 100 * MS}, /* the deadline comes after the next tick */
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		bool ping = cases[i].carry && cases[i].srtt > 1 * MS;
+		void *st;
+		struct tt *t;
+		struct gossip_config cfg;
+		struct msg m1;
+		uint64_t due;
+		size_t mark;
+
+		setup(&st);
+		t = st;
+		tree_config(&cfg);
+		cfg.peer.ping_interval_usec = cfg.peer.ping_timeout_usec = 1 * SEC;
+		cfg.peer.carry_ihave = cases[i].carry;
+		start_cfg(t, &cfg);
+		set_srtt(t, NB, cases[i].srtt);
+		prune_from(t, t->b);
+		/* A tick: c, never heard from, gets a PING (the ticks come a second apart). */
+		mark = fake_mark(&t->fe);
+		while (!fake_count_sent(&t->fe, mark, t->c, WIRE_PING))
+			later(t, 1 * MS);
+		later(t, cases[i].after_tick);
+		prune_from(t, t->b);
+		mark = fake_mark(&t->fe);
+		m1 = msg_new(t, 1);
+		gossip_from(t, t->a, &m1);
+		due = t->fe.now.mono + cases[i].wait;
+		/* b is heard from every 50 ms (a PRUNE changes nothing on a lazy link). */
+		while (t->fe.now.mono + 50 * MS < due) {
+			later(t, 50 * MS);
+			prune_from(t, t->b);
+			/* The first tick, 0.3 s after m1, is more than an interval before its deadline. */
+			if (t->fe.now.mono < due - 1 * SEC)
+				assert_int_equal(sent_id(t, mark, t->b, WIRE_PING, m1.id), 0);
+		}
+		fake_peer_run_until(&t->fe, &t->n, due - 1);
+		assert_int_equal(sent_id(t, mark, t->b, WIRE_PING, m1.id), ping ? 1 : 0);
+		assert_int_equal(stat_named(&t->n, "pings_to_carry"), ping ? 1 : 0);
+		fake_peer_run_until(&t->fe, &t->n, due);
+		assert_int_equal(sent_id(t, mark, t->b, WIRE_IHAVE, m1.id), ping ? 0 : 1);
+		assert_int_equal(stat_named(&t->n, "ihave_ids_sent"), 1);
+		teardown(&st);
+	}
+	(void)state;
+}
+
 /* A fast link, adaptive timers off, or carrying off: the fixed peer.ihave_delay, no carrying. */
 static void
 test_ihave_delay_on_lan_or_when_adaptive_is_off(void **state)
@@ -965,6 +1031,7 @@ main(void)
 	    TREE_TEST(test_ihave_wait_capped_by_the_ping_interval),
 	    cmocka_unit_test(test_ihave_delay_on_lan_or_when_adaptive_is_off),
 	    TREE_TEST(test_ids_carried_by_a_ping_are_grafted),
+	    TREE_TEST(test_ids_ride_on_a_ping_at_the_last_tick_before_their_deadline),
 	    cmocka_unit_test(test_graft_wait_follows_the_round_trips),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
