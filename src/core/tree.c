@@ -339,15 +339,6 @@ tree_duplicate(struct peer_node *n, struct neighbour *nb, const uint8_t id[WIRE_
 	unannounce(n, nb, id);
 	if (!n->cfg.peer.lazy_push)
 		return;
-	if (nb->lazy) {
-		/*
-		 * Pruned already: this copy left before our PRUNE arrived. At 10
-		 * broadcasts a second over 100 ms links, a PRUNE for each such
-		 * copy was half of all PRUNE frames (simulator, wan25fast).
-		 */
-		n->stats.prunes_withheld++;
-		return;
-	}
 	if (first_from) {
 		first = find_serial(n, first_from);
 		if (first == nb || !first || first->state != NB_UP || first->lazy) {

@@ -290,40 +290,6 @@ test_duplicate_withheld_when_first_link_is_lazy(void **state)
 	assert_int_equal(sent_id(t, mark, t->a, WIRE_GOSSIP, m2.id), 0);
 }
 
-/*
- * Copies that left b before our PRUNE reached it prune nothing more: one
- * PRUNE per link, not one per copy in flight (each would also make b, if
- * pruned out of the tree, ask back in with a GRAFT).
- */
-static void
-test_duplicates_in_flight_after_prune_send_one_prune(void **state)
-{
-	struct tt *t = *state;
-	struct msg m[4];
-	size_t mark;
-
-	start(t, true);
-	for (int i = 0; i < 4; i++) {
-		m[i] = msg_new(t, (uint64_t)i + 1);
-		gossip_from(t, t->a, &m[i]);
-	}
-	mark = fake_mark(&t->fe);
-	for (int i = 0; i < 4; i++)
-		gossip_from(t, t->b, &m[i]);
-	assert_int_equal(fake_count_sent(&t->fe, mark, t->b, WIRE_PRUNE), 1);
-	assert_int_equal(fake_count_sent(&t->fe, mark, NULL, WIRE_PRUNE), 1);
-	assert_int_equal(t->n.stats.duplicates_received, 4);
-	assert_int_equal(t->n.stats.prunes_sent, 1);
-	assert_int_equal(t->n.stats.prunes_withheld, 3);
-
-	/* b asks for a message: its link is eager again, and a duplicate over it prunes it again. */
-	ids_from(t, t->b, WIRE_GRAFT, m[0].id);
-	assert_int_equal(sent_id(t, mark, t->b, WIRE_GOSSIP, m[0].id), 1);
-	mark = fake_mark(&t->fe);
-	gossip_from(t, t->b, &m[1]);
-	assert_int_equal(fake_count_sent(&t->fe, mark, t->b, WIRE_PRUNE), 1);
-}
-
 static void
 test_graft_after_ihave_when_message_missing(void **state)
 {
@@ -1011,7 +977,6 @@ main(void)
 	    TREE_TEST(test_duplicate_on_eager_link_prunes_it),
 	    TREE_TEST(test_duplicate_on_the_first_link_is_not_pruned),
 	    TREE_TEST(test_duplicate_withheld_when_first_link_is_down),
-	    TREE_TEST(test_duplicates_in_flight_after_prune_send_one_prune),
 	    TREE_TEST(test_duplicate_withheld_when_first_link_is_lazy),
 	    TREE_TEST(test_graft_after_ihave_when_message_missing),
 	    TREE_TEST(test_graft_wait_scales_with_local_health),
