@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#define GOSSIP_VERSION "0.4.0"
+#define GOSSIP_VERSION "0.4.1"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define USEC_PER_SEC 1000000ULL
