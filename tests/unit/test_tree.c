@@ -513,43 +513,27 @@ stream_from_a(struct tt *t, uint64_t until, uint64_t *seq)
 	fake_peer_run_until(&t->fe, &t->n, until);
 }
 
-static void set_srtt(struct tt *t, const char *a, uint64_t srtt);
-
-/*
- * Message x is announced by b (of round trip b_srtt, 0: unknown) and lacks,
- * while a keeps sending others in full until the GRAFT wait is over.
- * Returns the mark before the announcement.
- */
-static size_t
-announced_while_a_streams(struct tt *t, uint64_t b_srtt, struct msg *x)
-{
-	uint64_t seq = 100, due;
-	size_t mark;
-
-	start(t, true);
-	tree_via_a(t);
-	if (b_srtt)
-		set_srtt(t, NB, b_srtt);
-	*x = msg_new(t, 7);
-	mark = fake_mark(&t->fe);
-	ids_from(t, t->b, WIRE_IHAVE, x->id);
-	due = t->fe.wake[WAKE_IDLE];
-	assert_int_equal(due - t->fe.now.mono, graft_wait(t));
-	stream_from_a(t, due, &seq);
-	return mark;
-}
-
 static void
 test_graft_deferred_while_tree_still_delivers(void **state)
 {
 	struct tt *t = *state;
+	uint64_t seq = 100, due;
 	struct msg x;
-	size_t mark = announced_while_a_streams(t, 0, &x);
+	size_t mark;
 
+	start(t, true);
+	tree_via_a(t);
+	x = msg_new(t, 7);
+	mark = fake_mark(&t->fe);
+	ids_from(t, t->b, WIRE_IHAVE, x.id);
+	due = t->fe.wake[WAKE_IDLE];
+	stream_from_a(t, due, &seq);
 	/* Other messages came over an intact tree: this one is taken to be late, not lost. */
 	assert_int_equal(fake_count_sent(&t->fe, mark, NULL, WIRE_GRAFT), 0);
 	assert_int_equal(t->n.stats.grafts_deferred, 1);
 }
+
+static void set_srtt(struct tt *t, const char *a, uint64_t srtt);
 
 /*
  * The same over a slow link, whose ids wait 8 round trips (longer than the
@@ -560,9 +544,19 @@ static void
 test_graft_not_deferred_for_a_slow_links_announcement(void **state)
 {
 	struct tt *t = *state;
+	uint64_t seq = 100, due;
 	struct msg x;
-	size_t mark = announced_while_a_streams(t, 200 * MS, &x);
+	size_t mark;
 
+	start(t, true);
+	tree_via_a(t);
+	set_srtt(t, NB, 200 * MS);
+	x = msg_new(t, 7);
+	mark = fake_mark(&t->fe);
+	ids_from(t, t->b, WIRE_IHAVE, x.id);
+	due = t->fe.wake[WAKE_IDLE];
+	assert_int_equal(due - t->fe.now.mono, graft_wait(t));
+	stream_from_a(t, due, &seq);
 	assert_int_equal(sent_id(t, mark, t->b, WIRE_GRAFT, x.id), 1);
 	assert_int_equal(t->n.stats.grafts_deferred, 0);
 }
