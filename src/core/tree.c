@@ -21,14 +21,7 @@
  *   lost no eager link since the announcement, takes the tree to be
  *   delivering late and waits again, up to TREE_GRAFT_PATIENCE waits in
  *   all. Not for an IHAVE over an eager link: a neighbour announces there
- *   only when its queue to us is too full to push (tree_push). Nor for
- *   one over a link whose ids wait longer than a GRAFT wait (a slow link,
- *   below, while this host is healthy): announcements there come late by
- *   design, mostly at the end of that wait, when the tree's copy, had it
- *   been coming, would have come. At 10 broadcasts a second on 100 ms
- *   links, waiting again for those made the simulator's p99 3.0 s rather
- *   than 1.5 s (for 10 to 20% fewer payload frames): the tree was cut, not
- *   late (README, Slow links).
+ *   only when its queue to us is too full to push (tree_push).
  * - GRAFT asks the announcer, then one other neighbour at a time, the last
  *   time every neighbour.
  * - A duplicate prunes its link only while the link of the first copy is
@@ -96,7 +89,6 @@ struct tree_missing {
 	uint64_t since;        /* when its current wait began */
 	uint8_t tries;         /* GRAFTs sent for it so far */
 	bool from_eager;       /* announced over an eager link: a push held back */
-	bool held;             /* over a link whose ids wait longer than a GRAFT wait */
 };
 
 static bool
@@ -470,8 +462,7 @@ in_tree(const struct peer_node *n)
 static bool
 tree_still_coming(const struct peer_node *n, const struct tree_missing *e, uint64_t now)
 {
-	return !e->from_eager && !e->held && n->tree_delivered_at > e->since &&
-	       n->tree_cut_at < e->announced &&
+	return !e->from_eager && n->tree_delivered_at > e->since && n->tree_cut_at < e->announced &&
 	       now - e->announced < graft_wait(n) * TREE_GRAFT_PATIENCE && in_tree(n);
 }
 
@@ -749,8 +740,7 @@ announced(struct peer_node *n, struct neighbour *nb, const uint8_t *ids, uint16_
 	for (uint16_t i = 0; i < count; i++) {
 		const uint8_t *id = ids + i * WIRE_ID_LEN;
 		struct tree_missing e = {.from = nb->addr, .announced = now,
-					 .from_eager = !nb->lazy || !n->cfg.peer.lazy_push,
-					 .held = ihave_wait(n, nb) > graft_wait(n)};
+					 .from_eager = !nb->lazy || !n->cfg.peer.lazy_push};
 
 		/* Lookups miss the CPU cache: start the ones a few ids ahead. */
 		if (i + TREE_PREFETCH < count)

@@ -533,34 +533,6 @@ test_graft_deferred_while_tree_still_delivers(void **state)
 	assert_int_equal(t->n.stats.grafts_deferred, 1);
 }
 
-static void set_srtt(struct tt *t, const char *a, uint64_t srtt);
-
-/*
- * The same over a slow link, whose ids wait 8 round trips (longer than the
- * GRAFT wait): its announcements come late by design, and the tree's copy
- * had that long to come. It is asked for at once, not waited for again.
- */
-static void
-test_graft_not_deferred_for_a_slow_links_announcement(void **state)
-{
-	struct tt *t = *state;
-	uint64_t seq = 100, due;
-	struct msg x;
-	size_t mark;
-
-	start(t, true);
-	tree_via_a(t);
-	set_srtt(t, NB, 200 * MS);
-	x = msg_new(t, 7);
-	mark = fake_mark(&t->fe);
-	ids_from(t, t->b, WIRE_IHAVE, x.id);
-	due = t->fe.wake[WAKE_IDLE];
-	assert_int_equal(due - t->fe.now.mono, graft_wait(t));
-	stream_from_a(t, due, &seq);
-	assert_int_equal(sent_id(t, mark, t->b, WIRE_GRAFT, x.id), 1);
-	assert_int_equal(t->n.stats.grafts_deferred, 0);
-}
-
 static void
 test_eager_link_lost_after_ihave_grafts_at_once(void **state)
 {
@@ -1014,7 +986,6 @@ main(void)
 	    TREE_TEST(test_prune_received_makes_link_lazy),
 	    TREE_TEST(test_lost_eager_link_then_ihave_grafts_and_repairs),
 	    TREE_TEST(test_graft_deferred_while_tree_still_delivers),
-	    TREE_TEST(test_graft_not_deferred_for_a_slow_links_announcement),
 	    TREE_TEST(test_eager_link_lost_after_ihave_grafts_at_once),
 	    TREE_TEST(test_flooding_pushes_everywhere_without_ihave),
 	    TREE_TEST(test_full_queue_gets_ihave_instead_of_payload),
