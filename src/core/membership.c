@@ -257,7 +257,7 @@ liveness_ping_overdue(const struct liveness *l, uint64_t now, const struct liven
 }
 
 bool
-liveness_ping_anyway(struct liveness *l, uint64_t now, struct rng *rng)
+liveness_start_ping(struct liveness *l, uint64_t now, struct rng *rng)
 {
 	if (l->awaiting)
 		return false;
@@ -283,7 +283,7 @@ liveness_tick(struct liveness *l, enum nb_state state, uint64_t now,
 		/* A neighbour heard from since the last tick is alive: no ping needed. */
 		if (l->awaiting || heard)
 			return LIVENESS_WAIT;
-		(void)liveness_ping_anyway(l, now, rng);
+		(void)liveness_start_ping(l, now, rng);
 		return LIVENESS_PING;
 	case NB_CONNECTING:
 		if (now - l->attempt_at <

@@ -150,11 +150,12 @@ void liveness_init(struct liveness *l);
 enum liveness_action liveness_tick(struct liveness *l, enum nb_state state, uint64_t now,
 				   const struct liveness_params *p, struct rng *rng);
 /*
- * After a tick that sent no PING to a neighbour that is up because it was
- * heard from: starts one all the same, to carry what waits for it (true),
- * unless one is outstanding (false).
+ * Starts a ping (a fresh nonce, its send time) unless one is outstanding:
+ * true when the caller is to send PING with l->nonce. liveness_tick does it
+ * for a neighbour not heard from; the tree, for one heard from that ids wait
+ * for (tree_carry_due).
  */
-bool liveness_ping_anyway(struct liveness *l, uint64_t now, struct rng *rng);
+bool liveness_start_ping(struct liveness *l, uint64_t now, struct rng *rng);
 /* Whether the outstanding ping of a neighbour that is up has timed out (a miss at the next tick). */
 bool liveness_ping_overdue(const struct liveness *l, uint64_t now, const struct liveness_params *p);
 /*

@@ -604,13 +604,10 @@ tick_neighbour(struct peer_node *n, struct neighbour *nb, const struct liveness_
 		 * on a PING now, which a quiet link would have sent, rather than
 		 * in an IHAVE of their own later.
 		 */
-		if (nb->state == NB_UP && tree_carry_due(n, nb, t.mono) &&
-		    liveness_ping_anyway(&nb->live, t.mono, &n->rng)) {
-			tree_send_ping(n, nb, WIRE_PING, nb->live.nonce);
-			n->stats.pings_sent++;
-			n->stats.pings_to_carry++;
-		}
-		break;
+		if (!tree_carry_due(n, nb, t.mono) || !liveness_start_ping(&nb->live, t.mono, &n->rng))
+			break;
+		n->stats.pings_to_carry++;
+		/* fall through */
 	case LIVENESS_PING:
 		tree_send_ping(n, nb, WIRE_PING, nb->live.nonce);
 		n->stats.pings_sent++;

@@ -261,10 +261,11 @@ static const struct liveness_params params = {
 
 /*
  * A neighbour heard from gets no PING from the tick; one may be started all
- * the same (to carry announcements), but not while one is outstanding.
+ * the same (to carry announcements), but not while one is outstanding, and
+ * its PONG measures the round trip from when it was started.
  */
 static void
-test_liveness_ping_anyway(void **state)
+test_liveness_start_ping(void **state)
 {
 	struct liveness l;
 	struct rng rng;
@@ -275,15 +276,15 @@ test_liveness_ping_anyway(void **state)
 	liveness_heard(&l);
 	assert_int_equal(liveness_tick(&l, NB_UP, t, &params, &rng), LIVENESS_WAIT);
 	assert_false(l.awaiting);
-	assert_true(liveness_ping_anyway(&l, t + 10 * MS, &rng));
+	assert_true(liveness_start_ping(&l, t + 10 * MS, &rng));
 	assert_true(l.awaiting);
 	nonce = l.nonce;
-	assert_false(liveness_ping_anyway(&l, t + 20 * MS, &rng));
+	assert_false(liveness_start_ping(&l, t + 20 * MS, &rng));
 	assert_true(l.nonce == nonce);
 	/* Its PONG measures the round trip from when it was sent. */
 	assert_true(liveness_pong(&l, nonce, t + 210 * MS));
 	assert_true(l.rtt_usec == 200 * MS);
-	assert_true(liveness_ping_anyway(&l, t + 300 * MS, &rng));
+	assert_true(liveness_start_ping(&l, t + 300 * MS, &rng));
 	assert_true(l.nonce != nonce);
 	(void)state;
 }
@@ -731,7 +732,7 @@ main(void)
 	    cmocka_unit_test(test_addr_set_basic),
 	    cmocka_unit_test(test_addr_set_many),
 	    cmocka_unit_test(test_addr_set_pick),
-	    cmocka_unit_test(test_liveness_ping_anyway),
+	    cmocka_unit_test(test_liveness_start_ping),
 	    cmocka_unit_test(test_liveness_ping_pong),
 	    cmocka_unit_test(test_liveness_dead_after_misses),
 	    cmocka_unit_test(test_liveness_timeout_boundary),
