@@ -716,31 +716,39 @@ test_ihave_wait_capped_by_the_ping_interval(void **state)
 
 /*
  * A lazy link heard from all the time gets no PING from the ticks, so no
- * PONG comes back either: its ids ride on a PING all the same, at the last
- * tick before their deadline (not sooner: they wait for more ids, and for
- * the tree's copy to arrive first), and no IHAVE follows. With carrying
- * off, or on a LAN link (a wait of peer.ihave_delay), the tick sends nothing
- * and the IHAVE goes at the deadline.
+ * PONG comes back either: its ids ride on a PING all the same, at a tick
+ * whose next one comes after their deadline (not sooner: they wait for
+ * more ids, and for the tree's copy to arrive first), and no IHAVE follows.
+ * Not with carrying off, nor on a LAN link, whose wait is peer.ihave_delay
+ * (8 round trips of 12.5 ms are exactly 0.1 s: still a LAN link). Each
+ * limit is tried on both sides: m1 comes `lead` before a tick.
  */
 static void
 test_ids_ride_on_a_ping_at_the_last_tick_before_their_deadline(void **state)
 {
 	static const struct {
 		bool carry;
-		uint64_t srtt, after_tick, wait; /* m1 comes after_tick after a tick, and waits */
+		uint64_t srtt, lead;
+		int at_tick; /* PINGs carrying m1 at the tick */
 	} cases[] = {
-	    {true, 200 * MS, 700 * MS, 1500 * MS}, /* 8 round trips, capped at 1.5 intervals */
-	    {false, 200 * MS, 700 * MS, 1500 * MS},
-	    {true, 1 * MS, 950 * MS, 100 * MS}, /* the deadline comes after the next tick */
+	    /* 8 round trips of 200 ms, capped at 1.5 intervals: m1 is due 1.5 s after it comes. */
+	    {true, 200 * MS, 500 * MS + 1, 1}, /* due 1 us before the next tick */
+	    {true, 200 * MS, 500 * MS, 0},     /* due with the next tick */
+	    {true, 200 * MS, 500 * MS - 1, 0}, /* due after the next tick: it carries it */
+	    {false, 200 * MS, 500 * MS + 1, 0},
+	    {true, 12500, 50 * MS, 0},         /* a LAN link: due 50 ms after the tick */
+	    {true, 12501, 50 * MS, 1},         /* a slow link, just */
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
-		bool ping = cases[i].carry && cases[i].srtt > 1 * MS;
+		bool lan = cases[i].srtt * 8 <= 100 * MS;
+		uint64_t wait = lan ? 100 * MS : cases[i].srtt >= 200 * MS ? 1500 * MS
+									       : 8 * cases[i].srtt;
 		void *st;
 		struct tt *t;
 		struct gossip_config cfg;
 		struct msg m1;
-		uint64_t due;
+		uint64_t tick, due;
 		size_t mark;
 
 		setup(&st);
@@ -751,29 +759,27 @@ test_ids_ride_on_a_ping_at_the_last_tick_before_their_deadline(void **state)
 		start_cfg(t, &cfg);
 		set_srtt(t, NB, cases[i].srtt);
 		prune_from(t, t->b);
-		/* A tick: c, never heard from, gets a PING (the ticks come a second apart). */
-		mark = fake_mark(&t->fe);
-		while (!fake_count_sent(&t->fe, mark, t->c, WIRE_PING))
-			later(t, 1 * MS);
-		later(t, cases[i].after_tick);
-		prune_from(t, t->b);
+		tick = t->n.timer[PEER_T_TICK];
+		assert_true(tick > t->fe.now.mono + cases[i].lead);
+		fake_peer_run_until(&t->fe, &t->n, tick - cases[i].lead);
 		mark = fake_mark(&t->fe);
 		m1 = msg_new(t, 1);
 		gossip_from(t, t->a, &m1);
-		due = t->fe.now.mono + cases[i].wait;
-		/* b is heard from every 50 ms (a PRUNE changes nothing on a lazy link). */
-		while (t->fe.now.mono + 50 * MS < due) {
-			later(t, 50 * MS);
-			prune_from(t, t->b);
-			/* The first tick, 0.3 s after m1, is more than an interval before its deadline. */
-			if (t->fe.now.mono < due - 1 * SEC)
-				assert_int_equal(sent_id(t, mark, t->b, WIRE_PING, m1.id), 0);
-		}
+		due = t->fe.now.mono + wait;
+		prune_from(t, t->b); /* heard from since the last tick */
+		fake_peer_run_until(&t->fe, &t->n, tick);
+		assert_int_equal(sent_id(t, mark, t->b, WIRE_PING, m1.id), cases[i].at_tick);
+		assert_int_equal(stat_named(&t->n, "pings_to_carry"), cases[i].at_tick);
 		fake_peer_run_until(&t->fe, &t->n, due - 1);
-		assert_int_equal(sent_id(t, mark, t->b, WIRE_PING, m1.id), ping ? 1 : 0);
-		assert_int_equal(stat_named(&t->n, "pings_to_carry"), ping ? 1 : 0);
+		/* Due after the next tick: that tick's PING (b not heard from since) carries it. */
+		assert_int_equal(sent_id(t, mark, t->b, WIRE_PING, m1.id),
+				 cases[i].at_tick || due > tick + 1 * SEC);
+		assert_int_equal(sent_id(t, mark, t->b, WIRE_IHAVE, m1.id), 0);
 		fake_peer_run_until(&t->fe, &t->n, due);
-		assert_int_equal(sent_id(t, mark, t->b, WIRE_IHAVE, m1.id), ping ? 0 : 1);
+		assert_int_equal(sent_id(t, mark, t->b, WIRE_PING, m1.id) +
+				     sent_id(t, mark, t->b, WIRE_IHAVE, m1.id), 1);
+		if (due < tick + 1 * SEC) /* no tick between: the IHAVE, unless the tick took it */
+			assert_int_equal(sent_id(t, mark, t->b, WIRE_IHAVE, m1.id), !cases[i].at_tick);
 		assert_int_equal(stat_named(&t->n, "ihave_ids_sent"), 1);
 		teardown(&st);
 	}
