@@ -732,6 +732,37 @@ test_members_paged_at_the_cap(void **state)
 }
 
 /*
+ * The smallest rosters: none (the sort is skipped: there is no array, and
+ * qsort(NULL, 0) is undefined, which the sanitizer build checks) and one.
+ */
+static void
+test_members_of_an_empty_and_a_one_peer_registry(void **state)
+{
+	struct st *t = *state;
+	struct node_addr a = nth(0);
+	struct fake_link *fl;
+	struct wire_member e;
+	struct wire_msg m;
+
+	start_unlimited(t);
+	fl = client(t);
+	members_page(t, fl, NULL, &m);
+	assert_int_equal(m.members.total, 0);
+	assert_int_equal(m.members.count, 0);
+	assert_int_equal(m.members.more, 0);
+
+	send_register(t, fl, &a);
+	run_until(t, t->fe.now.mono + 1 * SEC); /* the snapshot is a second old */
+	members_page(t, fl, NULL, &m);
+	assert_int_equal(m.members.total, 1);
+	assert_int_equal(m.members.count, 1);
+	assert_int_equal(m.members.more, 0);
+	assert_true(wire_members_next(&m, &e));
+	assert_true(node_addr_equal(&e.addr, &a));
+	assert_false(wire_members_next(&m, &e));
+}
+
+/*
  * A flood of requests sorts the registry once a second: the answers are a snapshot at most
  * SEED_ROSTER_MAX_AGE_USEC old, and their lease ages count from the last refresh.
  */
@@ -848,6 +879,7 @@ main(void)
 	    SEED_TEST(test_probes_limited_rest_wait_their_turn),
 	    SEED_TEST(test_peer_list_sample_of_configured_size),
 	    SEED_TEST(test_members_paged_at_the_cap),
+	    SEED_TEST(test_members_of_an_empty_and_a_one_peer_registry),
 	    SEED_TEST(test_members_snapshot_cached),
 	    SEED_TEST(test_members_incarnation_and_suspect),
 	    SEED_TEST(test_members_refused_without_certificate),
